@@ -1,0 +1,30 @@
+# Two commands: `make demo` and `make test`. Both create .venv when it is
+# missing or pyproject.toml changed, and install the project (editable) there.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := dev
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: setup test demo bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest
+
+demo: setup
+	$(BIN)/python examples/custom_environment.py
+
+bench: setup
+	$(BIN)/python bench/bridges.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

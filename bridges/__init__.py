@@ -1,0 +1,20 @@
+"""modalbridge.bridges: the contract (named states and actions described by
+dm_env specs) and the adapters that bring environments into it.
+
+NumPy only: importing this package never imports TensorFlow.
+"""
+
+from modalbridge.bridges import names, specs
+from modalbridge.bridges.check import CheckReport, check
+from modalbridge.bridges.environment import Environment, Step, Terminal
+from modalbridge.bridges.errors import (CheckFailed, ConfigError, EnvironmentFailure,
+                                        ModalbridgeError, ResetNeeded, SpecError)
+from modalbridge.bridges.gym import GymBridge
+from modalbridge.bridges.specs import from_dict, to_dict, validate
+from modalbridge.bridges.to_gymnasium import to_gymnasium
+
+__all__ = [
+    'CheckFailed', 'CheckReport', 'GymBridge', 'check', 'to_gymnasium', 'ConfigError', 'Environment', 'EnvironmentFailure', 'ModalbridgeError',
+    'ResetNeeded', 'SpecError', 'Step', 'Terminal', 'from_dict', 'names', 'specs',
+    'to_dict', 'validate',
+]

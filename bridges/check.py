@@ -1,0 +1,339 @@
+"""`check(env)`: the conformance checker for your own adapter.
+
+Run it on a fresh environment (or pass a zero-argument factory)::
+
+    from modalbridge.bridges import GymBridge, check
+    report = check(GymBridge('CartPole-v1'))
+    print(report)
+
+It runs every check, then raises `CheckFailed` listing all failures, or
+returns a `CheckReport`. The checks, by name:
+
+=================  ==========================================================
+specs              states/actions are dicts of dm_env specs named by their
+                   keys, with sane bounds; at least one state
+stable_specs       `env.states` / `env.actions` are the same object each call
+execute_before     execute before reset raises `ResetNeeded`
+reset              reset returns exactly the declared keys, each value a
+                   numpy array of its spec's dtype, valid and finite
+step               execute returns a `Step` with a `Terminal`, a finite
+                   float reward, valid states and a dict info
+bad_actions        a missing, extra, misshapen, out-of-range, NaN or
+                   mistyped action raises `SpecError` naming the key
+determinism        the same seed and actions give identical first steps
+fresh_arrays       returned arrays are new: mutating one changes nothing later
+after_end          execute after a terminal step raises `ResetNeeded`
+                   (skipped if no episode ends within `max_steps`)
+close              close twice is fine
+=================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from dm_env import specs as dm_specs
+
+from modalbridge.bridges import specs as specs_lib
+from modalbridge.bridges.environment import Environment, Step, Terminal
+from modalbridge.bridges.errors import CheckFailed, ResetNeeded, SpecError
+
+NOT_A_MAPPING = 'env.{what} is a {type}, not a dict of specs'
+NO_STATES = 'env.states is empty: an environment needs at least one state'
+NOT_A_SPEC = 'env.{what}[{key!r}] is a {type}, not a dm_env spec'
+WRONG_NAME = 'env.{what}[{key!r}] is named {name!r}; a spec\'s name must equal its key'
+BAD_BOUNDS = 'env.{what}[{key!r}] has NaN bounds or a minimum above its maximum'
+NOT_STABLE = 'env.{what} returned a different object on a second access; fix specs at construction'
+EXECUTE_BEFORE_RESET_ALLOWED = 'execute() before reset() {outcome}; expected ResetNeeded'
+WRONG_KEYS = '{method} returned the keys {received}; expected {expected}'
+NOT_AN_ARRAY = '{method} returned {key!r} as {type}; expected a numpy array of dtype {dtype}'
+WRONG_DTYPE = '{method} returned {key!r} with dtype {received}; expected {dtype}'
+INVALID_STATE = '{method} returned an invalid state: {error}'
+NOT_A_STEP = 'execute() returned a {type}, not a Step'
+BAD_TERMINAL = 'execute() returned terminal {value!r} ({type}); expected a Terminal'
+BAD_REWARD = 'execute() returned reward {value!r} ({type}); expected a finite float'
+BAD_INFO = 'execute() returned info of type {type}; expected a dict'
+BAD_ACTION_ACCEPTED = 'the invalid action {case} was accepted; expected SpecError naming {key!r}'
+BAD_ACTION_WRONG_ERROR = 'the invalid action {case} raised {type} instead of SpecError: {error}'
+BAD_ACTION_UNNAMED = 'the invalid action {case} raised SpecError without naming {key!r}: {error}'
+NOT_DETERMINISTIC = 'reset(seed={seed}) and the same actions gave a different {what} at step {step}'
+SHARED_MEMORY = '{method} returned {key!r} sharing memory with an earlier result; return fresh arrays'
+MUTATION_LEAKED = 'mutating returned arrays changed {what} at step {step}; return fresh arrays'
+EXECUTE_AFTER_END_ALLOWED = 'execute() after a {terminal} step {outcome}; expected ResetNeeded'
+CLOSE_FAILED = 'close() raised on call {call}: {error!r}'
+RAISED = 'raised {error!r}'
+
+EXTRA_KEY = '__check_extra__'
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    """What `check` found: the names of passed and skipped checks and the failures."""
+
+    environment: str
+    passed: tuple[str, ...]
+    skipped: tuple[str, ...]
+    failures: tuple[tuple[str, str], ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def __str__(self) -> str:
+        lines = [f'check({self.environment}): {len(self.passed)} passed, '
+                 f'{len(self.failures)} failed, {len(self.skipped)} skipped']
+        lines += [f'  FAIL [{name}] {message}' for name, message in self.failures]
+        lines += [f'  skip [{name}]' for name in self.skipped]
+        return '\n'.join(lines)
+
+
+class _Failure(Exception):
+    """One check's failure message (internal)."""
+
+
+def _outcome(call: Callable[[], Any]) -> str | None:
+    """None if `call` raised ResetNeeded, else what happened instead."""
+    try:
+        call()
+    except ResetNeeded:
+        return None
+    except Exception as error:  # noqa: BLE001 - we report whatever it was
+        return f'raised {type(error).__name__}: {error}'
+    return 'returned normally'
+
+
+def _check_values(method: str, states: Any, declared: Mapping[str, Any]) -> None:
+    if not isinstance(states, Mapping) or set(states) != set(declared):
+        received = sorted(states) if isinstance(states, Mapping) else type(states).__name__
+        raise _Failure(WRONG_KEYS.format(method=method, received=received, expected=sorted(declared)))
+    for key, spec in declared.items():
+        value = states[key]
+        dtype = np.dtype(object) if specs_lib.is_text(spec) else spec.dtype
+        if not isinstance(value, np.ndarray):
+            raise _Failure(NOT_AN_ARRAY.format(method=method, key=key, type=type(value).__name__,
+                                               dtype=dtype))
+        if value.dtype != dtype:
+            raise _Failure(WRONG_DTYPE.format(method=method, key=key, received=value.dtype,
+                                              dtype=dtype))
+        try:
+            specs_lib.validate(spec, value, key)
+        except SpecError as error:
+            raise _Failure(INVALID_STATE.format(method=method, error=error)) from None
+
+
+def _mutate(value: np.ndarray) -> None:
+    if value.dtype == object:
+        value[...] = 'mutated by check'
+    elif value.dtype == np.bool_:
+        np.logical_not(value, out=value)
+    else:
+        value[...] = value + 1
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == 'f':
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+def _bad_actions(actions: Mapping[str, Any], valid: dict[str, np.ndarray]):
+    """(case, key, actions) triples that every environment must reject."""
+    yield 'with an extra key', EXTRA_KEY, {**valid, EXTRA_KEY: 0}
+    for key, spec in actions.items():
+        others = {k: v for k, v in valid.items() if k != key}
+        yield f'missing {key!r}', key, others
+        if specs_lib.is_text(spec):
+            yield f'{key!r} of type int', key, {**others, key: 3}
+            yield f'{key!r} of wrong shape', key, {**others, key: np.full(spec.shape + (2,), 'a', object)}
+            continue
+        yield f'{key!r} of wrong shape', key, {**others, key: np.zeros(spec.shape + (2,), spec.dtype)}
+        yield f'{key!r} of type str', key, {**others, key: 'not a number'}
+        if isinstance(spec, dm_specs.BoundedArray):
+            high = np.broadcast_to(spec.maximum, spec.shape)
+            if np.all(np.isfinite(high)) and (spec.dtype.kind == 'f' or np.all(high < np.iinfo(spec.dtype).max)):
+                above = high.astype(np.float64) + 1
+                above = above.astype(spec.dtype) if spec.dtype.kind in 'iu' else above
+                yield f'{key!r} above its maximum', key, {**others, key: above}
+        if specs_lib.is_float(spec):
+            yield f'{key!r} NaN', key, {**others, key: np.full(spec.shape, np.nan, spec.dtype)}
+
+
+class _Checker:
+    def __init__(self, env: Environment, steps: int, seed: int, max_steps: int):
+        self.env, self.steps, self.seed, self.max_steps = env, steps, seed, max_steps
+        self.passed: list[str] = []
+        self.skipped: list[str] = []
+        self.failures: list[tuple[str, str]] = []
+
+    def run(self, name: str, check: Callable[[], bool | None]) -> None:
+        try:
+            result = check()
+        except _Failure as failure:
+            self.failures.append((name, str(failure)))
+        except Exception as error:  # noqa: BLE001 - an adapter bug is a failed check
+            self.failures.append((name, RAISED.format(error=error)))
+        else:
+            (self.skipped if result is False else self.passed).append(name)
+
+    # -- the checks ----------------------------------------------------------
+
+    def specs(self) -> None:
+        for what in ('states', 'actions'):
+            declared = getattr(self.env, what)
+            if not isinstance(declared, Mapping):
+                raise _Failure(NOT_A_MAPPING.format(what=what, type=type(declared).__name__))
+            for key, spec in declared.items():
+                if not isinstance(spec, dm_specs.Array):
+                    raise _Failure(NOT_A_SPEC.format(what=what, key=key, type=type(spec).__name__))
+                if spec.name != key:
+                    raise _Failure(WRONG_NAME.format(what=what, key=key, name=spec.name))
+                if isinstance(spec, dm_specs.BoundedArray):
+                    low, high = np.asarray(spec.minimum), np.asarray(spec.maximum)
+                    if np.any(np.isnan(low)) or np.any(np.isnan(high)) or np.any(low > high):
+                        raise _Failure(BAD_BOUNDS.format(what=what, key=key))
+        if not self.env.states:
+            raise _Failure(NO_STATES)
+
+    def stable_specs(self) -> None:
+        for what in ('states', 'actions'):
+            if getattr(self.env, what) is not getattr(self.env, what):
+                raise _Failure(NOT_STABLE.format(what=what))
+
+    def execute_before(self) -> None:
+        outcome = _outcome(lambda: self.env.execute(self.sample_actions(np.random.default_rng(0))))
+        if outcome is not None:
+            raise _Failure(EXECUTE_BEFORE_RESET_ALLOWED.format(outcome=outcome))
+
+    def reset(self) -> None:
+        _check_values('reset()', self.env.reset(seed=self.seed), self.env.states)
+
+    def step(self) -> None:
+        self.env.reset(seed=self.seed)
+        step = self.env.execute(self.sample_actions(np.random.default_rng(self.seed)))
+        if not isinstance(step, Step):
+            raise _Failure(NOT_A_STEP.format(type=type(step).__name__))
+        if not isinstance(step.terminal, Terminal):
+            raise _Failure(BAD_TERMINAL.format(value=step.terminal, type=type(step.terminal).__name__))
+        if not isinstance(step.reward, float) or not np.isfinite(step.reward):
+            raise _Failure(BAD_REWARD.format(value=step.reward, type=type(step.reward).__name__))
+        if not isinstance(step.info, dict):
+            raise _Failure(BAD_INFO.format(type=type(step.info).__name__))
+        _check_values('execute()', step.states, self.env.states)
+
+    def bad_actions(self) -> None:
+        self.env.reset(seed=self.seed)
+        valid = self.sample_actions(np.random.default_rng(self.seed))
+        for case, key, actions in _bad_actions(self.env.actions, valid):
+            try:
+                self.env.execute(actions)
+            except SpecError as error:
+                if error.key != key and repr(key) not in str(error):
+                    raise _Failure(BAD_ACTION_UNNAMED.format(case=case, key=key, error=error)) from None
+            except Exception as error:  # noqa: BLE001
+                raise _Failure(BAD_ACTION_WRONG_ERROR.format(
+                    case=case, type=type(error).__name__, error=error)) from None
+            else:
+                raise _Failure(BAD_ACTION_ACCEPTED.format(case=case, key=key))
+
+    def determinism(self) -> None:
+        first, second = self.rollout(), self.rollout()
+        self.compare(first, second, NOT_DETERMINISTIC)
+
+    def fresh_arrays(self) -> None:
+        reference = self.rollout()
+        mutated = self.rollout(mutate=True)
+        self.compare(reference, mutated, MUTATION_LEAKED)
+
+    def after_end(self) -> bool:
+        env, rng = self.env, np.random.default_rng(self.seed)
+        env.reset(seed=self.seed)
+        for _ in range(self.max_steps):
+            step = env.execute(self.sample_actions(rng))
+            if step.terminal != Terminal.NONE:
+                outcome = _outcome(lambda: env.execute(self.sample_actions(rng)))
+                if outcome is not None:
+                    raise _Failure(EXECUTE_AFTER_END_ALLOWED.format(
+                        terminal=step.terminal.name, outcome=outcome))
+                return True
+        return False
+
+    def close(self) -> None:
+        for call in (1, 2):
+            try:
+                self.env.close()
+            except Exception as error:  # noqa: BLE001
+                raise _Failure(CLOSE_FAILED.format(call=call, error=error)) from None
+
+    # -- helpers -------------------------------------------------------------
+
+    def sample_actions(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {key: specs_lib.sample(spec, rng) for key, spec in self.env.actions.items()}
+
+    def rollout(self, mutate: bool = False) -> list[tuple[dict[str, np.ndarray], float, int]]:
+        """Up to `steps` steps from reset(seed); records copies, optionally mutating the originals."""
+        rng = np.random.default_rng(self.seed)
+        states = self.env.reset(seed=self.seed)
+        records, previous = [], []
+        reward, terminal = 0.0, Terminal.NONE
+        for index in range(self.steps + 1):
+            method = 'reset()' if index == 0 else 'execute()'
+            for earlier in previous:
+                for key, value in states.items():
+                    if isinstance(value, np.ndarray) and np.shares_memory(value, earlier[key]):
+                        raise _Failure(SHARED_MEMORY.format(method=method, key=key))
+            records.append(({k: np.array(v, copy=True) for k, v in states.items()}, reward, int(terminal)))
+            if mutate:
+                for value in states.values():
+                    _mutate(value)
+            previous = [states]
+            if terminal != Terminal.NONE or index == self.steps:
+                break
+            step = self.env.execute(self.sample_actions(rng))
+            states, reward, terminal = step.states, step.reward, step.terminal
+        return records
+
+    def compare(self, first, second, message: str) -> None:
+        for index, (a, b) in enumerate(zip(first, second)):
+            for key in a[0]:
+                if not _equal(a[0][key], b[0][key]):
+                    raise _Failure(message.format(seed=self.seed, what=f'state {key!r}', step=index))
+            if a[1] != b[1]:
+                raise _Failure(message.format(seed=self.seed, what='reward', step=index))
+            if a[2] != b[2]:
+                raise _Failure(message.format(seed=self.seed, what='terminal', step=index))
+        if len(first) != len(second):
+            raise _Failure(message.format(seed=self.seed, what='episode length',
+                                          step=min(len(first), len(second))))
+
+
+def check(env: Environment | Callable[[], Environment], *, steps: int = 20, seed: int = 0,
+          max_steps: int = 1000, raise_on_failure: bool = True) -> CheckReport:
+    """Runs every conformance check on a fresh environment; see the module docstring.
+
+    `steps` executes are compared for determinism and freshness; `after_end`
+    steps up to `max_steps` looking for an episode end. The environment is
+    closed at the end. Raises `CheckFailed` (unless `raise_on_failure` is
+    False) listing every failed check.
+    """
+    if callable(env) and not isinstance(env, Environment):
+        env = env()
+    checker = _Checker(env, steps, seed, max_steps)
+    checker.run('specs', checker.specs)
+    checker.run('stable_specs', checker.stable_specs)
+    checker.run('execute_before', checker.execute_before)
+    checker.run('reset', checker.reset)
+    checker.run('step', checker.step)
+    checker.run('bad_actions', checker.bad_actions)
+    checker.run('determinism', checker.determinism)
+    checker.run('fresh_arrays', checker.fresh_arrays)
+    checker.run('after_end', checker.after_end)
+    checker.run('close', checker.close)
+    report = CheckReport(repr(env), tuple(checker.passed), tuple(checker.skipped),
+                         tuple(checker.failures))
+    if report.failures and raise_on_failure:
+        raise CheckFailed(report)
+    return report

@@ -1,0 +1,224 @@
+"""The contract: `Environment`, `Step` and `Terminal`.
+
+An environment declares its states and actions as dicts of dm_env specs,
+fixed at construction. The public `reset` / `execute` methods enforce the
+call order, validate actions, cut episodes at `max_episode_timesteps` and
+hand out fresh arrays; a subclass only implements the `_reset` / `_execute`
+hooks.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+from modalbridge.bridges import specs as specs_lib
+from modalbridge.bridges.errors import (EnvironmentFailure, ModalbridgeError,
+                                        ResetNeeded, SpecError)
+
+States = dict[str, np.ndarray]
+
+EXECUTE_BEFORE_RESET = '{name}: execute() called before reset()'
+EXECUTE_AFTER_END = '{name}: execute() called after the episode ended ({terminal}); call reset()'
+CLOSED = '{name}: the environment is closed'
+
+
+class Terminal(enum.IntEnum):
+    """How a step ends the episode.
+
+    `TERMINATED` is a true end: do not bootstrap from the final state.
+    `TRUNCATED` cuts the episode short (a time limit): bootstrap from it.
+    """
+
+    NONE = 0
+    TERMINATED = 1
+    TRUNCATED = 2
+
+
+class Step(NamedTuple):
+    """What `Environment.execute` returns."""
+
+    states: States
+    reward: float
+    terminal: Terminal
+    info: dict[str, Any]
+
+
+class Environment(abc.ABC):
+    """A reinforcement-learning environment with named states and actions.
+
+    Subclass it to wrap a new environment: declare the specs in `__init__`
+    and implement `_reset(seed)` and `_execute(actions)`::
+
+        class Coin(Environment):
+            def __init__(self):
+                super().__init__(
+                    states=dict(face=dict(type='int', num_values=2)),
+                    actions=dict(guess=dict(type='int', num_values=2)),
+                    max_episode_timesteps=10)
+
+            def _reset(self, seed):
+                self._rng = np.random.default_rng(seed)
+                self._face = int(self._rng.integers(2))
+                return dict(face=self._face)
+
+            def _execute(self, actions):
+                reward = float(actions['guess'] == self._face)
+                self._face = int(self._rng.integers(2))
+                return Step(dict(face=self._face), reward, Terminal.NONE, {})
+
+    `_reset` returns the states dict; `_execute` receives validated actions
+    (numpy arrays of the declared dtypes) and returns a `Step` (its `reward`
+    and `terminal` may be plain numbers). Specs may be given in the
+    TensorForce short form. Exceptions other than modalbridge's own that
+    the hooks raise come out as `EnvironmentFailure`.
+    """
+
+    def __init__(self, states: Mapping[str, specs_lib.SpecLike],
+                 actions: Mapping[str, specs_lib.SpecLike],
+                 max_episode_timesteps: int | None = None):
+        self._states = specs_lib.as_specs(states, 'states')
+        self._actions = specs_lib.as_specs(actions, 'actions')
+        if max_episode_timesteps is not None and (
+                not isinstance(max_episode_timesteps, (int, np.integer))
+                or max_episode_timesteps < 1):
+            raise specs_lib.ConfigError(
+                'max_episode_timesteps: expected a positive int or None; '
+                f'received {max_episode_timesteps!r}')
+        self._max_episode_timesteps = max_episode_timesteps
+        self._validators = {name: specs_lib.validator(spec, name)
+                            for name, spec in self._actions.items()}
+        self._state_validators = {name: specs_lib.validator(spec, name)
+                                  for name, spec in self._states.items()}
+        self._state_keys = self._states.keys()
+        self._action_names = sorted(self._actions)
+        self._needs_reset = True
+        self._last_terminal = None
+        self._timestep = 0
+        self._closed = False
+
+    # -- the contract --------------------------------------------------------
+
+    @property
+    def states(self) -> Mapping[str, specs_lib.Spec]:
+        """The state specs, keyed by name (a read-only dict, the same object every call)."""
+        return self._states
+
+    @property
+    def actions(self) -> Mapping[str, specs_lib.Spec]:
+        """The action specs, keyed by name (a read-only dict, the same object every call)."""
+        return self._actions
+
+    @property
+    def max_episode_timesteps(self) -> int | None:
+        """Episodes are cut (TRUNCATED) after this many executes; None for no limit."""
+        return self._max_episode_timesteps
+
+    @property
+    def timestep(self) -> int:
+        """Executes since the last reset."""
+        return self._timestep
+
+    def reset(self, seed: int | None = None) -> States:
+        """Starts an episode and returns its first states (fresh arrays)."""
+        self._check_open()
+        try:
+            states = self._reset(seed)
+        except ModalbridgeError:
+            raise
+        except Exception as error:
+            raise EnvironmentFailure(f'{self._name()}._reset failed: {error!r}', error) from error
+        states = self._fresh(states, '_reset')
+        self._needs_reset = False
+        self._timestep = 0
+        return states
+
+    def execute(self, actions: Mapping[str, Any]) -> Step:
+        """Applies one dict of actions; returns `Step(states, reward, terminal, info)`."""
+        if self._needs_reset:
+            self._check_open()
+            if self._last_terminal is None:
+                raise ResetNeeded(EXECUTE_BEFORE_RESET.format(name=self._name()))
+            raise ResetNeeded(EXECUTE_AFTER_END.format(
+                name=self._name(), terminal=self._last_terminal.name))
+        actions = self._validate_actions(actions)
+        try:
+            step = self._execute(actions)
+        except ModalbridgeError:
+            raise
+        except Exception as error:
+            raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
+        self._timestep += 1
+        terminal = Terminal(step.terminal)
+        if (terminal == Terminal.NONE and self._max_episode_timesteps is not None
+                and self._timestep >= self._max_episode_timesteps):
+            terminal = Terminal.TRUNCATED
+        if terminal != Terminal.NONE:
+            self._needs_reset = True
+            self._last_terminal = terminal
+        return Step(self._fresh(step.states, '_execute'), float(step.reward), terminal,
+                    dict(step.info) if step.info else {})
+
+    def close(self) -> None:
+        """Releases the environment's resources; calling it again does nothing."""
+        if not self._closed:
+            self._closed = True
+            self._needs_reset = True
+            self._close()
+
+    def __enter__(self) -> 'Environment':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f'{self._name()}(states={list(self._states)}, actions={list(self._actions)})'
+
+    # -- hooks ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _reset(self, seed: int | None) -> Mapping[str, Any]:
+        """Starts an episode; returns the first states keyed by name."""
+
+    @abc.abstractmethod
+    def _execute(self, actions: dict[str, np.ndarray]) -> Step:
+        """Applies validated actions; returns a Step."""
+
+    def _close(self) -> None:
+        """Releases resources; called once."""
+
+    # -- helpers -------------------------------------------------------------
+
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ResetNeeded(CLOSED.format(name=self._name()))
+
+    def _validate_actions(self, actions: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        validators = self._validators
+        if not isinstance(actions, Mapping):
+            raise SpecError('actions', f'a dict with the keys {self._action_names}',
+                            type(actions).__name__)
+        if actions.keys() != validators.keys():
+            missing = sorted(set(validators) - set(actions))
+            unknown = sorted((str(key) for key in set(actions) - set(validators)))
+            received = ' and '.join(
+                ([f'missing {missing}'] if missing else []) + ([f'unknown {unknown}'] if unknown else []))
+            raise SpecError((missing or unknown)[0], f'the action keys {self._action_names}', received)
+        return {name: validate(actions[name]) for name, validate in validators.items()}
+
+    def _fresh(self, states: Mapping[str, Any], method: str) -> States:
+        """Copies arrays; converts (and validates) plain Python values."""
+        if not isinstance(states, Mapping) or states.keys() != self._state_keys:
+            received = sorted(states) if isinstance(states, Mapping) else type(states).__name__
+            raise SpecError('states', f'the state keys {sorted(self._state_keys)}',
+                            f'{received} from {self._name()}.{method}')
+        return {name: value.copy() if isinstance(value, np.ndarray)
+                else self._state_validators[name](value)
+                for name, value in states.items()}

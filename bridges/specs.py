@@ -1,0 +1,373 @@
+"""dm_env specs as the contract's type system, plus the helpers around them.
+
+States and actions are described by `dm_env.specs` values (`Array`,
+`BoundedArray`, `DiscreteArray`, `StringArray`) whose `name` is their key.
+This module adds what dm_env leaves out:
+
+* `validate(spec, value)` converts a value and checks it, raising `SpecError`
+  (naming the key, what was expected and what was received). Unlike
+  `spec.validate` it also rejects NaN and infinity in float values, and it
+  converts only losslessly: a Python int or list is turned into an array, a
+  float is never truncated to an int and an out-of-range value is never
+  clipped.
+* `from_dict` / `to_dict`: the TensorForce short form::
+
+    >>> from_dict(dict(type='int', shape=(), num_values=5), name='move')
+    DiscreteArray(shape=(), dtype=int64, name=move, minimum=0, maximum=4, num_values=5)
+    >>> to_dict(from_dict(dict(type='float', shape=(2,), min_value=-1., max_value=1.)))
+    {'type': 'float', 'shape': (2,), 'min_value': -1.0, 'max_value': 1.0}
+
+* `sample(spec, rng)`, `describe(spec)` and a few predicates
+  (`is_text`, `is_bool`, `is_discrete`, `num_values`).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Callable, Mapping, Union
+
+import numpy as np
+from dm_env import specs as dm_specs
+
+from modalbridge.bridges.errors import ConfigError, SpecError
+
+Spec = Union[dm_specs.Array, dm_specs.BoundedArray, dm_specs.DiscreteArray,
+             dm_specs.StringArray]
+SpecLike = Union[Spec, Mapping[str, Any]]
+Validator = Callable[[Any], np.ndarray]
+
+SHORT_FORM_TYPES = ('int', 'float', 'bool', 'text')
+_SHORT_FORM_KEYS = frozenset(
+    ('type', 'shape', 'num_values', 'min_value', 'max_value', 'dtype'))
+_DEFAULT_DTYPES = {'int': np.dtype(np.int64), 'float': np.dtype(np.float32),
+                   'bool': np.dtype(bool)}
+# Input dtype kinds converted without loss into each target kind; booleans
+# are additionally accepted from integer arrays holding only 0 and 1.
+_ACCEPTED_KINDS = {'f': 'fiu', 'i': 'iu', 'u': 'iu', 'b': 'biu'}
+
+
+# --------------------------------------------------------------------------
+# Predicates
+
+
+def is_text(spec: Spec) -> bool:
+    """Whether the spec describes text (a `StringArray`)."""
+    return isinstance(spec, dm_specs.StringArray)
+
+
+def is_bool(spec: Spec) -> bool:
+    return not is_text(spec) and spec.dtype == np.bool_
+
+
+def is_float(spec: Spec) -> bool:
+    return not is_text(spec) and spec.dtype.kind == 'f'
+
+
+def is_discrete(spec: Spec) -> bool:
+    """A choice among `num_values`: a `DiscreteArray`, or an integer
+    `BoundedArray` whose minimum is 0 everywhere."""
+    if isinstance(spec, dm_specs.DiscreteArray):
+        return True
+    return (isinstance(spec, dm_specs.BoundedArray) and spec.dtype.kind in 'iu'
+            and bool(np.all(spec.minimum == 0)))
+
+
+def num_values(spec: Spec) -> int | np.ndarray:
+    """Number of choices of a discrete spec: an int if the same everywhere."""
+    if not is_discrete(spec):
+        raise ConfigError(f'spec {spec.name!r} is not discrete: {describe(spec)}')
+    counts = np.asarray(spec.maximum, dtype=np.int64) + 1
+    return int(counts.flat[0]) if np.all(counts == counts.flat[0]) else np.broadcast_to(counts, spec.shape).copy()
+
+
+# --------------------------------------------------------------------------
+# Describing specs and values in messages
+
+
+def _bound_text(bound: np.ndarray) -> str:
+    bound = np.asarray(bound)
+    if bound.size and np.all(bound == bound.flat[0]):
+        return repr(bound.flat[0].item())
+    return np.array2string(bound, threshold=8, separator=', ')
+
+
+def describe(spec: Spec) -> str:
+    """A short human description of what a spec accepts."""
+    if is_text(spec):
+        what = 'text' if spec.shape == () else f'text array of shape {spec.shape}'
+        return what
+    dtype, shape = spec.dtype.name, spec.shape
+    what = f'{dtype} scalar' if shape == () else f'{dtype} array of shape {shape}'
+    if isinstance(spec, dm_specs.DiscreteArray):
+        return f'{what} in [0, {spec.num_values}) (num_values={spec.num_values})'
+    if isinstance(spec, dm_specs.BoundedArray):
+        return f'{what} in [{_bound_text(spec.minimum)}, {_bound_text(spec.maximum)}]'
+    if spec.dtype.kind == 'f':
+        return f'{what}, finite'
+    return what
+
+
+def _received(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        if value.size <= 8:
+            return f'{value.dtype.name} array of shape {value.shape}: {value.tolist()!r}'
+        return f'{value.dtype.name} array of shape {value.shape}'
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + '...'
+    return f'{type(value).__name__} {text}'
+
+
+def _first_bad(mask: np.ndarray, value: np.ndarray) -> str:
+    index = tuple(int(i) for i in np.argwhere(mask)[0])
+    count = int(mask.sum())
+    at = f'index {index}' if index else 'the value'
+    return f'{count} bad element(s), first at {at}: {value[index].item()!r}'
+
+
+# --------------------------------------------------------------------------
+# Validation
+
+
+def validator(spec: Spec, key: str | None = None) -> Validator:
+    """A function that converts and checks values for one spec.
+
+    Compiled once per spec (bounds and messages are precomputed), so an
+    environment validates each action with a single call. `key` defaults to
+    the spec's name and appears in every `SpecError`.
+    """
+    key = spec.name if key is None else key
+    expected = describe(spec)
+    if is_text(spec):
+        return _text_validator(spec, key, expected)
+
+    dtype, shape = spec.dtype, spec.shape
+    accepted = _ACCEPTED_KINDS.get(dtype.kind)
+    if accepted is None:
+        raise ConfigError(f'spec {key!r} has unsupported dtype {dtype}: '
+                          'expected a bool, integer or float dtype, or a StringArray')
+    lo = hi = None
+    if isinstance(spec, dm_specs.BoundedArray):
+        lo, hi = np.asarray(spec.minimum), np.asarray(spec.maximum)
+        if dtype.kind in 'iu':
+            info = np.iinfo(dtype)
+            if np.all(lo <= info.min) and np.all(hi >= info.max):
+                lo = hi = None  # the dtype alone guarantees the bounds (uint8 0..255)
+    scalar_bounds = lo is not None and lo.size == 1 and hi.size == 1
+    if scalar_bounds:
+        lo_item, hi_item = lo.item(), hi.item()
+    check_finite = dtype.kind == 'f'
+    int_range = np.iinfo(dtype) if dtype.kind in 'iu' else None
+
+    def fail(why: str, value: Any) -> SpecError:
+        return SpecError(key, expected, f'{_received(value)} ({why})')
+
+    def validate(value: Any) -> np.ndarray:
+        array = value if type(value) is np.ndarray else np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in accepted:
+            raise fail(f'dtype {array.dtype.name} cannot be converted without loss', value)
+        if array.shape != shape:
+            raise fail(f'shape {array.shape} instead of {shape}', value)
+        if kind != dtype.kind or array.dtype.itemsize > dtype.itemsize:
+            if dtype.kind == 'b' and kind != 'b':
+                bad = (array != 0) & (array != 1)
+                if bad.any():
+                    raise fail(f'not 0 or 1: {_first_bad(bad, array)}', value)
+            elif int_range is not None and array.size:
+                bad = (array < int_range.min) | (array > int_range.max)
+                if bad.any():
+                    raise fail(f'outside the range of {dtype.name}: {_first_bad(bad, array)}', value)
+            array = array.astype(dtype)
+        elif array.dtype != dtype:
+            array = array.astype(dtype)
+        if check_finite:
+            if shape == ():
+                if not np.isfinite(array):
+                    raise fail('not finite', value)
+            elif not np.isfinite(array).all():
+                raise fail(f'not finite: {_first_bad(~np.isfinite(array), array)}', value)
+        if lo is not None:
+            if scalar_bounds and shape == ():
+                item = array.item()
+                if item < lo_item or item > hi_item:
+                    raise fail('out of bounds', value)
+            else:
+                bad = (array < lo) | (array > hi)
+                if bad.any():
+                    raise fail(f'out of bounds: {_first_bad(bad, array)}', value)
+        return array
+
+    return validate
+
+
+def _text_validator(spec: dm_specs.StringArray, key: str, expected: str) -> Validator:
+    shape, string_type = spec.shape, spec.string_type
+
+    def validate(value: Any) -> np.ndarray:
+        array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) \
+            else value.astype(object)
+        if array.shape != shape:
+            raise SpecError(key, expected, f'{_received(value)} (shape {array.shape} instead of {shape})')
+        for item in array.flat:
+            if not isinstance(item, string_type):
+                raise SpecError(key, expected, f'{_received(value)} (an element of type '
+                                f'{type(item).__name__}, not {string_type.__name__})')
+        return array
+
+    return validate
+
+
+def validate(spec: Spec, value: Any, key: str | None = None) -> np.ndarray:
+    """Converts `value` to the spec's dtype and checks it; raises `SpecError`.
+
+    >>> validate(dm_specs.DiscreteArray(3, name='move'), 2)
+    array(2, dtype=int32)
+    """
+    return validator(spec, key)(value)
+
+
+# --------------------------------------------------------------------------
+# Building specs
+
+
+def as_spec(spec: SpecLike, name: str) -> Spec:
+    """A dm_env spec named `name`, from a spec or the short form."""
+    if isinstance(spec, Mapping):
+        return from_dict(spec, name=name)
+    if not isinstance(spec, dm_specs.Array):
+        raise ConfigError(f'spec {name!r}: expected a dm_env spec or a short-form dict '
+                          f'such as dict(type="float", shape=(4,)); received {type(spec).__name__}')
+    return spec if spec.name == name else spec.replace(name=name)
+
+
+def as_specs(specs: Mapping[str, SpecLike], what: str = 'states') -> Mapping[str, Spec]:
+    """A read-only dict of specs named by their keys (the form of `env.states`)."""
+    if not isinstance(specs, Mapping):
+        raise ConfigError(f'{what}: expected a dict of specs keyed by name; '
+                          f'received {type(specs).__name__}')
+    out = {}
+    for name, spec in specs.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f'{what}: names must be non-empty strings; received {name!r}')
+        out[name] = as_spec(spec, name)
+    return types.MappingProxyType(out)
+
+
+def from_dict(spec: Mapping[str, Any], name: str | None = None) -> Spec:
+    """A dm_env spec from the TensorForce short form.
+
+    ``type`` is one of ``'int'``, ``'float'``, ``'bool'``, ``'text'``;
+    ``shape`` defaults to ``()``; ``int`` takes ``num_values`` (a choice,
+    `DiscreteArray` when scalar) or ``min_value``/``max_value``; ``float``
+    takes optional ``min_value``/``max_value``; ``dtype`` overrides the
+    default (int64, float32).
+    """
+    where = f'spec {name!r}' if name else 'spec'
+    unknown = set(spec) - _SHORT_FORM_KEYS
+    if unknown:
+        raise ConfigError(f'{where}: unknown key(s) {sorted(unknown)}; '
+                          f'expected some of {sorted(_SHORT_FORM_KEYS)}')
+    kind = spec.get('type')
+    if kind not in SHORT_FORM_TYPES:
+        raise ConfigError(f'{where}: type must be one of {list(SHORT_FORM_TYPES)}; received {kind!r}')
+    shape = spec.get('shape', ())
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+        raise ConfigError(f'{where}: shape must be non-negative ints; received {spec.get("shape")!r}')
+    shape = tuple(int(n) for n in shape)
+    if kind == 'text':
+        if set(spec) - {'type', 'shape'}:
+            raise ConfigError(f'{where}: text takes only type and shape; received {sorted(spec)}')
+        return dm_specs.StringArray(shape, name=name)
+    dtype = np.dtype(spec.get('dtype', _DEFAULT_DTYPES[kind]))
+    if _DEFAULT_DTYPES[kind].kind != dtype.kind and not (kind == 'int' and dtype.kind == 'u'):
+        raise ConfigError(f'{where}: dtype {dtype} does not fit type {kind!r}')
+    lo, hi = spec.get('min_value'), spec.get('max_value')
+    if kind == 'bool':
+        if lo is not None or hi is not None or 'num_values' in spec:
+            raise ConfigError(f'{where}: bool takes no bounds or num_values')
+        return dm_specs.Array(shape, dtype, name=name)
+    if 'num_values' in spec:
+        count = spec['num_values']
+        if kind != 'int' or not isinstance(count, (int, np.integer)) or count < 1:
+            raise ConfigError(f'{where}: num_values must be a positive int on an int spec; '
+                              f'received {count!r}')
+        if lo is not None or hi is not None:
+            raise ConfigError(f'{where}: give num_values or min_value/max_value, not both')
+        if shape == ():
+            return dm_specs.DiscreteArray(int(count), dtype=dtype, name=name)
+        return dm_specs.BoundedArray(shape, dtype, 0, int(count) - 1, name=name)
+    if lo is None and hi is None:
+        return dm_specs.Array(shape, dtype, name=name)
+    info = np.iinfo(dtype) if dtype.kind in 'iu' else np.finfo(dtype)
+    lo = info.min if lo is None else lo
+    hi = info.max if hi is None else hi
+    if kind == 'float':
+        lo = -np.inf if lo == info.min else lo
+        hi = np.inf if hi == info.max else hi
+    try:
+        return dm_specs.BoundedArray(shape, dtype, lo, hi, name=name)
+    except ValueError as error:
+        raise ConfigError(f'{where}: invalid bounds: {error}') from error
+
+
+def _bound_value(bound: np.ndarray) -> Any:
+    bound = np.asarray(bound)
+    if bound.size and np.all(bound == bound.flat[0]):
+        return bound.flat[0].item()
+    return bound.tolist()
+
+
+def to_dict(spec: Spec) -> dict[str, Any]:
+    """The TensorForce short form of a spec (the inverse of `from_dict`)."""
+    if is_text(spec):
+        return dict(type='text', shape=spec.shape)
+    kind = {'b': 'bool', 'i': 'int', 'u': 'int', 'f': 'float'}.get(spec.dtype.kind)
+    if kind is None:
+        raise ConfigError(f'spec {spec.name!r}: dtype {spec.dtype} has no short form')
+    out: dict[str, Any] = dict(type=kind, shape=spec.shape)
+    if spec.dtype != _DEFAULT_DTYPES[kind]:
+        out['dtype'] = spec.dtype.name
+    if is_discrete(spec):
+        count = num_values(spec)
+        out['num_values'] = count if isinstance(count, int) else count.tolist()
+        if isinstance(count, int):
+            return out
+        del out['num_values']
+    if isinstance(spec, dm_specs.BoundedArray):
+        out['min_value'] = _bound_value(spec.minimum)
+        out['max_value'] = _bound_value(spec.maximum)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Sampling
+
+
+_WORDS = ('go', 'to', 'the', 'red', 'blue', 'green', 'ball', 'key', 'box', 'door')
+
+
+def sample(spec: Spec, rng: np.random.Generator) -> np.ndarray:
+    """A random valid value (unbounded floats are standard normal)."""
+    if is_text(spec):
+        words = rng.choice(_WORDS, size=spec.shape + (3,))
+        return np.array(' '.join(words), dtype=object) if spec.shape == () else \
+            np.apply_along_axis(' '.join, -1, words).astype(object)
+    if is_bool(spec):
+        return rng.integers(0, 2, spec.shape).astype(bool)
+    if spec.dtype.kind in 'iu':
+        if isinstance(spec, dm_specs.BoundedArray):
+            lo = np.broadcast_to(spec.minimum, spec.shape)
+            hi = np.broadcast_to(spec.maximum, spec.shape)
+            return rng.integers(lo, hi, spec.shape, endpoint=True).astype(spec.dtype)
+        return rng.integers(0, 10, spec.shape).astype(spec.dtype)
+    if isinstance(spec, dm_specs.BoundedArray):
+        lo = np.broadcast_to(spec.minimum, spec.shape).astype(np.float64)
+        hi = np.broadcast_to(spec.maximum, spec.shape).astype(np.float64)
+        value = rng.standard_normal(spec.shape)
+        finite = np.isfinite(lo) & np.isfinite(hi)
+        value = np.where(finite, lo + (hi - lo) * rng.random(spec.shape), value)
+        value = np.clip(value, lo, hi)  # one-sided bounds: normal, pushed inside
+        return value.astype(spec.dtype)
+    return rng.standard_normal(spec.shape).astype(spec.dtype)
