@@ -274,14 +274,15 @@ class _Checker:
         return {key: specs_lib.sample(spec, rng) for key, spec in self.env.actions.items()}
 
     def rollout(self, mutate: bool = False) -> list[tuple[dict[str, np.ndarray], float, int]]:
-        """Up to `steps` steps from reset(seed); records copies, optionally mutating the originals."""
+        """Up to `steps` steps from reset(seed); records copies. With `mutate`, also checks
+        that no result shares memory with the one before and mutates every result."""
         rng = np.random.default_rng(self.seed)
         states = self.env.reset(seed=self.seed)
         records, previous = [], []
         reward, terminal = 0.0, Terminal.NONE
         for index in range(self.steps + 1):
             method = 'reset()' if index == 0 else 'execute()'
-            for earlier in previous:
+            for earlier in previous if mutate else ():
                 for key, value in states.items():
                     if isinstance(value, np.ndarray) and np.shares_memory(value, earlier[key]):
                         raise _Failure(SHARED_MEMORY.format(method=method, key=key))

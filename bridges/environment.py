@@ -80,8 +80,8 @@ class Environment(abc.ABC):
     def __init__(self, states: Mapping[str, specs_lib.SpecLike],
                  actions: Mapping[str, specs_lib.SpecLike],
                  max_episode_timesteps: int | None = None):
-        self._states = specs_lib.as_specs(states, 'states')
-        self._actions = specs_lib.as_specs(actions, 'actions')
+        self._state_specs = specs_lib.as_specs(states, 'states')
+        self._action_specs = specs_lib.as_specs(actions, 'actions')
         if max_episode_timesteps is not None and (
                 not isinstance(max_episode_timesteps, (int, np.integer))
                 or max_episode_timesteps < 1):
@@ -90,11 +90,11 @@ class Environment(abc.ABC):
                 f'received {max_episode_timesteps!r}')
         self._max_episode_timesteps = max_episode_timesteps
         self._validators = {name: specs_lib.validator(spec, name)
-                            for name, spec in self._actions.items()}
+                            for name, spec in self._action_specs.items()}
         self._state_validators = {name: specs_lib.validator(spec, name)
-                                  for name, spec in self._states.items()}
-        self._state_keys = self._states.keys()
-        self._action_names = sorted(self._actions)
+                                  for name, spec in self._state_specs.items()}
+        self._state_keys = self._state_specs.keys()
+        self._action_names = sorted(self._action_specs)
         self._needs_reset = True
         self._last_terminal = None
         self._timestep = 0
@@ -105,12 +105,12 @@ class Environment(abc.ABC):
     @property
     def states(self) -> Mapping[str, specs_lib.Spec]:
         """The state specs, keyed by name (a read-only dict, the same object every call)."""
-        return self._states
+        return self._state_specs
 
     @property
     def actions(self) -> Mapping[str, specs_lib.Spec]:
         """The action specs, keyed by name (a read-only dict, the same object every call)."""
-        return self._actions
+        return self._action_specs
 
     @property
     def max_episode_timesteps(self) -> int | None:
@@ -176,7 +176,7 @@ class Environment(abc.ABC):
         self.close()
 
     def __repr__(self) -> str:
-        return f'{self._name()}(states={list(self._states)}, actions={list(self._actions)})'
+        return f'{self._name()}(states={list(self._state_specs)}, actions={list(self._action_specs)})'
 
     # -- hooks ---------------------------------------------------------------
 

@@ -345,15 +345,21 @@ def to_dict(spec: Spec) -> dict[str, Any]:
 # Sampling
 
 
-_WORDS = ('go', 'to', 'the', 'red', 'blue', 'green', 'ball', 'key', 'box', 'door')
+_LETTERS = np.array(list('abcdefghijklmnopqrstuvwxyz'))
+
+
+def _word(rng: np.random.Generator) -> str:
+    return ''.join(rng.choice(_LETTERS, size=int(rng.integers(1, 9))))
 
 
 def sample(spec: Spec, rng: np.random.Generator) -> np.ndarray:
-    """A random valid value (unbounded floats are standard normal)."""
+    """A random valid value (unbounded floats are standard normal; text is one
+    lowercase word of 1 to 8 letters, valid for Gymnasium's default charset)."""
     if is_text(spec):
-        words = rng.choice(_WORDS, size=spec.shape + (3,))
-        return np.array(' '.join(words), dtype=object) if spec.shape == () else \
-            np.apply_along_axis(' '.join, -1, words).astype(object)
+        words = np.empty(spec.shape, dtype=object)
+        for index in np.ndindex(spec.shape):
+            words[index] = _word(rng)
+        return words
     if is_bool(spec):
         return rng.integers(0, 2, spec.shape).astype(bool)
     if spec.dtype.kind in 'iu':
@@ -365,9 +371,9 @@ def sample(spec: Spec, rng: np.random.Generator) -> np.ndarray:
     if isinstance(spec, dm_specs.BoundedArray):
         lo = np.broadcast_to(spec.minimum, spec.shape).astype(np.float64)
         hi = np.broadcast_to(spec.maximum, spec.shape).astype(np.float64)
-        value = rng.standard_normal(spec.shape)
         finite = np.isfinite(lo) & np.isfinite(hi)
-        value = np.where(finite, lo + (hi - lo) * rng.random(spec.shape), value)
+        uniform = np.where(finite, lo, 0) + np.where(finite, hi - lo, 1) * rng.random(spec.shape)
+        value = np.where(finite, uniform, rng.standard_normal(spec.shape))
         value = np.clip(value, lo, hi)  # one-sided bounds: normal, pushed inside
         return value.astype(spec.dtype)
     return rng.standard_normal(spec.shape).astype(spec.dtype)

@@ -48,7 +48,8 @@ def _space(spec: Spec, text_max_length: int, text_charset: str) -> tuple[
     if is_bool(spec):
         if spec.shape == ():
             return spaces.Discrete(2), lambda value: np.int64(value), lambda value: np.asarray(value, bool)
-        return (spaces.MultiBinary(list(spec.shape)), lambda value: value.astype(np.int8),
+        n = spec.shape[0] if len(spec.shape) == 1 else list(spec.shape)
+        return (spaces.MultiBinary(n), lambda value: value.astype(np.int8),
                 lambda value: np.asarray(value, bool))
     dtype = spec.dtype
     if isinstance(spec, dm_specs.BoundedArray) and dtype.kind in 'iu':

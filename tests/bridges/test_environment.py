@@ -1,0 +1,169 @@
+import numpy as np
+import pytest
+
+from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, ResetNeeded,
+                                 SpecError, Step, Terminal)
+from modalbridge.bridges import environment as environment_lib
+
+
+class Counter(Environment):
+    """Counts up by the chosen increment; ends at 5 (TERMINATED)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            states=dict(count=dict(type='int', shape=(), min_value=0, max_value=100),
+                        board=dict(type='float', shape=(2,)),
+                        caption=dict(type='text')),
+            actions=dict(step=dict(type='int', num_values=3)), **kwargs)
+        self.board = np.zeros(2, np.float32)
+        self.closed = 0
+
+    def _reset(self, seed):
+        self.count = 0
+        return dict(count=self.count, board=self.board, caption='start')
+
+    def _execute(self, actions):
+        self.count += int(actions['step'])
+        self.board[0] = self.count
+        terminal = Terminal.TERMINATED if self.count >= 5 else Terminal.NONE
+        return Step(dict(count=self.count, board=self.board, caption=f'at {self.count}'),
+                    1, terminal, dict(count=self.count))
+
+    def _close(self):
+        self.closed += 1
+
+
+def test_execute_before_reset_raises_reset_needed():
+    env = Counter()
+    with pytest.raises(ResetNeeded, match=r'^Counter: execute\(\) called before reset\(\)$'):
+        env.execute(dict(step=1))
+
+
+def test_execute_after_the_end_raises_reset_needed():
+    env = Counter()
+    env.reset()
+    for _ in range(2):
+        step = env.execute(dict(step=2))
+    step = env.execute(dict(step=2))
+    assert step.terminal is Terminal.TERMINATED
+    with pytest.raises(ResetNeeded, match=environment_lib.EXECUTE_AFTER_END.format(
+            name='Counter', terminal='TERMINATED').replace('(', r'\(').replace(')', r'\)')):
+        env.execute(dict(step=0))
+    env.reset()
+    env.execute(dict(step=0))
+
+
+def test_plain_values_are_converted_to_declared_dtypes():
+    env = Counter()
+    states = env.reset()
+    assert states['count'].dtype == np.int64 and states['count'].shape == ()
+    assert states['caption'].dtype == object and states['caption'].item() == 'start'
+    step = env.execute(dict(step=1))
+    assert isinstance(step.reward, float) and step.reward == 1.0
+    assert step.terminal is Terminal.NONE and step.info == dict(count=1)
+
+
+def test_returned_arrays_are_fresh():
+    env = Counter()
+    first = env.reset()
+    first['board'][:] = 99
+    step = env.execute(dict(step=1))
+    assert step.states['board'].tolist() == [1.0, 0.0]
+    assert not np.shares_memory(step.states['board'], env.board)
+
+
+def test_max_episode_timesteps_truncates():
+    env = Counter(max_episode_timesteps=3)
+    env.reset()
+    terminals = [env.execute(dict(step=0)).terminal for _ in range(3)]
+    assert terminals == [Terminal.NONE, Terminal.NONE, Terminal.TRUNCATED]
+    assert env.timestep == 3
+    with pytest.raises(ResetNeeded, match='TRUNCATED'):
+        env.execute(dict(step=0))
+
+
+def test_a_true_end_at_the_limit_stays_terminated():
+    env = Counter(max_episode_timesteps=3)
+    env.reset()
+    env.execute(dict(step=2))
+    env.execute(dict(step=2))
+    assert env.execute(dict(step=2)).terminal is Terminal.TERMINATED
+
+
+@pytest.mark.parametrize('limit', [0, -1, 2.5, '3'])
+def test_bad_max_episode_timesteps_is_a_config_error(limit):
+    with pytest.raises(ConfigError, match='max_episode_timesteps: expected a positive int or None'):
+        Counter(max_episode_timesteps=limit)
+
+
+@pytest.mark.parametrize('actions, key, received', [
+    (dict(), 'step', "missing ['step']"),
+    (dict(step=1, jump=1), 'jump', "unknown ['jump']"),
+    (dict(jump=1), 'step', "missing ['step'] and unknown ['jump']"),
+    (dict(step=3), 'step', 'int 3 (out of bounds)'),
+    (dict(step=[1]), 'step', 'shape (1,) instead of ()'),
+    ([1], 'actions', 'list'),
+])
+def test_invalid_actions_raise_spec_error_naming_the_key(actions, key, received):
+    env = Counter()
+    env.reset()
+    with pytest.raises(SpecError) as caught:
+        env.execute(actions)
+    assert caught.value.key == key
+    assert received in str(caught.value)
+    assert env.timestep == 0  # nothing was executed
+
+
+def test_close_is_idempotent_and_a_context_manager():
+    with Counter() as env:
+        env.reset()
+    env.close()
+    assert env.closed == 1
+    with pytest.raises(ResetNeeded, match='Counter: the environment is closed'):
+        env.reset()
+    with pytest.raises(ResetNeeded, match='Counter: the environment is closed'):
+        env.execute(dict(step=0))
+
+
+def test_specs_are_fixed_read_only_and_named_by_key():
+    env = Counter()
+    assert env.states is env.states and env.actions is env.actions
+    assert env.actions['step'].num_values == 3
+    assert all(spec.name == key for key, spec in env.states.items())
+    with pytest.raises(TypeError):
+        env.states['extra'] = None  # type: ignore[index]
+
+
+class Broken(Counter):
+    def _execute(self, actions):
+        raise KeyError('wheel fell off')
+
+
+def test_a_failing_hook_becomes_environment_failure_with_the_original():
+    env = Broken()
+    env.reset()
+    with pytest.raises(EnvironmentFailure, match=r"Broken._execute failed: KeyError\('wheel fell off'\)") as caught:
+        env.execute(dict(step=1))
+    assert isinstance(caught.value.original, KeyError)
+    assert caught.value.__cause__ is caught.value.original
+
+
+class WrongKeys(Counter):
+    def _reset(self, seed):
+        return dict(count=0)
+
+
+def test_a_hook_returning_wrong_state_keys_is_refused():
+    with pytest.raises(SpecError, match=r"'states': expected the state keys \['board', 'caption', 'count'\]; "
+                                        r"received \['count'\] from WrongKeys._reset"):
+        WrongKeys().reset()
+
+
+class OutOfBounds(Counter):
+    def _reset(self, seed):
+        return dict(count=500, board=self.board, caption='start')
+
+
+def test_a_plain_state_value_outside_its_spec_is_refused():
+    with pytest.raises(SpecError, match="'count': expected int64 scalar in"):
+        OutOfBounds().reset()
