@@ -93,6 +93,8 @@ class Environment(abc.ABC):
                             for name, spec in self._action_specs.items()}
         self._state_validators = {name: specs_lib.validator(spec, name)
                                   for name, spec in self._state_specs.items()}
+        self._validator_items = tuple(self._validators.items())
+        self._state_validator_items = tuple(self._state_validators.items())
         self._state_keys = self._state_specs.keys()
         self._action_names = sorted(self._action_specs)
         self._needs_reset = True
@@ -152,15 +154,18 @@ class Environment(abc.ABC):
         except Exception as error:
             raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
         self._timestep += 1
-        terminal = Terminal(step.terminal)
-        if (terminal == Terminal.NONE and self._max_episode_timesteps is not None
+        terminal = step.terminal
+        if type(terminal) is not Terminal:
+            terminal = Terminal(terminal)
+        if (not terminal and self._max_episode_timesteps is not None
                 and self._timestep >= self._max_episode_timesteps):
             terminal = Terminal.TRUNCATED
-        if terminal != Terminal.NONE:
+        if terminal:
             self._needs_reset = True
             self._last_terminal = terminal
+        info = step.info
         return Step(self._fresh(step.states, '_execute'), float(step.reward), terminal,
-                    dict(step.info) if step.info else {})
+                    info if type(info) is dict else dict(info or {}))
 
     def close(self) -> None:
         """Releases the environment's resources; calling it again does nothing."""
@@ -201,24 +206,31 @@ class Environment(abc.ABC):
             raise ResetNeeded(CLOSED.format(name=self._name()))
 
     def _validate_actions(self, actions: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        validators = self._validators
+        try:
+            validated = {name: validate(actions[name]) for name, validate in self._validator_items}
+            if len(actions) == len(validated):
+                return validated
+        except (KeyError, TypeError):
+            pass  # a missing key or not a dict: described below
         if not isinstance(actions, Mapping):
             raise SpecError('actions', f'a dict with the keys {self._action_names}',
                             type(actions).__name__)
-        if actions.keys() != validators.keys():
-            missing = sorted(set(validators) - set(actions))
-            unknown = sorted((str(key) for key in set(actions) - set(validators)))
-            received = ' and '.join(
-                ([f'missing {missing}'] if missing else []) + ([f'unknown {unknown}'] if unknown else []))
-            raise SpecError((missing or unknown)[0], f'the action keys {self._action_names}', received)
-        return {name: validate(actions[name]) for name, validate in validators.items()}
+        missing = sorted(set(self._validators) - set(actions))
+        unknown = sorted((str(key) for key in set(actions) - set(self._validators)))
+        received = ' and '.join(
+            ([f'missing {missing}'] if missing else []) + ([f'unknown {unknown}'] if unknown else []))
+        raise SpecError((missing or unknown)[0], f'the action keys {self._action_names}', received)
 
     def _fresh(self, states: Mapping[str, Any], method: str) -> States:
         """Copies arrays; converts (and validates) plain Python values."""
-        if not isinstance(states, Mapping) or states.keys() != self._state_keys:
-            received = sorted(states) if isinstance(states, Mapping) else type(states).__name__
-            raise SpecError('states', f'the state keys {sorted(self._state_keys)}',
-                            f'{received} from {self._name()}.{method}')
-        return {name: value.copy() if isinstance(value, np.ndarray)
-                else self._state_validators[name](value)
-                for name, value in states.items()}
+        try:
+            fresh = {name: value.copy() if type(value) is np.ndarray else validate(value)
+                     for name, validate in self._state_validator_items
+                     for value in (states[name],)}
+            if len(states) == len(fresh):
+                return fresh
+        except (KeyError, TypeError):
+            pass  # described below
+        received = sorted(states) if isinstance(states, Mapping) else type(states).__name__
+        raise SpecError('states', f'the state keys {sorted(self._state_keys)}',
+                        f'{received} from {self._name()}.{method}')

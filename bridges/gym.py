@@ -87,10 +87,11 @@ def _leaf(path: tuple[Any, ...], space: spaces.Space, name: str, what: str) -> _
     if isinstance(space, spaces.Discrete):
         start, dtype = int(space.start), space.dtype
         spec = dm_specs.DiscreteArray(int(space.n), dtype=dtype, name=name)
+        # A Python int is what Gymnasium code passes, and Discrete.contains checks it fastest.
         if start == 0:
-            return _Leaf(path, name, spec, _identity, dtype.type)
+            return _Leaf(path, name, spec, _identity, int)
         return _Leaf(path, name, spec, lambda v: np.asarray(v - start, dtype),
-                     lambda v: dtype.type(v + start))
+                     lambda v: int(v) + start)
     if isinstance(space, spaces.MultiDiscrete):
         start, dtype = space.start, space.dtype
         spec = dm_specs.BoundedArray(space.shape, dtype, 0, _uniform(space.nvec - 1), name=name)

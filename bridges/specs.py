@@ -162,7 +162,14 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
     def fail(why: str, value: Any) -> SpecError:
         return SpecError(key, expected, f'{_received(value)} ({why})')
 
+    int_scalar = shape == () and dtype.kind in 'iu' and (lo is None or scalar_bounds)
+    if int_scalar:
+        low = int_range.min if lo is None else lo_item
+        high = int_range.max if lo is None else hi_item
+
     def validate(value: Any) -> np.ndarray:
+        if int_scalar and type(value) is int and low <= value <= high:
+            return np.array(value, dtype)  # the common case: a Python int choice
         array = value if type(value) is np.ndarray else np.asarray(value)
         kind = array.dtype.kind
         if kind not in accepted:
