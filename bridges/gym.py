@@ -135,7 +135,8 @@ def leaves(space: spaces.Space, default_name: str, what: str) -> tuple[_Leaf, ..
     return found
 
 
-def _reader(leaf: _Leaf) -> Callable[[Any], Any]:
+def reader(leaf: _Leaf) -> Callable[[Any], Any]:
+    """A function from a Gymnasium value of the whole space to this leaf's contract value."""
     path, convert = leaf.path, leaf.to_contract
     if not path:
         return convert
@@ -194,7 +195,7 @@ class GymBridge(Environment):
         self.reset_info: dict[str, Any] = {}
         state_leaves = leaves(env.observation_space, names.STATE, 'observation')
         action_leaves = leaves(env.action_space, names.ACTION, 'action')
-        self._readers = [(leaf.name, _reader(leaf)) for leaf in state_leaves]
+        self._readers = [(leaf.name, reader(leaf)) for leaf in state_leaves]
         self._assemble = _assembler(env.action_space, (), {leaf.path: leaf for leaf in action_leaves})
         if max_episode_timesteps is None and env.spec is not None:
             max_episode_timesteps = env.spec.max_episode_steps

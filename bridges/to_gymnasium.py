@@ -71,7 +71,10 @@ def _space(spec: Spec, text_max_length: int, text_charset: str) -> tuple[
             identity, identity)
 
 
-def _spaces(specs: dict[str, Spec], single: str, text_max_length: int, text_charset: str):
+def spaces_of(specs: dict[str, Spec], single: str, text_max_length: int = TEXT_MAX_LENGTH,
+              text_charset: str = TEXT_CHARSET):
+    """(space, contract -> gym, gym -> contract) for a dict of specs; a lone
+    spec named `single` maps to its bare space."""
     converted = {name: _space(spec, text_max_length, text_charset) for name, spec in specs.items()}
     if list(converted) == [single]:
         space, to_gym, from_gym = converted[single]
@@ -89,9 +92,9 @@ class GymnasiumEnv(gymnasium.Env):
     def __init__(self, env: Environment, text_max_length: int = TEXT_MAX_LENGTH,
                  text_charset: str = TEXT_CHARSET):
         self._env = env
-        self.observation_space, self._observation, _ = _spaces(
+        self.observation_space, self._observation, _ = spaces_of(
             dict(env.states), names.STATE, text_max_length, text_charset)
-        self.action_space, _, self._action = _spaces(
+        self.action_space, _, self._action = spaces_of(
             dict(env.actions), names.ACTION, text_max_length, text_charset)
         self.render_mode = getattr(env, 'render_mode', None)
         self.metadata = dict(render_modes=[self.render_mode] if self.render_mode else [])

@@ -1,0 +1,196 @@
+"""Image preprocessors: `image_resize`, `grayscale`, `crop`.
+
+Both keep the dtype as OpenCV does (uint8 in, uint8 out, rounded half to
+even and saturated; float in, float out), so frames stay small until a
+float step is asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.specs import Spec, describe
+from modalbridge.preprocess.base import Preprocessor, require_image, require_numeric, round_to, same_kind_spec
+
+_OPENCV_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+_CV2_METHODS = {'area': cv2.INTER_AREA, 'bilinear': cv2.INTER_LINEAR, 'nearest': cv2.INTER_NEAREST}
+DEFAULT_GRAY = (0.299, 0.587, 0.114)
+# OpenCV's fixed-point RGB->gray for 8-bit images: weights * 2**14, rounded.
+_GRAY_FIXED = (4899, 9617, 1868)
+
+
+def resize_weights(size_in: int, size_out: int, method: str) -> np.ndarray:
+    """The (size_out, size_in) matrix of one axis of an OpenCV resize.
+
+    area (shrinking only): output pixel i averages the input interval
+    [i*s, (i+1)*s), s = size_in / size_out, each input pixel weighted by its
+    overlap. bilinear: half-pixel centres, source = (i + 0.5) * s - 0.5,
+    clamped at the borders. nearest: source = floor(i * s).
+    """
+    scale = size_in / size_out
+    weights = np.zeros((size_out, size_in), np.float64)
+    for i in range(size_out):
+        if method == 'area':
+            start, stop = i * scale, (i + 1) * scale
+            for k in range(int(np.floor(start)), min(int(np.ceil(stop)), size_in)):
+                weights[i, k] = (min(stop, k + 1) - max(start, k)) / scale
+        elif method == 'bilinear':
+            source = (i + 0.5) * scale - 0.5
+            left = int(np.floor(source))
+            frac = source - left
+            if left < 0:
+                left, frac = 0, 0.0
+            if left >= size_in - 1:
+                left, frac = size_in - 1, 0.0
+            weights[i, left] += 1.0 - frac
+            if frac:
+                weights[i, left + 1] += frac
+        else:
+            weights[i, min(int(np.floor(i * scale)), size_in - 1)] = 1.0
+    return weights
+
+
+class ImageResize(Preprocessor):
+    """Resizes (height, width, channels) images to (height, width, channels).
+
+    Arguments are always (height, width). ``method='area'`` equals OpenCV's
+    ``INTER_AREA`` (each output pixel the overlap-weighted mean of the input
+    pixels it covers; for shrinking), ``'bilinear'`` ``INTER_LINEAR`` and
+    ``'nearest'`` ``INTER_NEAREST``. The NumPy backend calls `cv2.resize`;
+    the TF backend applies the same separable weights as two matrix
+    products (XLA-compilable): equal on float input (to float32 rounding),
+    and on integer input equal for integer ratios and nearest, within 1 for
+    under 1% of pixels at other area ratios (OpenCV's float accumulation
+    order) and for about 13% at other bilinear ratios (OpenCV's 11-bit
+    fixed-point weights).
+    Output spec: shape (height, width, channels), dtype and bounds kept.
+
+    >>> dict(type='image_resize', height=84, width=84)
+    """
+
+    type = 'image_resize'
+
+    def __init__(self, spec: Spec, height: int, width: int, method: str = 'area'):
+        require_image(spec)
+        for label, size in (('height', height), ('width', width)):
+            if not isinstance(size, (int, np.integer)) or size < 1:
+                raise ConfigError(f'{label} must be a positive int; received {size!r}')
+        if method not in _CV2_METHODS:
+            raise ConfigError(f'method must be one of {sorted(_CV2_METHODS)}; received {method!r}')
+        if spec.dtype.type not in _OPENCV_DTYPES:
+            raise ConfigError(f'dtype {spec.dtype} is not resized by OpenCV; expected one of '
+                              f'{[np.dtype(d).name for d in _OPENCV_DTYPES]}; got {describe(spec)}')
+        in_height, in_width = spec.shape[:2]
+        if method == 'area' and (height > in_height or width > in_width):
+            raise ConfigError(f'area resizing shrinks images; {in_height}x{in_width} -> '
+                              f"{height}x{width} enlarges: use method='bilinear'")
+        super().__init__(spec, same_kind_spec(spec, (int(height), int(width)) + spec.shape[2:]))
+        self.size, self.method = (int(height), int(width)), method
+        compute = np.float64 if spec.dtype == np.float64 else np.float32
+        self._rows = resize_weights(in_height, self.size[0], method).astype(compute)
+        self._cols = resize_weights(in_width, self.size[1], method).astype(compute)
+        # OpenCV rounds integer-ratio area and its fixed-point paths half up, other area sums half to even.
+        self._half_up = method != 'area' or (in_height % height == 0 and in_width % width == 0)
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        height, width = self.size
+        out = np.empty((x.shape[0],) + self.spec.shape, x.dtype)
+        for index, frame in enumerate(x):
+            resized = cv2.resize(frame, (width, height), interpolation=_CV2_METHODS[self.method])
+            out[index] = resized.reshape(self.spec.shape)
+        return out
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        rows = tf.constant(self._rows)
+        cols = tf.constant(self._cols)
+        y = tf.cast(x, rows.dtype)
+        y = tf.einsum('hH,bHWc->bhWc', rows, y)
+        y = tf.einsum('wW,bhWc->bhwc', cols, y)
+        return round_to(y, self.spec.dtype, tf, half_up=self._half_up)
+
+
+class Grayscale(Preprocessor):
+    """RGB (..., 3) to gray: ``y = w_r * r + w_g * g + w_b * b``.
+
+    Default weights (0.299, 0.587, 0.114) equal ``cv2.cvtColor(RGB2GRAY)``,
+    including its 14-bit fixed-point rounding on uint8
+    (``(4899 r + 9617 g + 1868 b + 8192) >> 14``). Output spec: (..., 1)
+    with ``keep_dim=True`` (else the channel axis is dropped), dtype and
+    bounds kept; integer inputs with other weights are rounded half to
+    even and saturated.
+    """
+
+    type = 'grayscale'
+
+    def __init__(self, spec: Spec, weights: Sequence[float] = DEFAULT_GRAY, keep_dim: bool = True):
+        require_numeric(spec, 'an RGB array (..., 3)')
+        if not spec.shape or spec.shape[-1] != 3:
+            raise ConfigError(f'expects an RGB array (..., 3); got {describe(spec)}')
+        weights = tuple(float(w) for w in weights)
+        if len(weights) != 3:
+            raise ConfigError(f'weights must be 3 numbers (r, g, b); received {weights!r}')
+        if min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-6:
+            raise ConfigError(f'weights must be non-negative and sum to 1; received {weights!r}')
+        shape = spec.shape[:-1] + ((1,) if keep_dim else ())
+        super().__init__(spec, same_kind_spec(spec, shape))
+        self.weights, self.keep_dim = weights, bool(keep_dim)
+        self._opencv = weights == DEFAULT_GRAY and spec.dtype.type in (np.uint8, np.uint16, np.float32)
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        batch = x.shape[0]
+        if self._opencv:
+            flat = x.reshape(-1, x.shape[-2] if x.ndim > 2 else 1, 3)
+            y = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_RGB2GRAY)
+        else:
+            y = round_to(x.astype(np.float64) @ np.array(self.weights), self.spec.dtype)
+        return y.reshape((batch,) + self.spec.shape)
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        if self.spec.dtype == np.uint8 and self.weights == DEFAULT_GRAY:
+            fixed = tf.constant(_GRAY_FIXED, tf.int32)
+            y = tf.reduce_sum(tf.cast(x, tf.int32) * fixed, axis=-1)
+            y = tf.cast(tf.bitwise.right_shift(y + (1 << 13), 14), tf.uint8)
+        else:
+            compute = tf.float64 if self.spec.dtype == np.float64 else tf.float32
+            y = tf.reduce_sum(tf.cast(x, compute) * tf.constant(self.weights, compute), axis=-1)
+            y = round_to(y, self.spec.dtype, tf)
+        return y[..., None] if self.keep_dim else y
+
+
+class Crop(Preprocessor):
+    """Keeps ``x[top:top + height, left:left + width]`` of an image.
+
+    Output spec: shape (height, width, ...), dtype and bounds kept.
+    """
+
+    type = 'crop'
+
+    def __init__(self, spec: Spec, top: int, left: int, height: int, width: int):
+        require_numeric(spec, 'an array of rank 2 or more (height, width, ...)')
+        if len(spec.shape) < 2:
+            raise ConfigError(f'expects an array of rank 2 or more (height, width, ...); got {describe(spec)}')
+        in_height, in_width = spec.shape[:2]
+        values = dict(top=top, left=left, height=height, width=width)
+        for label, value in values.items():
+            if not isinstance(value, (int, np.integer)) or value < (1 if label in ('height', 'width') else 0):
+                raise ConfigError(f'{label} must be a {"positive" if label in ("height", "width") else "non-negative"} '
+                                  f'int; received {value!r}')
+        if top + height > in_height or left + width > in_width:
+            raise ConfigError(f'the box top={top}, left={left}, height={height}, width={width} does not fit '
+                              f'inside {in_height}x{in_width}; got {describe(spec)}')
+        super().__init__(spec, same_kind_spec(spec, (height, width) + spec.shape[2:]))
+        self.box = (int(top), int(left), int(height), int(width))
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        top, left, height, width = self.box
+        return x[:, top:top + height, left:left + width].copy()
+
+    def tf(self, x: Any) -> Any:
+        top, left, height, width = self.box
+        return x[:, top:top + height, left:left + width]

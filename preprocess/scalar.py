@@ -1,0 +1,151 @@
+"""Elementwise value preprocessors: `center`, `standardize`, `normalize`,
+`clip`, `scale`. All but `clip` output float32."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from dm_env import specs as dm_specs
+
+from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.specs import Spec, describe
+from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric, scalar_bounds
+
+STD_FLOOR = 1e-8
+
+
+def _axes(x: Any) -> tuple[int, ...]:
+    return tuple(range(1, len(x.shape)))
+
+
+class Center(Preprocessor):
+    """``x - mean(x)`` per observation (the mean over all but the batch axis).
+
+    Output spec: float32 `Array` of the same shape.
+    """
+
+    type = 'center'
+
+    def __init__(self, spec: Spec):
+        super().__init__(spec, float_spec(require_numeric(spec)))
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32)
+        return x - x.mean(axis=_axes(x), keepdims=True)
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        x = tf.cast(x, tf.float32)
+        return x - tf.reduce_mean(x, axis=_axes(x), keepdims=True)
+
+
+class Standardize(Preprocessor):
+    """``(x - mean(x)) / max(std(x), 1e-8)`` per observation.
+
+    Output spec: float32 `Array` of the same shape.
+    """
+
+    type = 'standardize'
+
+    def __init__(self, spec: Spec):
+        super().__init__(spec, float_spec(require_numeric(spec)))
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32)
+        axes = _axes(x)
+        centered = x - x.mean(axis=axes, keepdims=True)
+        std = np.sqrt((centered * centered).mean(axis=axes, keepdims=True))
+        return centered / np.maximum(std, np.float32(STD_FLOOR))
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        x = tf.cast(x, tf.float32)
+        axes = _axes(x)
+        centered = x - tf.reduce_mean(x, axis=axes, keepdims=True)
+        std = tf.sqrt(tf.reduce_mean(centered * centered, axis=axes, keepdims=True))
+        return centered / tf.maximum(std, STD_FLOOR)
+
+
+class Normalize(Preprocessor):
+    """``(x - min_value) / (max_value - min_value)`` from the spec's bounds.
+
+    Needs finite bounds (uint8 images: 0..255 -> [0, 1]). Output spec:
+    float32 `BoundedArray` in [0, 1].
+    """
+
+    type = 'normalize'
+
+    def __init__(self, spec: Spec):
+        require_numeric(spec)
+        if not isinstance(spec, dm_specs.BoundedArray):
+            raise ConfigError(f'needs a bounded spec (min_value/max_value); got {describe(spec)}')
+        low = np.broadcast_to(spec.minimum, spec.shape).astype(np.float64)
+        high = np.broadcast_to(spec.maximum, spec.shape).astype(np.float64)
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))) or np.any(high <= low):
+            raise ConfigError(f'needs finite bounds with max_value > min_value; got {describe(spec)}')
+        super().__init__(spec, float_spec(spec, bounds=(0.0, 1.0)))
+        uniform = np.all(low == low.flat[0]) and np.all(high == high.flat[0])
+        self._low = np.float32(low.flat[0]) if uniform else low.astype(np.float32)
+        self._range = np.float32(high.flat[0] - low.flat[0]) if uniform else (high - low).astype(np.float32)
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        return (x.astype(np.float32) - self._low) / self._range
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        return (tf.cast(x, tf.float32) - self._low) / self._range
+
+
+class Clip(Preprocessor):
+    """``min(max(x, min_value), max_value)``; dtype kept.
+
+    Output spec: bounds narrowed to [min_value, max_value].
+    """
+
+    type = 'clip'
+
+    def __init__(self, spec: Spec, min_value: float, max_value: float):
+        require_numeric(spec)
+        if not min_value <= max_value:
+            raise ConfigError(f'min_value must not exceed max_value; received {min_value!r}, {max_value!r}')
+        if spec.dtype.kind in 'iu' and (min_value != int(min_value) or max_value != int(max_value)):
+            raise ConfigError(f'integer specs clip to integer bounds; received {min_value!r}, {max_value!r} '
+                              f'for {describe(spec)}')
+        bounds = scalar_bounds(spec)
+        low, high = (min_value, max_value) if bounds is None else \
+            (max(min_value, bounds[0]), min(max_value, bounds[1]))
+        if low > high:
+            raise ConfigError(f'[{min_value}, {max_value}] does not overlap the spec\'s bounds; got {describe(spec)}')
+        super().__init__(spec, dm_specs.BoundedArray(spec.shape, spec.dtype, low, high, name=spec.name))
+        self.bounds = (spec.dtype.type(low), spec.dtype.type(high))
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x, *self.bounds)
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        return tf.clip_by_value(x, tf.cast(self.bounds[0], x.dtype), tf.cast(self.bounds[1], x.dtype))
+
+
+class Scale(Preprocessor):
+    """``x * factor`` as float32; bounds scaled too."""
+
+    type = 'scale'
+
+    def __init__(self, spec: Spec, factor: float):
+        require_numeric(spec)
+        if not isinstance(factor, (int, float)) or not np.isfinite(factor) or factor == 0:
+            raise ConfigError(f'factor must be a finite non-zero number; received {factor!r}')
+        bounds = scalar_bounds(spec)
+        if bounds is not None:
+            bounds = tuple(sorted((bounds[0] * factor, bounds[1] * factor)))
+        super().__init__(spec, float_spec(spec, bounds=bounds))
+        self.factor = np.float32(factor)
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        return x.astype(np.float32) * self.factor
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        return tf.cast(x, tf.float32) * self.factor
