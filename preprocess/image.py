@@ -19,8 +19,9 @@ from modalbridge.preprocess.base import Preprocessor, require_image, require_num
 _OPENCV_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 _CV2_METHODS = {'area': cv2.INTER_AREA, 'bilinear': cv2.INTER_LINEAR, 'nearest': cv2.INTER_NEAREST}
 DEFAULT_GRAY = (0.299, 0.587, 0.114)
-# OpenCV's fixed-point RGB->gray for 8-bit images: weights * 2**14, rounded.
-_GRAY_FIXED = (4899, 9617, 1868)
+# OpenCV's fixed-point RGB->gray for 8-bit images: weights * 2**15, rounded.
+_GRAY_FIXED = (9798, 19235, 3735)
+_GRAY_SHIFT = 15
 
 
 def resize_weights(size_in: int, size_out: int, method: str) -> np.ndarray:
@@ -118,8 +119,8 @@ class Grayscale(Preprocessor):
     """RGB (..., 3) to gray: ``y = w_r * r + w_g * g + w_b * b``.
 
     Default weights (0.299, 0.587, 0.114) equal ``cv2.cvtColor(RGB2GRAY)``,
-    including its 14-bit fixed-point rounding on uint8
-    (``(4899 r + 9617 g + 1868 b + 8192) >> 14``). Output spec: (..., 1)
+    including its 15-bit fixed-point rounding on uint8
+    (``(9798 r + 19235 g + 3735 b + 16384) >> 15``). Output spec: (..., 1)
     with ``keep_dim=True`` (else the channel axis is dropped), dtype and
     bounds kept; integer inputs with other weights are rounded half to
     even and saturated.
@@ -155,7 +156,7 @@ class Grayscale(Preprocessor):
         if self.spec.dtype == np.uint8 and self.weights == DEFAULT_GRAY:
             fixed = tf.constant(_GRAY_FIXED, tf.int32)
             y = tf.reduce_sum(tf.cast(x, tf.int32) * fixed, axis=-1)
-            y = tf.cast(tf.bitwise.right_shift(y + (1 << 13), 14), tf.uint8)
+            y = tf.cast(tf.bitwise.right_shift(y + (1 << (_GRAY_SHIFT - 1)), _GRAY_SHIFT), tf.uint8)
         else:
             compute = tf.float64 if self.spec.dtype == np.float64 else tf.float32
             y = tf.reduce_sum(tf.cast(x, compute) * tf.constant(self.weights, compute), axis=-1)

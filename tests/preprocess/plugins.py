@@ -1,0 +1,24 @@
+"""User plug-ins named by dotted path in the stack tests."""
+
+from dm_env import specs as dm_specs
+
+from modalbridge.preprocess import Preprocessor
+
+
+def double(x):
+    return x * 2
+
+
+class Negate(Preprocessor):
+    def __init__(self, spec, offset=0.0):
+        super().__init__(spec, dm_specs.Array(spec.shape, spec.dtype, name=spec.name))
+        self.offset = offset
+
+    def numpy(self, x):
+        return self.offset - x
+
+    def tf(self, x):
+        return self.offset - x
+
+
+NOT_CALLABLE = 3
