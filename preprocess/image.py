@@ -107,11 +107,17 @@ class ImageResize(Preprocessor):
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
-        rows = tf.constant(self._rows)
-        cols = tf.constant(self._cols)
-        y = tf.cast(x, rows.dtype)
-        y = tf.einsum('hH,bHWc->bhWc', rows, y)
-        y = tf.einsum('wW,bhWc->bhwc', cols, y)
+        (in_height, in_width), rest = self.input_spec.shape[:2], self.input_spec.shape[2:]
+        (height, width), channels = self.size, int(np.prod(rest, dtype=np.int64))
+        y = tf.cast(x, self._rows.dtype)
+        # Two large matrix products: columns on (batch * in_height, in_width[, channels]) ...
+        if channels == 1:
+            y = tf.matmul(tf.reshape(y, (-1, in_width)), tf.constant(self._cols.T))
+        else:
+            y = tf.matmul(tf.constant(self._cols), tf.reshape(y, (-1, in_width, channels)))
+        # ... then rows on (batch, in_height, width * channels).
+        y = tf.matmul(tf.constant(self._rows), tf.reshape(y, (-1, in_height, width * channels)))
+        y = tf.reshape(y, (-1, height, width) + rest)
         return round_to(y, self.spec.dtype, tf, half_up=self._half_up)
 
 
@@ -154,13 +160,13 @@ class Grayscale(Preprocessor):
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
         if self.spec.dtype == np.uint8 and self.weights == DEFAULT_GRAY:
-            fixed = tf.constant(_GRAY_FIXED, tf.int32)
-            y = tf.reduce_sum(tf.cast(x, tf.int32) * fixed, axis=-1)
-            y = tf.cast(tf.bitwise.right_shift(y + (1 << (_GRAY_SHIFT - 1)), _GRAY_SHIFT), tf.uint8)
+            x = tf.cast(x, tf.int32)  # channel slices, not a reduction over a short axis: much faster
+            y = sum(x[..., c] * _GRAY_FIXED[c] for c in range(3)) + (1 << (_GRAY_SHIFT - 1))
+            y = tf.cast(tf.bitwise.right_shift(y, _GRAY_SHIFT), tf.uint8)
         else:
             compute = tf.float64 if self.spec.dtype == np.float64 else tf.float32
-            y = tf.reduce_sum(tf.cast(x, compute) * tf.constant(self.weights, compute), axis=-1)
-            y = round_to(y, self.spec.dtype, tf)
+            x = tf.cast(x, compute)
+            y = round_to(sum(x[..., c] * self.weights[c] for c in range(3)), self.spec.dtype, tf)
         return y[..., None] if self.keep_dim else y
 
 
