@@ -12,9 +12,10 @@ from modalbridge.bridges.errors import (CheckFailed, ConfigError, EnvironmentFai
 from modalbridge.bridges.gym import GymBridge
 from modalbridge.bridges.specs import from_dict, to_dict, validate
 from modalbridge.bridges.to_gymnasium import to_gymnasium
+from modalbridge.bridges.vector import VectorEnvironment
 
 __all__ = [
-    'CheckFailed', 'CheckReport', 'GymBridge', 'check', 'to_gymnasium', 'ConfigError', 'Environment', 'EnvironmentFailure', 'ModalbridgeError',
+    'CheckFailed', 'CheckReport', 'GymBridge', 'VectorEnvironment', 'check', 'to_gymnasium', 'ConfigError', 'Environment', 'EnvironmentFailure', 'ModalbridgeError',
     'ResetNeeded', 'SpecError', 'Step', 'Terminal', 'from_dict', 'names', 'specs',
     'to_dict', 'validate',
 ]
