@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,atari
+EXTRAS := dev,atari,tensorboard
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup test demo bench clean

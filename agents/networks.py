@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from modalbridge.bridges.errors import ConfigError
-from modalbridge.bridges.specs import Spec, describe, is_bool, is_discrete, is_text, num_values
+from modalbridge.bridges.specs import Spec, as_specs, describe, is_bool, is_discrete, is_text, num_values
 from modalbridge.preprocess.custom import resolve
 
 keras = tf.keras
@@ -179,6 +179,7 @@ def load(network: Any) -> Any:
 def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'network') -> keras.Model:
     """A Keras model from a dict of input tensors (named like the states) to an embedding."""
     network = load(network)
+    states = as_specs(states, 'states')
     inputs = {state: _input(state, spec) for state, spec in states.items()}
     if callable(network):
         try:

@@ -16,6 +16,10 @@ from modalbridge.bridges.vector import VectorEnvironment
 from modalbridge.preprocess.stack import Stack
 
 
+TENSORBOARD_MISSING = ("Runner: summary_dir needs the tensorboard package "
+                       "(pip install 'modalbridge[tensorboard]')")
+
+
 @dataclasses.dataclass
 class History:
     """What `Runner.run` returns."""
@@ -73,6 +77,10 @@ class Runner:
                               f'the environment has {self.num_envs}')
         self.writer = None
         if summary_dir is not None:
+            try:
+                import tensorboard  # noqa: F401 - tf.summary needs it to write scalars
+            except ImportError:
+                raise ConfigError(TENSORBOARD_MISSING) from None
             import tensorflow as tf
             self.writer = tf.summary.create_file_writer(summary_dir)
         self.episode_returns: list[float] = []
@@ -118,10 +126,9 @@ class Runner:
                 finished = step.info['final_mask']
                 final_states = None
                 if finished.any() and self.preprocessing is not None:
-                    # the final states continue their episode's memory; then those envs start anew
-                    merged = {name: np.where(_rows(finished, value), step.info['final_states'][name], value)
-                              for name, value in step.states.items()}
-                    final_states = self.preprocessing(merged)
+                    # the final states continue their episode's memory (without recording them),
+                    # then the finished environments start anew
+                    final_states = self.preprocessing(step.info['final_states'], update=False)
                     self.preprocessing.reset(finished)
                 elif finished.any():
                     final_states = step.info['final_states']
@@ -157,6 +164,3 @@ class Runner:
                 tf.summary.scalar('episode_return', episode_return, step=len(self.episode_returns))
                 tf.summary.scalar('episode_length', length, step=len(self.episode_returns))
 
-
-def _rows(mask: np.ndarray, value: np.ndarray) -> np.ndarray:
-    return mask.reshape((-1,) + (1,) * (value.ndim - 1))

@@ -164,13 +164,19 @@ class Stack:
 
     # -- public API ----------------------------------------------------------
 
-    def __call__(self, states: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Preprocesses one batch of states; returns the output states (NumPy)."""
+    def __call__(self, states: Mapping[str, Any], update: bool = True) -> dict[str, np.ndarray]:
+        """Preprocesses one batch of states; returns the output states (NumPy).
+
+        With ``update=False`` the stack's memory is left as it was: the
+        outputs are what these states would give, without recording them
+        (for the final states of finished episodes, say).
+        """
         inputs, unbatched = self._inputs(states)
         if self.backend == 'numpy':
-            outputs = self._numpy(inputs)
+            outputs = self._numpy(inputs, update)
         else:
-            outputs = {name: value.numpy() for name, value in self._function(inputs).items()}
+            function = self._function if update else self._peek_function
+            outputs = {name: value.numpy() for name, value in function(inputs).items()}
         result = {name: states[name] for name in self.states if name not in outputs}
         for name, value in outputs.items():
             result[name] = value[0] if unbatched else value
@@ -255,18 +261,21 @@ class Stack:
             raise SpecError('states', 'all states batched or all unbatched', 'a mix of both')
         return inputs, ranks == {'single'}
 
-    def _numpy(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _numpy(self, inputs: dict[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
         first, outputs = self._first, {}
         for name, chain in self._chains.items():
             x = inputs[name]
             for index, preprocessor in enumerate(chain):
                 if preprocessor.stateful:
                     key = (name, index)
-                    x, self._memory[key] = preprocessor.numpy_step(x, self._memory[key], first)
+                    x, memory = preprocessor.numpy_step(x, self._memory[key], first)
+                    if update:
+                        self._memory[key] = memory
                 else:
                     x = preprocessor.numpy(x)
             outputs[name] = x
-        self._first = np.zeros(self.num_envs, bool)
+        if update:
+            self._first = np.zeros(self.num_envs, bool)
         return outputs
 
     def _build_tf(self) -> None:
@@ -288,8 +297,10 @@ class Stack:
                      for name in self._chains}
         self._function = tf.function(self._tf_body, input_signature=[signature],
                                      jit_compile=self.jit_compile or None, reduce_retracing=False)
+        self._peek_function = tf.function(lambda inputs: self._tf_body(inputs, update=False),
+                                          input_signature=[signature], jit_compile=self.jit_compile or None)
 
-    def _tf_body(self, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _tf_body(self, inputs: dict[str, Any], update: bool = True) -> dict[str, Any]:
         first, outputs = self._first_variable.read_value(), {}
         for name, chain in self._chains.items():
             x = inputs[name]
@@ -298,9 +309,11 @@ class Stack:
                     variables = self._variables[(name, index)]
                     x, new = preprocessor.tf_step(x, tuple(v.read_value() for v in variables), first)
                     for variable, value in zip(variables, new):
-                        variable.assign(value)
+                        if update:
+                            variable.assign(value)
                 else:
                     x = preprocessor.tf(x)
             outputs[name] = x
-        self._first_variable.assign(np.zeros(self.num_envs, bool))
+        if update:
+            self._first_variable.assign(np.zeros(self.num_envs, bool))
         return outputs
