@@ -120,6 +120,11 @@ class A2C(Agent):
         scalar = tf.TensorSpec((None,), tf.float32)
         self._train = tf.function(self._gradient_step,
                                   input_signature=[state_signature, sample_signature, scalar, scalar])
+        # Calling the concrete functions skips tf.function's dispatch, about half of a call's cost here.
+        self._calls = dict(sample=self._act_sample.get_concrete_function(),
+                           mode=self._act_mode.get_concrete_function(),
+                           value=self._value.get_concrete_function(),
+                           train=self._train.get_concrete_function())
         self._rollout: list[dict[str, Any]] = []
         self.last_update: dict[str, Any] = {}
 
@@ -135,7 +140,7 @@ class A2C(Agent):
         return env_actions, samples, out['__value__'][:, 0]
 
     def _act(self, states, deterministic, independent):
-        env_actions, samples, values = (self._act_mode if deterministic else self._act_sample)(states)
+        env_actions, samples, values = self._calls['mode' if deterministic else 'sample'](_tensors(states))
         if not independent:
             if self._rollout and 'reward' not in self._rollout[-1]:
                 raise ConfigError('act: call observe() after each act() before acting again '
@@ -147,7 +152,7 @@ class A2C(Agent):
     def value(self, states: Mapping[str, Any]) -> np.ndarray:
         """V(s) for a batch (or one) of states."""
         batch, single = self._batch(states)
-        values = self._value(batch).numpy()
+        values = self._calls['value'](_tensors(batch)).numpy()
         return values[0] if single else values
 
     # -- observing and learning -----------------------------------------------
@@ -159,7 +164,8 @@ class A2C(Agent):
         reward = reward.astype(np.float64).copy()
         truncated = terminal == Terminal.TRUNCATED
         if truncated.any():
-            final_values = self._value(final_states).numpy() if final_states is not None else step['value']
+            final_values = (self._calls['value'](_tensors(final_states)).numpy() if final_states is not None
+                            else step['value'])
             reward[truncated] += self.hyper['discount'] * final_values[truncated]
         step['reward'], step['ended'] = reward, (terminal != Terminal.NONE).astype(np.float64)
         if len(self._rollout) <= self.hyper['n_steps']:
@@ -179,8 +185,9 @@ class A2C(Agent):
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         states = {name: np.concatenate([step['states'][name] for step in rollout]) for name in self.states}
         samples = {name: np.concatenate([step['samples'][name] for step in rollout]) for name in self.actions}
-        metrics = self._train(states, samples, advantages.reshape(-1).astype(np.float32),
-                              returns.reshape(-1).astype(np.float32))
+        metrics = self._calls['train'](_tensors(states), _tensors(samples),
+                                       tf.constant(advantages.reshape(-1), tf.float32),
+                                       tf.constant(returns.reshape(-1), tf.float32))
         self.last_update = dict(returns=returns, advantages=advantages,
                                 **{key: float(value) for key, value in metrics.items()})
 
@@ -223,3 +230,6 @@ class A2C(Agent):
                     act_deterministic=self._act_mode.experimental_get_tracing_count(),
                     update=self._train.experimental_get_tracing_count())
 
+
+def _tensors(arrays: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
+    return {name: tf.constant(value) for name, value in arrays.items()}
