@@ -21,10 +21,12 @@ test: setup
 	$(BIN)/python -m pytest
 
 demo: setup
-	$(BIN)/python examples/custom_environment.py
+	$(BIN)/python examples/image_caption.py
 
 bench: setup
 	$(BIN)/python bench/bridges.py
+	$(BIN)/python bench/preprocess.py
+	$(BIN)/python bench/agents.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -79,14 +79,14 @@ class A2C(Agent):
         super().__init__(states, actions, parallel)
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f'optimizer: expected one of {sorted(OPTIMIZERS)}; received {optimizer!r}')
-        for key, value in dict(n_steps=n_steps).items():
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f'{key}: expected a positive int; received {value!r}')
-        for key, value, low, high in (('discount', discount, 0, 1), ('gae_lambda', gae_lambda, 0, 1),
-                                      ('learning_rate', learning_rate, 0, np.inf),
-                                      ('max_grad_norm', max_grad_norm, 0, np.inf)):
-            if not isinstance(value, (int, float)) or not low <= value <= high or (key in ('learning_rate', 'max_grad_norm') and value == 0):
-                raise ConfigError(f'{key}: expected a number in [{low}, {high}]; received {value!r}')
+        if not isinstance(n_steps, int) or n_steps < 1:
+            raise ConfigError(f'n_steps: expected a positive int; received {n_steps!r}')
+        for key, value, positive in (('discount', discount, False), ('gae_lambda', gae_lambda, False),
+                                     ('learning_rate', learning_rate, True), ('max_grad_norm', max_grad_norm, True)):
+            bounds_ok = 0 < value if positive else 0 <= value <= 1
+            if not isinstance(value, (int, float)) or not bounds_ok:
+                expected = 'a positive number' if positive else 'a number in [0, 1]'
+                raise ConfigError(f'{key}: expected {expected}; received {value!r}')
         self.hyper = dict(network=network, n_steps=n_steps, discount=float(discount), gae_lambda=float(gae_lambda),
                           learning_rate=float(learning_rate), optimizer=optimizer, value_coef=float(value_coef),
                           entropy_coef=float(entropy_coef), max_grad_norm=float(max_grad_norm),

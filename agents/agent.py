@@ -17,12 +17,12 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from modalbridge.bridges.errors import ConfigError, SpecError
-from modalbridge.bridges.specs import Spec, SpecLike, as_specs, describe, from_dict, is_text, to_dict
+from modalbridge.bridges.specs import SpecLike, as_specs, describe, from_dict, is_text, to_dict
 
 CONFIG_FILE = 'agent.json'
 AGENTS: dict[str, type['Agent']] = {}
@@ -33,8 +33,6 @@ class Agent(abc.ABC):
     `_act(batched states, deterministic, independent) -> batched actions`,
     `_observe(reward, terminal, final_states) -> bool` and optionally the
     weight hooks `_save_weights(directory)` / `_load_weights(directory)`."""
-
-    name: ClassVar[str] = ''
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

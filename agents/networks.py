@@ -13,7 +13,10 @@ Four forms, as DESIGN.md fixes them::
 (rank 3) by convolutions, token sequences (discrete int vectors) by
 embedding + LSTM, discrete scalars by embedding, other numbers and bools
 as floats, concatenates the encodings and adds a dense torso of ``depth``
-layers of ``size`` (tanh). A JSON file path is accepted for the
+layers of ``size`` (tanh). With one image beside other states (an image
+and a caption), the other states' encodings also gate the image's
+convolution channels before they are flattened (gated attention,
+Chaplot et al. 2018: the caption picks which features matter). A JSON file path is accepted for the
 declarative forms. Text must be tokenized first (the `tokenize`
 preprocessor). The result is a `keras.Model` from a dict of inputs to one
 embedding.
@@ -126,24 +129,36 @@ def _as_float(x):
     return layers.Flatten()(keras.ops.cast(x, 'float32')) if len(x.shape) != 2 else keras.ops.cast(x, 'float32')
 
 
+def is_image(spec: Spec) -> bool:
+    return len(spec.shape) == 3 and not is_bool(spec) and not is_text(spec)
+
+
+def image_maps(spec: Spec, x):
+    """The convolutional feature maps 'auto' computes for an image."""
+    x = keras.ops.cast(x, 'float32')
+    height, width = spec.shape[:2]
+    if min(height, width) >= 64:  # the Nature DQN stack, for Atari-sized frames
+        for size, window, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
+            x = layers.Conv2D(size, window, strides=stride, activation='relu')(x)
+        return x
+    x = layers.Conv2D(16, 3, padding='same', activation='relu')(x)
+    if min(height, width) >= 16:
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(32, 3, padding='same', activation='relu')(x)
+    if min(height, width) >= 8:
+        x = layers.MaxPooling2D(2)(x)
+    return layers.Conv2D(32, 3, padding='same', activation='relu')(x)
+
+
+def image_features(maps):
+    return layers.Dense(256, activation='relu')(layers.Flatten()(maps))
+
+
 def auto_encoder(name: str, spec: Spec, x):
     """The encoder 'auto' picks for one state."""
     rank = len(spec.shape)
-    if rank == 3 and not is_bool(spec):
-        x = keras.ops.cast(x, 'float32')
-        height, width = spec.shape[:2]
-        if min(height, width) >= 36:  # the Nature DQN stack, for Atari-sized frames
-            for size, window, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
-                x = layers.Conv2D(size, window, strides=stride, activation='relu')(x)
-        else:
-            x = layers.Conv2D(16, 3, padding='same', activation='relu')(x)
-            if min(height, width) >= 16:
-                x = layers.MaxPooling2D(2)(x)
-            x = layers.Conv2D(32, 3, padding='same', activation='relu')(x)
-            if min(height, width) >= 8:
-                x = layers.MaxPooling2D(2)(x)
-            x = layers.Conv2D(32, 3, padding='same', activation='relu')(x)
-        return layers.Dense(256, activation='relu')(layers.Flatten()(x))
+    if is_image(spec):
+        return image_features(image_maps(spec, x))
     if is_discrete(spec) and not is_bool(spec) and isinstance(num_values(spec), int):
         count = num_values(spec)
         if rank == 1 and spec.shape[0] > 1:  # a token sequence (0 pads)
@@ -194,8 +209,20 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
         size, depth = options.pop('size', 64), options.pop('depth', 2)
         if options:
             raise ConfigError(f"network (auto): unknown option(s) {sorted(options)}; expected 'size', 'depth'")
-        encoded = [auto_encoder(state, spec, inputs[state]) for state, spec in states.items()]
-        output = _combine(encoded, 'concat', 'network')
+        images = [state for state, spec in states.items() if is_image(spec)]
+        if len(images) == 1 and len(states) > 1:
+            # One image with other states (a caption, say): the others gate the image's
+            # feature channels (gated attention, Chaplot et al. 2018), then all are concatenated.
+            others = [auto_encoder(state, spec, inputs[state]) for state, spec in states.items()
+                      if state != images[0]]
+            context = _combine(others, 'concat', 'network')
+            maps = image_maps(states[images[0]], inputs[images[0]])
+            gate = layers.Dense(maps.shape[-1], activation='sigmoid')(context)
+            gated = layers.Multiply()([maps, layers.Reshape((1, 1, maps.shape[-1]))(gate)])
+            output = layers.Concatenate()([image_features(gated), context])
+        else:
+            encoded = [auto_encoder(state, spec, inputs[state]) for state, spec in states.items()]
+            output = _combine(encoded, 'concat', 'network')
         for _ in range(depth):
             output = layers.Dense(size, activation='tanh')(output)
     elif isinstance(network, (list, tuple)):

@@ -4,7 +4,7 @@ dm_env specs) and the adapters that bring environments into it.
 NumPy only: importing this package never imports TensorFlow.
 """
 
-from modalbridge.bridges import names, specs
+from modalbridge.bridges import envs, names, specs
 from modalbridge.bridges.check import CheckReport, check
 from modalbridge.bridges.environment import Environment, Step, Terminal
 from modalbridge.bridges.errors import (CheckFailed, ConfigError, EnvironmentFailure,
@@ -17,5 +17,5 @@ from modalbridge.bridges.vector import VectorEnvironment
 __all__ = [
     'CheckFailed', 'CheckReport', 'GymBridge', 'VectorEnvironment', 'check', 'to_gymnasium', 'ConfigError', 'Environment', 'EnvironmentFailure', 'ModalbridgeError',
     'ResetNeeded', 'SpecError', 'Step', 'Terminal', 'from_dict', 'names', 'specs',
-    'to_dict', 'validate',
+    'envs', 'to_dict', 'validate',
 ]

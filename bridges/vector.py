@@ -28,7 +28,9 @@ def stack_states(states: Sequence[Mapping[str, np.ndarray]], specs: Mapping[str,
         if is_text(spec):
             column = np.empty((len(states),) + spec.shape, dtype=object)
             for index, single in enumerate(states):
-                column[index] = single[name]
+                value = single[name]
+                # a 0-d object array would be stored as an object itself: store its string
+                column[index] = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
             out[name] = column
         else:
             out[name] = np.stack([single[name] for single in states])

@@ -1,0 +1,100 @@
+"""Agent benchmarks, one run: the seed's forward-pass table, act latency, A2C time-to-475.
+
+    python bench/agents.py [--seeds 3] [--budget 300000]
+
+1. The seed's CartPole model (Dense 64-64-2) on a 100000x4 batch: eager
+   call vs tf.function vs model.predict.
+2. `A2C.act` latency at batch 1 and 8 vs a trivial tf.function call.
+3. A2C on CartPole-v1 with 8 environments, per seed: environment steps and
+   wall seconds until the mean of the last 10 episodes reaches 475, and
+   steps per second. Peer (Stable-Baselines3 A2C, zoo settings, measured
+   on this machine type): about 13 s and 80k steps at about 6,000 steps/s.
+Writes bench/results/agents.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import table, timeit, write  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+
+from modalbridge.agents import A2C, Runner  # noqa: E402
+from modalbridge.bridges import GymBridge, VectorEnvironment  # noqa: E402
+
+keras = tf.keras
+
+
+def forward_table() -> list[dict]:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, activation='relu'),
+                              keras.layers.Dense(64, activation='relu'), keras.layers.Dense(2)])
+    batch = np.random.default_rng(0).normal(size=(100_000, 4)).astype(np.float32)
+    compiled = tf.function(model)
+    compiled(batch)
+    model.predict(batch, verbose=0)
+    rows = [dict(call='eager model(x)', ms=timeit(lambda: model(batch), 5) * 1e3),
+            dict(call='tf.function(model)(x)', ms=timeit(lambda: compiled(batch), 5) * 1e3),
+            dict(call='model.predict(x)', ms=timeit(lambda: model.predict(batch, verbose=0), 3) * 1e3)]
+    for row in rows:
+        row['ms'] = round(row['ms'], 1)
+    return rows
+
+
+def act_latency() -> list[dict]:
+    env = GymBridge('CartPole-v1')
+    trivial = tf.function(lambda x: x + 1.0)
+    vector = np.zeros((1, 4), np.float32)
+    trivial(vector)
+    reference = timeit(lambda: trivial(vector), 500)
+    rows = [dict(call='trivial tf.function', batch=1, us=round(reference * 1e6), ratio=1.0)]
+    for batch in (1, 8):
+        agent = A2C(env.states, env.actions, parallel=batch, seed=0)
+        states = dict(state=np.zeros((batch, 4), np.float32))
+        agent.act(states, independent=True)
+        cost = timeit(lambda: agent.act(states, independent=True), 500)
+        rows.append(dict(call='A2C.act', batch=batch, us=round(cost * 1e6), ratio=round(cost / reference, 2)))
+    return rows
+
+
+def time_to_475(seed: int, budget: int) -> dict:
+    env = VectorEnvironment([GymBridge('CartPole-v1') for _ in range(8)])
+    agent = A2C(env.states, env.actions, parallel=8, seed=seed)
+    runner = Runner(agent, env, seed=seed)
+    solved = lambda r: len(r.episode_returns) >= 10 and np.mean(r.episode_returns[-10:]) >= 475  # noqa: E731
+    start = time.perf_counter()
+    history = runner.run(timesteps=budget, callback=lambda r: not solved(r), progress=False)
+    seconds = time.perf_counter() - start
+    return dict(seed=seed, solved=bool(solved(runner)), steps=history.timesteps, seconds=round(seconds, 1),
+                steps_per_second=round(history.timesteps / seconds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--budget', type=int, default=300_000)
+    args = parser.parse_args()
+    forward = forward_table()
+    print(table(forward, ['call', 'ms']), end='\n\n')
+    latency = act_latency()
+    print(table(latency, ['call', 'batch', 'us', 'ratio']), end='\n\n')
+    runs = [time_to_475(seed, args.budget) for seed in range(args.seeds)]
+    print(table(runs, ['seed', 'solved', 'steps', 'seconds', 'steps_per_second']))
+    summary = dict(median_seconds=statistics.median(r['seconds'] for r in runs),
+                   median_steps=statistics.median(r['steps'] for r in runs),
+                   median_steps_per_second=statistics.median(r['steps_per_second'] for r in runs),
+                   peer=dict(name='Stable-Baselines3 A2C (zoo)', seconds=13, steps=80_000, steps_per_second=6000))
+    print(f"\nmedian time-to-475: {summary['median_seconds']} s, {summary['median_steps']} steps, "
+          f"{summary['median_steps_per_second']} steps/s (peer: 13 s, 80k steps, 6,000 steps/s)")
+    print('wrote', write('agents', runs, forward=forward, act_latency=latency, summary=summary))
+
+
+if __name__ == '__main__':
+    main()

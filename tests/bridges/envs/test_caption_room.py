@@ -1,0 +1,136 @@
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from modalbridge.bridges import GymBridge, Terminal, check
+from modalbridge.bridges.envs import ID, CaptionRoom
+from modalbridge.bridges.envs.caption_room import CAPTION, MOVES
+
+
+def path_to(env, goal):
+    """Moves (row first, then column) from the agent to `goal`."""
+    (row, column), (goal_row, goal_column) = env.agent, goal
+    moves = [2 if goal_row > row else 0] * abs(goal_row - row)
+    moves += [1 if goal_column > column else 3] * abs(goal_column - column)
+    return moves
+
+
+def clear_room(env, target_index):
+    """Puts the agent next to nothing: objects only where a straight path to the target does not cross them."""
+    goal = env.objects[target_index][0]
+    others = [where for index, (where, _) in enumerate(env.objects) if index != target_index]
+    for start in np.ndindex(env.size, env.size):
+        if start == goal or start in others:
+            continue
+        env.agent = start
+        cells, (row, column) = [], start
+        for move in path_to(env, goal):
+            row, column = row + MOVES[move][0], column + MOVES[move][1]
+            cells.append((row, column))
+        if not any(cell in others for cell in cells[:-1]):
+            return path_to(env, goal)
+    pytest.skip('no clear path in this layout')
+
+
+def test_registered_and_passes_gymnasium_and_modalbridge_checks():
+    env = gymnasium.make(ID, render_mode='rgb_array')
+    check_env(env.unwrapped)
+    assert check(GymBridge(ID)).ok
+
+
+def test_specs_through_the_bridge():
+    env = GymBridge(ID)
+    assert env.states['image'].shape == (35, 35, 3) and env.states['image'].dtype == np.uint8
+    assert sorted(env.states) == ['caption', 'image']
+    assert env.actions['move'].num_values == 4
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_the_caption_always_names_an_object_present(seed):
+    env = CaptionRoom()
+    observation, _ = env.reset(seed=seed)
+    named = [CAPTION.format(colour=c, shape=s) for _, (c, s) in env.objects]
+    assert observation['caption'] in named
+    assert observation['caption'] == named[env.target]
+    assert len({kind for _, kind in env.objects}) == env.num_objects  # distinct (colour, shape) pairs
+
+
+def test_reward_only_on_the_named_object():
+    env = CaptionRoom()
+    env.reset(seed=3)
+    for _ in range(env.max_steps):
+        pass
+    moves = clear_room(env, env.target)
+    for move in moves:
+        _, reward, terminated, truncated, info = env.step({'move': move})
+    assert terminated and info['success'] and reward == pytest.approx(1 - 0.5 * len(moves) / env.max_steps)
+    env.reset(seed=3)
+    wrong = (env.target + 1) % env.num_objects
+    for move in clear_room(env, wrong):
+        _, reward, terminated, truncated, info = env.step({'move': move})
+    assert terminated and not info['success'] and reward == 0.0
+
+
+def test_swapped_captions_name_another_object_and_reward_stays_with_the_target():
+    env = CaptionRoom(swap_caption=True)
+    for seed in range(20):
+        observation, _ = env.reset(seed=seed)
+        target = env.objects[env.target][1]
+        assert observation['caption'] != CAPTION.format(colour=target[0], shape=target[1])
+        assert observation['caption'] in [CAPTION.format(colour=c, shape=s) for _, (c, s) in env.objects]
+
+
+def test_seeding_reproduces_layouts_and_differs_across_seeds():
+    first, second = CaptionRoom(), CaptionRoom()
+    a, _ = first.reset(seed=7)
+    b, _ = second.reset(seed=7)
+    assert np.array_equal(a['image'], b['image']) and a['caption'] == b['caption']
+    layouts = {CaptionRoom().reset(seed=seed)[0]['image'].tobytes() for seed in range(10)}
+    assert len(layouts) == 10
+
+
+def test_step_limit_truncates():
+    env = GymBridge(ID)
+    env.reset(seed=0)
+    inner = env.env.unwrapped
+    inner.objects = [((0, 0), inner.objects[0][1]), ((0, 1), inner.objects[1][1]), ((0, 2), inner.objects[2][1])]
+    inner.agent = (4, 4)
+    terminals = []
+    for step in range(inner.max_steps):
+        terminals.append(env.execute({'move': 2 if step % 2 else 1}).terminal)  # bounce in the corner
+    assert terminals[-1] is Terminal.TRUNCATED and set(terminals[:-1]) == {Terminal.NONE}
+
+
+def test_a_caption_blind_policy_reaches_about_one_in_k():
+    env = CaptionRoom()
+    rng = np.random.default_rng(0)
+    outcomes = []
+    for seed in range(600):
+        env.reset(seed=seed)
+        goal = env.objects[int(rng.integers(env.num_objects))][0]  # ignores the caption
+        done, info = False, {}
+        for move in path_to(env, goal) + [0] * env.max_steps:
+            _, _, terminated, truncated, info = env.step({'move': move})
+            if terminated or truncated:
+                break
+        outcomes.append(info.get('success', False))
+    assert np.mean(outcomes) <= 1 / env.num_objects + 0.05
+
+
+def test_shaping_rewards_getting_closer_to_the_named_object():
+    env = CaptionRoom(shaping=0.1)
+    env.reset(seed=3)
+    moves = clear_room(env, env.target)
+    _, reward, *_ = env.step({'move': moves[0]})
+    assert reward == pytest.approx(0.1) or reward > 0.5  # one step closer (or arrived)
+
+
+def test_render_and_bad_arguments():
+    env = CaptionRoom(render_mode='rgb_array')
+    env.reset(seed=0)
+    assert env.render().shape == (280, 280, 3)
+    with pytest.raises(ValueError, match='num_objects must be in 2..'):
+        CaptionRoom(num_objects=1)
+    with pytest.raises(ValueError, match="render_mode must be None or 'rgb_array'"):
+        CaptionRoom(render_mode='human')

@@ -1,0 +1,77 @@
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from modalbridge.agents import A2C, Agent
+
+EXAMPLE = Path(__file__).resolve().parents[2] / 'examples' / 'image_caption.py'
+
+
+@pytest.fixture(scope='module')
+def demo():
+    spec = importlib.util.spec_from_file_location('image_caption_demo', EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_tiny_run_prints_the_table_saves_the_agent_and_writes_the_strip(demo, tmp_path, capsys):
+    result = demo.main(['--steps', '64', '--envs', '2', '--episodes', '3', '--out', str(tmp_path)])
+    out = capsys.readouterr().out
+    for row in ('A2C, true captions', 'A2C, swapped captions', 'random agent'):
+        assert row in out
+    assert (tmp_path / 'evaluation_strip.png').stat().st_size > 1000
+    assert isinstance(Agent.load(tmp_path / 'agent'), A2C)
+    assert 0.0 <= result['true']['success'] <= 1.0 and result['steps'] >= 64
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['--steps', '0'], '--steps must be a positive integer; received 0'),
+    (['--envs', '0'], '--envs must be a positive integer; received 0'),
+    (['--minutes', '0'], '--minutes must be positive'),
+])
+def test_bad_flags_are_usage_errors(demo, flags, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        demo.main(flags)
+    assert caught.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('document, message', [
+    (dict(agnet={}), "config['agnet']: unknown key; expected some of"),
+    (dict(environment=dict(id='modalbridge/NoSuchRoom-v0')), "GymBridge: cannot make environment 'modalbridge/NoSuchRoom-v0'"),
+    (dict(preprocessing=dict(image=['normalise'])), "preprocessing['image'][0] (normalise): unknown type 'normalise' (did you mean 'normalize'?)"),
+    (dict(network=[dict(type='dense', size=8)]), 'network: a list of layers applies to a single state'),
+    (dict(agent=dict(learning_rat=0.1)), "config['agent']: unknown argument(s) ['learning_rat']"),
+    (dict(steps=-5), "config['steps']: expected a positive int; received -5"),
+])
+def test_bad_json_configs_are_refused_before_training(demo, tmp_path, document, message, capsys):
+    path = tmp_path / 'run.json'
+    path.write_text(json.dumps(document))
+    with pytest.raises(SystemExit) as caught:
+        demo.main(['--config', str(path), '--out', str(tmp_path / 'out')])
+    err = capsys.readouterr()
+    assert caught.value.code == 2 and message in err.err
+    assert 'training A2C' not in err.out and not (tmp_path / 'out').exists()
+
+
+def test_the_json_config_declares_the_same_run(demo, tmp_path):
+    path = tmp_path / 'run.json'
+    path.write_text(json.dumps({**demo.DEFAULT_CONFIG, 'steps': 32, 'envs': 2}))
+    config = demo.load_config(str(path), {})
+    assert config['preprocessing'] == demo.DEFAULT_CONFIG['preprocessing'] and config['steps'] == 32
+
+
+def test_an_interrupted_run_still_saves_the_agent(demo, tmp_path):
+    import os
+    import signal
+    import threading
+    timer = threading.Timer(8.0, lambda: os.kill(os.getpid(), signal.SIGINT))  # Ctrl-C during training
+    timer.start()
+    try:
+        result = demo.main(['--steps', '10000000', '--envs', '2', '--out', str(tmp_path)])
+    finally:
+        timer.cancel()
+    assert result['interrupted'] and result['steps'] > 0
+    assert isinstance(Agent.load(tmp_path / 'agent'), A2C)
