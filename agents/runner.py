@@ -147,7 +147,7 @@ class Runner:
                 if not episodes:
                     bar.update(self.num_envs)
                 if finished.any():
-                    bar.set_postfix(mean_return=f'{np.mean(self.episode_returns[-10:]):.1f}', refresh=False)
+                    bar.set_postfix(mean_return=f'{np.mean(self.episode_returns[-100:]):.2f}', refresh=False)
                 if timesteps is not None and steps >= timesteps:
                     stop = True
         finally:

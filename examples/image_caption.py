@@ -152,12 +152,12 @@ def train(config: dict[str, Any], minutes: float | None, out: str) -> dict[str, 
         interrupted, steps = True, runner.timesteps
         print('\ninterrupted: saving the agent trained so far', flush=True)
     seconds = time.perf_counter() - start
-    recent = np.array(runner.episode_returns[-500:])
+    recent = runner.episode_returns[-500:]
     os.makedirs(out, exist_ok=True)
     saved = agent.save(os.path.join(out, 'agent'))
     print(f'trained {steps:,} steps ({len(runner.episode_returns):,} episodes) in {seconds:.0f} s '
-          f'({steps / max(seconds, 1e-9):,.0f} steps/s); training success (last 500 episodes) '
-          f'{np.mean(recent > 0) if recent.size else float("nan"):.1%}', flush=True)
+          f'({steps / max(seconds, 1e-9):,.0f} steps/s); mean training return (last 500 episodes) '
+          f'{np.mean(recent) if recent else float("nan"):.3f}', flush=True)
     print(f'saved the agent to {saved}', flush=True)
     return dict(agent=agent, steps=steps, seconds=seconds, interrupted=interrupted)
 

@@ -21,6 +21,12 @@ number of steps from the agent to the named object: potential-based
 shaping (Ng et al., 1999), which keeps the optimal policy and gives a
 learning signal on every step (it also depends on the caption's object).
 
+The image is egocentric by default (``view='egocentric'``): a window of
+``2 * size - 1`` cells centred on the agent, walls outside the room drawn
+grey, so directions to objects read the same wherever the agent stands
+(45x45 pixels by default); ``view='room'`` shows the whole room instead.
+`render()` always shows the whole room.
+
 Layouts, colours, shapes and the target are random per episode and follow
 the `reset` seed. ``info['success']`` says whether the target was reached.
 
@@ -42,6 +48,8 @@ SHAPES = ('ball', 'box', 'key', 'triangle')
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left (row, column)
 CHARSET = 'abcdefghijklmnopqrstuvwxyz '
 CAPTION = 'go to the {colour} {shape}'
+VIEWS = ('egocentric', 'room')
+WALL = 90
 
 
 def draw_shape(image: np.ndarray, shape: str, colour: tuple[int, int, int], top: int, left: int, cell: int) -> None:
@@ -56,10 +64,8 @@ def draw_shape(image: np.ndarray, shape: str, colour: tuple[int, int, int], top:
     elif shape == 'triangle':
         points = np.array([[cell // 2, low], [high, high], [low, high]], np.int32)
         cv2.fillConvexPoly(view, points, colour)
-    else:  # key: a cross
-        middle, half = cell // 2, max(1, cell // 8)
-        view[low:high + 1, middle - half:middle + half + 1] = colour
-        view[middle - half:middle + half + 1, low:high + 1] = colour
+    else:  # key: a diagonal bar
+        cv2.line(view, (low, high), (high, low), colour, max(1, cell // 6), lineType=cv2.LINE_8)
 
 
 class CaptionRoom(gymnasium.Env):
@@ -68,19 +74,23 @@ class CaptionRoom(gymnasium.Env):
 
     metadata = {'render_modes': ['rgb_array'], 'render_fps': 4}
 
-    def __init__(self, size: int = 5, cell: int = 7, num_objects: int = 3, max_steps: int = 20,
-                 swap_caption: bool = False, shaping: float = 0.0, render_mode: str | None = None):
+    def __init__(self, size: int = 5, cell: int = 5, num_objects: int = 3, max_steps: int = 20,
+                 swap_caption: bool = False, shaping: float = 0.0, view: str = 'egocentric',
+                 render_mode: str | None = None):
         if not 3 <= size <= 16:
             raise ValueError(f'size must be in 3..16; received {size}')
         if cell < 5:
             raise ValueError(f'cell must be at least 5 pixels; received {cell}')
         if not 2 <= num_objects <= min(len(COLOURS) * len(SHAPES), size * size - 1):
             raise ValueError(f'num_objects must be in 2..{min(16, size * size - 1)}; received {num_objects}')
+        if view not in VIEWS:
+            raise ValueError(f'view must be one of {VIEWS}; received {view!r}')
         if render_mode not in (None, 'rgb_array'):
             raise ValueError(f"render_mode must be None or 'rgb_array'; received {render_mode!r}")
         self.size, self.cell, self.num_objects, self.max_steps = size, cell, num_objects, max_steps
         self.swap_caption, self.shaping, self.render_mode = swap_caption, float(shaping), render_mode
-        pixels = size * cell
+        self.view = view
+        pixels = (2 * size - 1 if view == 'egocentric' else size) * cell
         self.observation_space = spaces.Dict({
             'image': spaces.Box(0, 255, (pixels, pixels, 3), np.uint8),
             'caption': spaces.Text(max_length=40, min_length=1, charset=CHARSET)})
@@ -143,14 +153,24 @@ class CaptionRoom(gymnasium.Env):
         return image
 
     def _observation(self) -> dict[str, Any]:
+        image = self._room()
+        if self.view == 'egocentric':
+            # the room inside a wall margin, cut so that the agent's cell is the centre cell
+            margin, (row, column) = (self.size - 1) * self.cell, self.agent
+            image = np.pad(image, ((margin, margin), (margin, margin), (0, 0)), constant_values=WALL)
+            width = (2 * self.size - 1) * self.cell
+            image = image[row * self.cell:row * self.cell + width, column * self.cell:column * self.cell + width]
+        return {'image': np.ascontiguousarray(image), 'caption': self.caption}
+
+    def _room(self) -> np.ndarray:
         image = self._background.copy()
         row, column = self.agent
         pad = max(1, self.cell // 4)
-        image[row * self.cell + pad:(row + 1) * self.cell - pad + 1,
-              column * self.cell + pad:(column + 1) * self.cell - pad + 1] = 255
-        return {'image': image, 'caption': self.caption}
+        image[row * self.cell + pad:(row + 1) * self.cell - pad,
+              column * self.cell + pad:(column + 1) * self.cell - pad] = 255
+        return image
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != 'rgb_array':
             return None
-        return cv2.resize(self._observation()['image'], None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(self._room(), None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)

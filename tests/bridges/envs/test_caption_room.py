@@ -41,7 +41,7 @@ def test_registered_and_passes_gymnasium_and_modalbridge_checks():
 
 def test_specs_through_the_bridge():
     env = GymBridge(ID)
-    assert env.states['image'].shape == (35, 35, 3) and env.states['image'].dtype == np.uint8
+    assert env.states['image'].shape == (45, 45, 3) and env.states['image'].dtype == np.uint8
     assert sorted(env.states) == ['caption', 'image']
     assert env.actions['move'].num_values == 4
 
@@ -129,8 +129,22 @@ def test_shaping_rewards_getting_closer_to_the_named_object():
 def test_render_and_bad_arguments():
     env = CaptionRoom(render_mode='rgb_array')
     env.reset(seed=0)
-    assert env.render().shape == (280, 280, 3)
+    assert env.render().shape == (200, 200, 3)  # the whole room, 8x
     with pytest.raises(ValueError, match='num_objects must be in 2..'):
         CaptionRoom(num_objects=1)
     with pytest.raises(ValueError, match="render_mode must be None or 'rgb_array'"):
         CaptionRoom(render_mode='human')
+
+
+def test_the_egocentric_view_centres_the_agent_and_the_room_view_shows_the_room():
+    env = CaptionRoom()
+    observation, _ = env.reset(seed=2)
+    cell, centre = env.cell, (env.size - 1) * env.cell
+    assert observation['image'][centre + cell // 2, centre + cell // 2].tolist() == [255, 255, 255]
+    room = CaptionRoom(view='room')
+    observation, _ = room.reset(seed=2)
+    row, column = room.agent
+    assert observation['image'].shape == (25, 25, 3)
+    assert observation['image'][row * 5 + 2, column * 5 + 2].tolist() == [255, 255, 255]
+    with pytest.raises(ValueError, match="view must be one of"):
+        CaptionRoom(view='top')
