@@ -175,8 +175,9 @@ class Stack:
         if self.backend == 'numpy':
             outputs = self._numpy(inputs, update)
         else:
-            function = self._function if update else self._peek_function
-            outputs = {name: value.numpy() for name, value in function(inputs).items()}
+            import tensorflow as tf
+            tensors = {name: tf.constant(value) for name, value in inputs.items()}
+            outputs = {name: value.numpy() for name, value in self._calls[update](tensors).items()}
         result = {name: states[name] for name in self.states if name not in outputs}
         for name, value in outputs.items():
             result[name] = value[0] if unbatched else value
@@ -295,10 +296,13 @@ class Stack:
                                           tf.string if is_text(self.input_states[name])
                                           else self.input_states[name].dtype, name=name)
                      for name in self._chains}
-        self._function = tf.function(self._tf_body, input_signature=[signature],
+        self._function = tf.function(lambda inputs: self._tf_body(inputs), input_signature=[signature],
                                      jit_compile=self.jit_compile or None, reduce_retracing=False)
         self._peek_function = tf.function(lambda inputs: self._tf_body(inputs, update=False),
                                           input_signature=[signature], jit_compile=self.jit_compile or None)
+        # Calling the concrete functions skips tf.function's dispatch (a large part of a call here).
+        self._calls = {True: self._function.get_concrete_function(),
+                       False: self._peek_function.get_concrete_function()}
 
     def _tf_body(self, inputs: dict[str, Any], update: bool = True) -> dict[str, Any]:
         first, outputs = self._first_variable.read_value(), {}
