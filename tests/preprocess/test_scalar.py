@@ -86,3 +86,10 @@ def test_random_images_agree_across_backends():
     both(dict(image=image_spec((12, 10, 3))),
          [dict(type='normalize'), dict(type='center'), dict(type='scale', factor=2.0),
           dict(type='clip', min_value=-1.0, max_value=1.0), dict(type='standardize')], [dict(image=x)], atol=1e-5)
+
+
+@pytest.mark.parametrize('kind', ['center', 'standardize', 'frame_max', 'deltafier', 'running_standardize'])
+def test_numeric_types_refuse_text_naming_the_spec_they_got(kind):
+    with pytest.raises(ConfigError) as caught:
+        Stack(dict(caption=dict(type='text')), dict(caption=[kind]))
+    assert str(caught.value) == f"preprocessing['caption'][0] ({kind}): expects a numeric array; got text"
