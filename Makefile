@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,atari,tensorboard
+EXTRAS := dev,atari,dmc,tensorboard
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup test demo bench clean

@@ -1,0 +1,132 @@
+"""`DMEnvBridge`: any `dm_env.Environment` as a contract `Environment`.
+
+Nested (dict / list / tuple) observation and action specs are flattened to
+``/`` names (a single spec is ``'state'`` / ``'action'``); `Array`,
+`BoundedArray`, `DiscreteArray` (dtype kept) and `StringArray` (text) keep
+their type, dtype (float64 stays float64) and bounds. TimeStep semantics:
+the FIRST step's ``reward None`` never reaches the user; LAST with
+discount 0 is TERMINATED, LAST with discount > 0 TRUNCATED, and the
+discount is in ``info['discount']``.
+
+    env = DMEnvBridge(suite.load('cartpole', 'swingup'))
+    env = DMEnvBridge(lambda seed: suite.load('cartpole', 'swingup', task_kwargs=dict(random=seed)))
+
+dm_env environments take their seed at construction: give a factory
+``fn(seed) -> env`` for `reset(seed=...)` to rebuild the environment with
+that seed; an environment instance refuses a seed (it cannot honour it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import dm_env
+import numpy as np
+from dm_env import specs as dm_specs
+
+from modalbridge.bridges import names
+from modalbridge.bridges.environment import Environment, Step, Terminal
+from modalbridge.bridges.errors import ConfigError
+
+NOT_A_SPEC = '{what} spec {name!r}: {received} is not a dm_env spec, dict, list or tuple'
+SEEDED_INSTANCE = ('DMEnvBridge: a dm_env environment takes its seed at construction; pass a factory '
+                   'fn(seed) -> environment to reset with a seed')
+DYNAMIC_SHAPE = '{what} spec {name!r}: shape {shape} is not fixed; the contract needs static shapes'
+
+
+def _walk(spec: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if isinstance(spec, dict):
+        for key, sub in spec.items():
+            yield from _walk(sub, path + (key,))
+    elif isinstance(spec, (list, tuple)) and not isinstance(spec, dm_specs.Array):
+        for index, sub in enumerate(spec):
+            yield from _walk(sub, path + (index,))
+    else:
+        yield path, spec
+
+
+def flatten_specs(spec: Any, single: str, what: str) -> dict[tuple[Any, ...], Any]:
+    """{path: spec renamed to its flat name} for a nested dm_env spec."""
+    out = {}
+    for path, leaf in _walk(spec, ()):
+        name = names.join(path) if path else single
+        if not isinstance(leaf, dm_specs.Array):
+            raise ConfigError(NOT_A_SPEC.format(what=what, name=name, received=type(leaf).__name__))
+        if any(size is None or (isinstance(size, (int, np.integer)) and size < 0) for size in leaf.shape):
+            raise ConfigError(DYNAMIC_SHAPE.format(what=what, name=name, shape=leaf.shape))
+        out[path] = leaf.replace(name=name)
+    if not out:
+        raise ConfigError(f'{what} spec has no leaves: nothing to name')
+    return out
+
+
+def _assembler(spec: Any, path: tuple[Any, ...], leaves: dict) -> Callable[[dict], Any]:
+    """Builds the nested dm_env action from a flat dict of contract actions."""
+    if isinstance(spec, dict):
+        parts = [(key, _assembler(sub, path + (key,), leaves)) for key, sub in spec.items()]
+        return lambda flat: type(spec)((key, build(flat)) for key, build in parts)
+    if isinstance(spec, (list, tuple)) and not isinstance(spec, dm_specs.Array):
+        parts = [_assembler(sub, path + (i,), leaves) for i, sub in enumerate(spec)]
+        return lambda flat: type(spec)(build(flat) for build in parts)
+    name = leaves[path].name
+    return lambda flat: flat[name]
+
+
+class DMEnvBridge(Environment):
+    """A dm_env environment in the named-states/named-actions contract (see the module docstring)."""
+
+    def __init__(self, env: dm_env.Environment | Callable[[int | None], dm_env.Environment],
+                 max_episode_timesteps: int | None = None):
+        self._factory = None
+        if not isinstance(env, dm_env.Environment) and callable(env):
+            self._factory, env = env, env(None)
+        if not isinstance(env, dm_env.Environment):
+            raise ConfigError(f'DMEnvBridge: expected a dm_env.Environment or a factory fn(seed) -> one; '
+                              f'received {type(env).__name__}')
+        self._env = env
+        observation_spec, action_spec = env.observation_spec(), env.action_spec()
+        states = flatten_specs(observation_spec, names.STATE, 'observation')
+        actions = flatten_specs(action_spec, names.ACTION, 'action')
+        self._paths = [(spec.name, path) for path, spec in states.items()]
+        self._assemble = _assembler(action_spec, (), actions)
+        super().__init__(states={spec.name: spec for spec in states.values()},
+                         actions={spec.name: spec for spec in actions.values()},
+                         max_episode_timesteps=max_episode_timesteps)
+
+    @property
+    def env(self) -> dm_env.Environment:
+        return self._env
+
+    def _read(self, observation: Any) -> dict[str, Any]:
+        states = {}
+        for name, path in self._paths:
+            value = observation
+            for key in path:
+                value = value[key]
+            states[name] = value
+        return states
+
+    def _reset(self, seed: int | None) -> dict[str, Any]:
+        if seed is not None:
+            if self._factory is None:
+                raise ConfigError(SEEDED_INSTANCE)
+            self._env.close()
+            self._env = self._factory(seed)
+        return self._read(self._env.reset().observation)
+
+    def _execute(self, actions: dict[str, np.ndarray]) -> Step:
+        timestep = self._env.step(self._assemble(actions))
+        info: dict[str, Any] = {}
+        terminal = Terminal.NONE
+        if timestep.last():
+            discount = float(timestep.discount)
+            info['discount'] = discount
+            terminal = Terminal.TERMINATED if discount == 0 else Terminal.TRUNCATED
+        reward = 0.0 if timestep.reward is None else float(np.asarray(timestep.reward))
+        return Step(self._read(timestep.observation), reward, terminal, info)
+
+    def _close(self) -> None:
+        self._env.close()
+
+    def _name(self) -> str:
+        return f'DMEnvBridge({type(self._env).__name__})'
