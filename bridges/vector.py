@@ -5,11 +5,16 @@ sub-environment is reset in the same call: its last states are kept in
 ``info['final_states']`` (rows valid where ``info['final_mask']``), so an
 agent can bootstrap a TRUNCATED episode from them.
 
-This is the in-process version; worker processes (issue 3) are not built yet.
+With ``processes=True`` every sub-environment runs in its own worker
+process through Gymnasium's `AsyncVectorEnv` (``SAME_STEP`` autoreset) on
+`to_gymnasium` of the environment: `envs` must then be factories. A worker
+that raises or dies comes out as `EnvironmentFailure` naming it.
 """
 
 from __future__ import annotations
 
+import functools
+import time
 from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
@@ -50,9 +55,23 @@ class VectorEnvironment:
     every sub-episode at that length as TRUNCATED.
     """
 
-    def __init__(self, envs: Sequence[EnvironmentLike], max_episode_timesteps: int | None = None):
+    def __init__(self, envs: Sequence[EnvironmentLike], max_episode_timesteps: int | None = None,
+                 processes: bool = False):
         if not isinstance(envs, (list, tuple)) or not envs:
             raise ConfigError('VectorEnvironment: expected a non-empty list of environments or factories')
+        self._workers = None
+        if processes:
+            if any(isinstance(env, Environment) or not callable(env) for env in envs):
+                raise ConfigError('VectorEnvironment: processes=True needs zero-argument factories, '
+                                  'not environments (each worker builds its own)')
+            if max_episode_timesteps is not None:
+                raise ConfigError('VectorEnvironment: max_episode_timesteps is not supported with processes=True; '
+                                  'give the environments their own limit')
+            probe = envs[0]()
+            self.envs = [probe]
+            self._workers = _Workers(list(envs), probe)
+            self.max_episode_timesteps = None
+            return
         self.envs = [env if isinstance(env, Environment) else env() for env in envs]
         for index, env in enumerate(self.envs):
             if not isinstance(env, Environment):
@@ -77,15 +96,19 @@ class VectorEnvironment:
 
     @property
     def num_envs(self) -> int:
-        return len(self.envs)
+        return self._workers.num_envs if self._workers is not None else len(self.envs)
 
     def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
+        if self._workers is not None:
+            return self._workers.reset(seed)
         self._lengths[:] = 0
         return stack_states([self._call(i, env.reset, None if seed is None else seed + i)
                              for i, env in enumerate(self.envs)], self.states)
 
     def execute(self, actions: Mapping[str, Any]) -> Step:
         """Steps every sub-environment with its row of the batched actions."""
+        if self._workers is not None:
+            return self._workers.execute(actions)
         rows = self._rows(actions)
         states, finals = [], []
         rewards = np.zeros(self.num_envs, np.float64)
@@ -116,6 +139,8 @@ class VectorEnvironment:
     def close(self) -> None:
         for env in self.envs:
             env.close()
+        if self._workers is not None:
+            self._workers.close()
 
     def __enter__(self) -> 'VectorEnvironment':
         return self
@@ -147,3 +172,76 @@ class VectorEnvironment:
             if isinstance(error, EnvironmentFailure):
                 raise EnvironmentFailure(f'environment {index}: {error}', error.original) from error
             raise
+
+
+def _gym_env(factory: Callable[[], Environment]):
+    from modalbridge.bridges.to_gymnasium import to_gymnasium
+    return to_gymnasium(factory())
+
+
+class _Workers:
+    """Sub-environments in worker processes: Gymnasium's AsyncVectorEnv on `to_gymnasium`."""
+
+    def __init__(self, factories: list, probe: Environment):
+        import gymnasium
+        from gymnasium.vector import AutoresetMode
+
+        from modalbridge.bridges import names
+        from modalbridge.bridges.to_gymnasium import spaces_of
+        self.num_envs, self.specs = len(factories), probe.states
+        _, _, self._from_gym = spaces_of(dict(probe.states), names.STATE)
+        self._actions = dict(probe.actions)
+        self._single_action = list(probe.actions) == [names.ACTION]
+        self._vector = gymnasium.vector.AsyncVectorEnv(
+            [functools.partial(_gym_env, factory) for factory in factories],
+            autoreset_mode=AutoresetMode.SAME_STEP, shared_memory=False)
+
+    def _guard(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as error:  # noqa: BLE001 - a worker failure of any kind
+            processes, deadline = self._vector.processes, time.monotonic() + 2.0
+            dead = [i for i, process in enumerate(processes) if not process.is_alive()]
+            while not dead and time.monotonic() < deadline:  # a closed pipe can come just before the exit
+                time.sleep(0.05)
+                dead = [i for i, process in enumerate(processes) if not process.is_alive()]
+            which = f'worker {dead[0]}' if dead else 'a worker'
+            code = f' (exit code {self._vector.processes[dead[0]].exitcode})' if dead else ''
+            raise EnvironmentFailure(f'VectorEnvironment: {which} failed{code}: {error!r}', error) from error
+
+    def reset(self, seed: int | None) -> dict[str, np.ndarray]:
+        seeds = None if seed is None else [seed + i for i in range(self.num_envs)]
+        observation, _ = self._guard(lambda: self._vector.reset(seed=seeds))
+        return self._from_gym(observation)
+
+    def _to_gym(self, actions: Mapping[str, Any]) -> Any:
+        batch = {}
+        for name, spec in self._actions.items():
+            if name not in actions:
+                raise SpecError(name, f'the action keys {list(self._actions)}', f'missing {name!r}')
+            value = np.asarray(actions[name], dtype=object if is_text(spec) else None)
+            if value.shape[:1] != (self.num_envs,):
+                raise SpecError(name, f'a leading batch axis of {self.num_envs}', f'shape {value.shape}')
+            if is_text(spec):
+                value = tuple(str(item) for item in value)
+            elif value.dtype == np.bool_:
+                value = value.astype(np.int64 if spec.shape == () else np.int8)
+            batch[name] = value
+        return batch[next(iter(batch))] if self._single_action else batch
+
+    def execute(self, actions: Mapping[str, Any]) -> Step:
+        batch = self._to_gym(actions)
+        observation, reward, terminated, truncated, info = self._guard(lambda: self._vector.step(batch))
+        terminal = np.where(terminated, Terminal.TERMINATED, np.where(truncated, Terminal.TRUNCATED,
+                                                                        Terminal.NONE)).astype(np.int8)
+        mask = np.logical_or(terminated, truncated)
+        states = self._from_gym(observation)
+        out = dict(final_mask=mask, infos=info)
+        if mask.any():
+            finals = [self._from_gym(info['final_obs'][i]) if mask[i] else
+                      {name: value[i] for name, value in states.items()} for i in range(self.num_envs)]
+            out['final_states'] = stack_states(finals, self.specs)
+        return Step(states, np.asarray(reward, np.float64), terminal, out)
+
+    def close(self) -> None:
+        self._vector.close(terminate=True)
