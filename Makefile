@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,atari,dmc,tensorboard
+EXTRAS := dev,atari,dmc,tensorboard,vizdoom
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup test demo bench clean
@@ -27,6 +27,7 @@ bench: setup
 	$(BIN)/python bench/bridges.py
 	$(BIN)/python bench/preprocess.py
 	$(BIN)/python bench/agents.py
+	$(BIN)/python bench/vector.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
