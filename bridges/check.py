@@ -63,6 +63,8 @@ SHARED_MEMORY = '{method} returned {key!r} sharing memory with an earlier result
 MUTATION_LEAKED = 'mutating returned arrays changed {what} at step {step}; return fresh arrays'
 EXECUTE_AFTER_END_ALLOWED = 'execute() after a {terminal} step {outcome}; expected ResetNeeded'
 CLOSE_FAILED = 'close() raised on call {call}: {error!r}'
+NOT_BATCHED = '{method} returned {key!r} with shape {received}; expected a leading axis of {num_envs}: {expected}'
+BAD_BATCH = 'execute() returned {what} {received}; expected {expected}'
 RAISED = 'raised {error!r}'
 
 EXTRA_KEY = '__check_extra__'
@@ -322,6 +324,9 @@ def check(env: Environment | Callable[[], Environment], *, steps: int = 20, seed
     """
     if callable(env) and not isinstance(env, Environment):
         env = env()
+    from modalbridge.bridges.vector import VectorEnvironment
+    if isinstance(env, VectorEnvironment):
+        return _check_vector(env, steps, seed, raise_on_failure)
     checker = _Checker(env, steps, seed, max_steps)
     checker.run('specs', checker.specs)
     checker.run('stable_specs', checker.stable_specs)
@@ -335,6 +340,70 @@ def check(env: Environment | Callable[[], Environment], *, steps: int = 20, seed
     checker.run('close', checker.close)
     report = CheckReport(repr(env), tuple(checker.passed), tuple(checker.skipped),
                          tuple(checker.failures))
+    if report.failures and raise_on_failure:
+        raise CheckFailed(report)
+    return report
+
+
+def _check_vector(env: Any, steps: int, seed: int, raise_on_failure: bool) -> CheckReport:
+    """The checks that apply to a batch: specs, batched reset/execute, bad actions, close."""
+    checker = _Checker(env, steps, seed, 0)
+    count = env.num_envs
+
+    def batched(method: str, states: Mapping[str, Any]) -> None:
+        if not isinstance(states, Mapping) or set(states) != set(env.states):
+            raise _Failure(WRONG_KEYS.format(method=method, received=sorted(states), expected=sorted(env.states)))
+        for key, spec in env.states.items():
+            value = states[key]
+            if not isinstance(value, np.ndarray) or value.shape != (count,) + spec.shape:
+                raise _Failure(NOT_BATCHED.format(method=method, key=key, received=getattr(value, 'shape', None),
+                                                  num_envs=count, expected=(count,) + spec.shape))
+            for row in value:
+                try:
+                    specs_lib.validate(spec, row, key)
+                except SpecError as error:
+                    raise _Failure(INVALID_STATE.format(method=method, error=error)) from None
+
+    def run_steps() -> None:
+        batched('reset()', env.reset(seed=seed))
+        rng = np.random.default_rng(seed)
+        for _ in range(steps):
+            actions = {key: np.stack([specs_lib.sample(spec, rng) for _ in range(count)])
+                       for key, spec in env.actions.items()}
+            step = env.execute(actions)
+            batched('execute()', step.states)
+            reward, terminal = np.asarray(step.reward), np.asarray(step.terminal)
+            if reward.shape != (count,) or not np.all(np.isfinite(reward)):
+                raise _Failure(BAD_BATCH.format(what='rewards', received=reward, expected=f'{count} finite floats'))
+            if terminal.shape != (count,) or np.any((terminal < 0) | (terminal > 2)):
+                raise _Failure(BAD_BATCH.format(what='terminals', received=terminal, expected=f'{count} Terminal values'))
+            mask = np.asarray(step.info.get('final_mask'))
+            if mask.shape != (count,) or not np.array_equal(mask, terminal != Terminal.NONE):
+                raise _Failure(BAD_BATCH.format(what="info['final_mask']", received=mask,
+                                                expected='the environments whose terminal is not NONE'))
+
+    def bad_actions() -> None:
+        env.reset(seed=seed)
+        missing = dict(list({key: None for key in env.actions}.items())[1:])
+        first = next(iter(env.actions))
+        try:
+            env.execute(missing)
+        except SpecError as error:
+            if error.key != first and repr(first) not in str(error):
+                raise _Failure(BAD_ACTION_UNNAMED.format(case=f'missing {first!r}', key=first, error=error)) from None
+        except Exception as error:  # noqa: BLE001
+            raise _Failure(BAD_ACTION_WRONG_ERROR.format(case=f'missing {first!r}', type=type(error).__name__,
+                                                         error=error)) from None
+        else:
+            raise _Failure(BAD_ACTION_ACCEPTED.format(case=f'missing {first!r}', key=first))
+
+    checker.run('specs', checker.specs)
+    checker.run('stable_specs', checker.stable_specs)
+    checker.run('batched_steps', run_steps)
+    checker.run('bad_actions', bad_actions)
+    checker.run('close', checker.close)
+    report = CheckReport(f'VectorEnvironment({count} x {env.envs[0]!r})', tuple(checker.passed),
+                         tuple(checker.skipped), tuple(checker.failures))
     if report.failures and raise_on_failure:
         raise CheckFailed(report)
     return report

@@ -83,3 +83,23 @@ def test_vector_configuration_errors():
         VectorEnvironment([])
     with pytest.raises(ConfigError, match=r'envs\[1\].states differ from envs\[0\].states'):
         VectorEnvironment([Ticks(), GymBridge('CartPole-v1')])
+
+
+def test_check_accepts_vector_environments_in_process_and_in_workers():
+    from modalbridge.bridges import check
+    report = check(VectorEnvironment([GymBridge('CartPole-v1') for _ in range(3)]), steps=50)
+    assert report.ok and report.passed == ('specs', 'stable_specs', 'batched_steps', 'bad_actions', 'close')
+    assert check(VectorEnvironment([lambda: GymBridge(ID) for _ in range(2)], processes=True), steps=30).ok
+
+
+def test_check_reports_a_vector_environment_whose_final_mask_lies():
+    from modalbridge.bridges import check
+
+    class Liar(VectorEnvironment):
+        def execute(self, actions):
+            step = super().execute(actions)
+            step.info['final_mask'] = np.zeros(self.num_envs, bool)
+            return step
+    report = check(Liar([Ticks(length=2), Ticks(length=2)]), steps=3, raise_on_failure=False)
+    assert [name for name, _ in report.failures] == ['batched_steps']
+    assert "info['final_mask']" in report.failures[0][1]

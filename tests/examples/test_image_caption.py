@@ -2,9 +2,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import gymnasium
 import pytest
 
 from modalbridge.agents import A2C, Agent
+from modalbridge.bridges.envs import CaptionRoom
 
 EXAMPLE = Path(__file__).resolve().parents[2] / 'examples' / 'image_caption.py'
 
@@ -63,15 +65,24 @@ def test_the_json_config_declares_the_same_run(demo, tmp_path):
     assert config['preprocessing'] == demo.DEFAULT_CONFIG['preprocessing'] and config['steps'] == 32
 
 
+class InterruptedRoom(CaptionRoom):
+    """Raises KeyboardInterrupt (as Ctrl-C does) after 40 steps of all environments together."""
+
+    steps = 0
+
+    def step(self, action):
+        InterruptedRoom.steps += 1
+        if InterruptedRoom.steps > 40:
+            raise KeyboardInterrupt
+        return super().step(action)
+
+
+gymnasium.register('tests/InterruptedRoom-v0', entry_point=InterruptedRoom)
+
+
 def test_an_interrupted_run_still_saves_the_agent(demo, tmp_path):
-    import os
-    import signal
-    import threading
-    timer = threading.Timer(8.0, lambda: os.kill(os.getpid(), signal.SIGINT))  # Ctrl-C during training
-    timer.start()
-    try:
-        result = demo.main(['--steps', '10000000', '--envs', '2', '--out', str(tmp_path)])
-    finally:
-        timer.cancel()
-    assert result['interrupted'] and result['steps'] > 0
+    path = tmp_path / 'run.json'
+    path.write_text(json.dumps({'environment': {'id': 'tests/InterruptedRoom-v0', 'kwargs': {}}, 'envs': 2}))
+    result = demo.main(['--config', str(path), '--steps', '100000', '--out', str(tmp_path)])
+    assert result['interrupted'] and 0 < result['steps'] <= 40
     assert isinstance(Agent.load(tmp_path / 'agent'), A2C)
