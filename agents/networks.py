@@ -241,9 +241,8 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
         unknown = [key for key in options if key not in states]
         if unknown:
             raise ConfigError(f'network[{unknown[0]!r}]: no state of that name; states are {list(states)}')
-        missing = [state for state in states if state not in options]
         encoded = []
-        for state, spec in states.items():
+        for state, spec in states.items():  # states without a list enter as flat floats
             x = inputs[state]
             if state in options:
                 x = _stack(x if is_discrete(spec) else keras.ops.cast(x, 'float32'), options[state],
@@ -253,7 +252,6 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
             elif len(x.shape) == 1:
                 x = x[:, None]
             encoded.append(keras.ops.cast(x, 'float32'))
-        del missing  # states without a list enter as flat floats
         output = _stack(_combine(encoded, how, 'network'), after, "network['layers']", None)
     else:
         raise ConfigError(f"network: expected 'auto', a list or dict of layer dicts, a JSON path or a builder "

@@ -42,6 +42,25 @@ def stack_states(states: Sequence[Mapping[str, np.ndarray]], specs: Mapping[str,
     return out
 
 
+def batched_actions(actions: Mapping[str, Any], specs: Mapping[str, Any], num_envs: int) -> dict[str, np.ndarray]:
+    """The actions as arrays with a leading axis of `num_envs`; SpecError for a missing or
+    unknown key or a wrong batch axis (values are checked by each environment)."""
+    if not isinstance(actions, Mapping):
+        raise SpecError('actions', f'a dict of batched actions {list(specs)}', type(actions).__name__)
+    for name in actions:
+        if name not in specs:
+            raise SpecError(name, f'the action keys {list(specs)}', f'unknown {name!r}')
+    batch = {}
+    for name, spec in specs.items():
+        if name not in actions:
+            raise SpecError(name, f'the action keys {list(specs)}', f'missing {name!r}')
+        value = np.asarray(actions[name], dtype=object if is_text(spec) else None)
+        if value.shape[:1] != (num_envs,):
+            raise SpecError(name, f'a leading batch axis of {num_envs}', f'shape {value.shape}')
+        batch[name] = value
+    return batch
+
+
 class VectorEnvironment:
     """A batch of environments with the same specs.
 
@@ -149,21 +168,8 @@ class VectorEnvironment:
         self.close()
 
     def _rows(self, actions: Mapping[str, Any]) -> list[dict[str, Any]]:
-        if not isinstance(actions, Mapping):
-            raise SpecError('actions', f'a dict of batched actions {list(self.actions)}', type(actions).__name__)
-        rows: list[dict[str, Any]] = [{} for _ in self.envs]
-        for name in self.actions:
-            if name not in actions:
-                raise SpecError(name, f'the action keys {list(self.actions)}', f'missing {name!r}')
-            batch = np.asarray(actions[name], dtype=object if is_text(self.actions[name]) else None)
-            if batch.shape[:1] != (self.num_envs,):
-                raise SpecError(name, f'a leading batch axis of {self.num_envs}', f'shape {batch.shape}')
-            for i in range(self.num_envs):
-                rows[i][name] = batch[i]
-        for name in actions:
-            if name not in self.actions:
-                raise SpecError(name, f'the action keys {list(self.actions)}', f'unknown {name!r}')
-        return rows
+        batch = batched_actions(actions, self.actions, self.num_envs)
+        return [{name: value[i] for name, value in batch.items()} for i in range(self.num_envs)]
 
     def _call(self, index: int, method: Callable, argument: Any) -> Any:
         try:
@@ -215,18 +221,12 @@ class _Workers:
         return self._from_gym(observation)
 
     def _to_gym(self, actions: Mapping[str, Any]) -> Any:
-        batch = {}
+        batch = batched_actions(actions, self._actions, self.num_envs)
         for name, spec in self._actions.items():
-            if name not in actions:
-                raise SpecError(name, f'the action keys {list(self._actions)}', f'missing {name!r}')
-            value = np.asarray(actions[name], dtype=object if is_text(spec) else None)
-            if value.shape[:1] != (self.num_envs,):
-                raise SpecError(name, f'a leading batch axis of {self.num_envs}', f'shape {value.shape}')
             if is_text(spec):
-                value = tuple(str(item) for item in value)
-            elif value.dtype == np.bool_:
-                value = value.astype(np.int64 if spec.shape == () else np.int8)
-            batch[name] = value
+                batch[name] = tuple(str(item) for item in batch[name])
+            elif batch[name].dtype == np.bool_:
+                batch[name] = batch[name].astype(np.int64 if spec.shape == () else np.int8)
         return batch[next(iter(batch))] if self._single_action else batch
 
     def execute(self, actions: Mapping[str, Any]) -> Step:

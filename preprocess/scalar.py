@@ -40,7 +40,7 @@ class Center(Preprocessor):
         return x - tf.reduce_mean(x, axis=_axes(x), keepdims=True)
 
 
-class Standardize(Preprocessor):
+class Standardize(Center):
     """``(x - mean(x)) / max(std(x), 1e-8)`` per observation.
 
     Output spec: float32 `Array` of the same shape.
@@ -48,22 +48,15 @@ class Standardize(Preprocessor):
 
     type = 'standardize'
 
-    def __init__(self, spec: Spec):
-        super().__init__(spec, float_spec(require_numeric(spec)))
-
     def numpy(self, x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.float32)
-        axes = _axes(x)
-        centered = x - x.mean(axis=axes, keepdims=True)
-        std = np.sqrt((centered * centered).mean(axis=axes, keepdims=True))
+        centered = super().numpy(x)
+        std = np.sqrt((centered * centered).mean(axis=_axes(centered), keepdims=True))
         return centered / np.maximum(std, np.float32(STD_FLOOR))
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
-        x = tf.cast(x, tf.float32)
-        axes = _axes(x)
-        centered = x - tf.reduce_mean(x, axis=axes, keepdims=True)
-        std = tf.sqrt(tf.reduce_mean(centered * centered, axis=axes, keepdims=True))
+        centered = super().tf(x)
+        std = tf.sqrt(tf.reduce_mean(centered * centered, axis=_axes(centered), keepdims=True))
         return centered / tf.maximum(std, STD_FLOOR)
 
 

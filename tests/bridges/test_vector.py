@@ -4,7 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from modalbridge.bridges import (ConfigError, EnvironmentFailure, GymBridge, Step, Terminal, VectorEnvironment)
+from modalbridge.bridges import (ConfigError, EnvironmentFailure, GymBridge, SpecError, Step, Terminal,
+                                 VectorEnvironment)
 from modalbridge.bridges.envs import ID
 
 from tests.agents.test_runner import Ticks
@@ -103,3 +104,19 @@ def test_check_reports_a_vector_environment_whose_final_mask_lies():
     report = check(Liar([Ticks(length=2), Ticks(length=2)]), steps=3, raise_on_failure=False)
     assert [name for name, _ in report.failures] == ['batched_steps']
     assert "info['final_mask']" in report.failures[0][1]
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_missing_unknown_and_unbatched_actions_are_refused_alike(processes):
+    envs = VectorEnvironment([lambda: Ticks(), lambda: Ticks()], processes=True) if processes else \
+        VectorEnvironment([Ticks(), Ticks()])
+    try:
+        envs.reset()
+        with pytest.raises(SpecError, match="'jump': expected the action keys \\['action'\\]; received unknown 'jump'"):
+            envs.execute({'action': np.zeros(2, np.int64), 'jump': np.zeros(2)})
+        with pytest.raises(SpecError, match="'action': expected the action keys \\['action'\\]; received missing 'action'"):
+            envs.execute({})
+        with pytest.raises(SpecError, match="'action': expected a leading batch axis of 2; received shape \\(3,\\)"):
+            envs.execute({'action': np.zeros(3, np.int64)})
+    finally:
+        envs.close()
