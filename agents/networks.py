@@ -9,14 +9,18 @@ Four forms, as DESIGN.md fixes them::
                  combine='concat', layers=[dict(type='dense', size=128)])
     network=lambda inputs: ...                       # fn(dict of Keras tensors) -> tensor
 
-``'auto'`` (also ``dict(type='auto', size=64, depth=2)``) encodes images
-(rank 3) by convolutions, token sequences (discrete int vectors) by
-embedding + LSTM, discrete scalars by embedding, other numbers and bools
-as floats, concatenates the encodings and adds a dense torso of ``depth``
-layers of ``size`` (tanh). With one image beside other states (an image
-and a caption), the other states' encodings also gate the image's
-convolution channels before they are flattened (gated attention,
-Chaplot et al. 2018: the caption picks which features matter). A JSON file path is accepted for the
+``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None)``)
+encodes images (rank 3) by convolutions, token sequences (discrete int
+vectors) by embedding + LSTM, discrete scalars by embedding, other numbers
+and bools as floats, concatenates the encodings and adds a dense torso of
+``depth`` layers of ``size`` (tanh). ``patch=p`` makes the image's first
+convolution p x p with stride p (a patch embedding: one feature vector per
+grid cell when p is a grid world's cell size). With one image beside other
+states (an image and a caption), the others' encodings modulate the image's
+feature maps instead of being concatenated: FiLM (Perez et al. 2018), a
+per-channel scale and shift computed from the caption, so the caption picks
+which visual features matter at every position.
+A JSON file path is accepted for the
 declarative forms. Text must be tokenized first (the `tokenize`
 preprocessor). The result is a `keras.Model` from a dict of inputs to one
 embedding.
@@ -133,13 +137,17 @@ def is_image(spec: Spec) -> bool:
     return len(spec.shape) == 3 and not is_bool(spec) and not is_text(spec)
 
 
-def image_maps(spec: Spec, x):
-    """The convolutional feature maps 'auto' computes for an image."""
+def image_maps(spec: Spec, x, patch: int | None = None, activation: str | None = 'relu'):
+    """The convolutional feature maps 'auto' computes for an image (its last layer's
+    `activation` left to the caller when FiLM follows)."""
     x = keras.ops.cast(x, 'float32')
     height, width = spec.shape[:2]
+    if patch:
+        x = layers.Conv2D(32, patch, strides=patch, activation='relu')(x)
+        return layers.Conv2D(32, 1, activation=activation)(x)
     if min(height, width) >= 64:  # the Nature DQN stack, for Atari-sized frames
-        for size, window, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
-            x = layers.Conv2D(size, window, strides=stride, activation='relu')(x)
+        for size, window, stride, last in ((32, 8, 4, False), (64, 4, 2, False), (64, 3, 1, True)):
+            x = layers.Conv2D(size, window, strides=stride, activation=activation if last else 'relu')(x)
         return x
     x = layers.Conv2D(16, 3, padding='same', activation='relu')(x)
     if min(height, width) >= 16:
@@ -147,18 +155,28 @@ def image_maps(spec: Spec, x):
     x = layers.Conv2D(32, 3, padding='same', activation='relu')(x)
     if min(height, width) >= 8:
         x = layers.MaxPooling2D(2)(x)
-    return layers.Conv2D(32, 3, padding='same', activation='relu')(x)
+    return layers.Conv2D(32, 3, padding='same', activation=activation)(x)
 
 
 def image_features(maps):
     return layers.Dense(256, activation='relu')(layers.Flatten()(maps))
 
 
-def auto_encoder(name: str, spec: Spec, x):
+def film(maps, context):
+    """Feature-wise linear modulation: ``relu(maps * (1 + gamma(context)) + beta(context))``,
+    then a 1x1 convolution down to 16 channels, flattened."""
+    channels = maps.shape[-1]
+    gamma = layers.Reshape((1, 1, channels))(layers.Dense(channels)(context))
+    beta = layers.Reshape((1, 1, channels))(layers.Dense(channels)(context))
+    x = layers.Activation('relu')(maps * (1.0 + gamma) + beta)
+    return layers.Flatten()(layers.Conv2D(16, 1, activation='relu')(x))
+
+
+def auto_encoder(name: str, spec: Spec, x, patch: int | None = None):
     """The encoder 'auto' picks for one state."""
     rank = len(spec.shape)
     if is_image(spec):
-        return image_features(image_maps(spec, x))
+        return image_features(image_maps(spec, x, patch))
     if is_discrete(spec) and not is_bool(spec) and isinstance(num_values(spec), int):
         count = num_values(spec)
         if rank == 1 and spec.shape[0] > 1:  # a token sequence (0 pads)
@@ -206,22 +224,25 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
     elif network == 'auto' or (isinstance(network, Mapping) and network.get('type') == 'auto'):
         options = dict(network) if isinstance(network, Mapping) else {}
         options.pop('type', None)
-        size, depth = options.pop('size', 64), options.pop('depth', 2)
+        size, depth, patch = options.pop('size', 64), options.pop('depth', 2), options.pop('patch', None)
         if options:
-            raise ConfigError(f"network (auto): unknown option(s) {sorted(options)}; expected 'size', 'depth'")
+            raise ConfigError(f"network (auto): unknown option(s) {sorted(options)}; "
+                              "expected 'size', 'depth', 'patch'")
+        if patch is not None and (not isinstance(patch, int) or isinstance(patch, bool) or patch < 1):
+            raise ConfigError(f'network (auto): patch must be a positive int (pixels); received {patch!r}')
         images = [state for state, spec in states.items() if is_image(spec)]
+        for state in images:
+            if patch is not None and patch > min(states[state].shape[:2]):
+                raise ConfigError(f'network (auto): patch {patch} is larger than the image {state!r} '
+                                  f'of shape {states[state].shape}')
         if len(images) == 1 and len(states) > 1:
-            # One image with other states (a caption, say): the others gate the image's
-            # feature channels (gated attention, Chaplot et al. 2018), then all are concatenated.
+            # One image with other states (a caption, say): the others modulate the image's maps.
             others = [auto_encoder(state, spec, inputs[state]) for state, spec in states.items()
                       if state != images[0]]
-            context = _combine(others, 'concat', 'network')
-            maps = image_maps(states[images[0]], inputs[images[0]])
-            gate = layers.Dense(maps.shape[-1], activation='sigmoid')(context)
-            gated = layers.Multiply()([maps, layers.Reshape((1, 1, maps.shape[-1]))(gate)])
-            output = layers.Concatenate()([image_features(gated), context])
+            output = film(image_maps(states[images[0]], inputs[images[0]], patch, activation=None),
+                          _combine(others, 'concat', 'network'))
         else:
-            encoded = [auto_encoder(state, spec, inputs[state]) for state, spec in states.items()]
+            encoded = [auto_encoder(state, spec, inputs[state], patch) for state, spec in states.items()]
             output = _combine(encoded, 'concat', 'network')
         for _ in range(depth):
             output = layers.Dense(size, activation='tanh')(output)

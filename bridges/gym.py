@@ -18,6 +18,8 @@ MultiDiscrete(nvec)       integer `BoundedArray` 0..nvec-1 (start likewise)
 MultiBinary(n)            bool `Array` (int8 0/1 on the Gymnasium side)
 Text                      `StringArray(())`; a text action is also checked
                           against the Text's length and charset
+another space of `str`    `StringArray(())` (minigrid's `MissionSpace`,
+(``dtype`` is `str`)      say); a text action is checked by its `contains`
 ========================  ==================================================
 """
 
@@ -37,7 +39,7 @@ from modalbridge.bridges.errors import ConfigError, SpecError
 from modalbridge.bridges.specs import Spec
 
 UNSUPPORTED_SPACE = ('{what} space {name!r}: {space} is not supported; expected Box, '
-                     'Discrete, MultiDiscrete, MultiBinary, Text, Dict or Tuple')
+                     'Discrete, MultiDiscrete, MultiBinary, Text, a space of str, Dict or Tuple')
 UNKNOWN_ID = 'GymBridge: cannot make environment {id!r}: {error}'
 NOT_AN_ENV = 'GymBridge: expected a gymnasium.Env or an environment id; received {received}'
 
@@ -108,6 +110,9 @@ def _leaf(path: tuple[Any, ...], space: spaces.Space, name: str, what: str) -> _
         spec = dm_specs.StringArray((), name=name)
         return _Leaf(path, name, spec, lambda v: np.array(v, dtype=object),
                      _text_to_gym(space, name))
+    if space.dtype is str:
+        return _Leaf(path, name, dm_specs.StringArray((), name=name), lambda v: np.array(v, dtype=object),
+                     _string_to_gym(space, name))
     raise ConfigError(UNSUPPORTED_SPACE.format(what=what, name=name or names.STATE, space=space))
 
 
@@ -121,6 +126,16 @@ def _text_to_gym(space: spaces.Text, name: str) -> Callable[[np.ndarray], str]:
             bad = sorted(set(text) - space.character_set)
             why = f'characters outside the charset: {bad[:10]}' if bad else f'length {len(text)}'
             raise SpecError(name, expected, f'{text!r} ({why})')
+        return text
+
+    return to_gym
+
+
+def _string_to_gym(space: spaces.Space, name: str) -> Callable[[np.ndarray], str]:
+    def to_gym(value: np.ndarray) -> str:
+        text = value.item() if isinstance(value, np.ndarray) else value
+        if not isinstance(text, str) or not space.contains(text):
+            raise SpecError(name, f'text that {type(space).__name__}.contains accepts', repr(text))
         return text
 
     return to_gym

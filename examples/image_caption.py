@@ -43,7 +43,7 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
     environment=dict(id='modalbridge/CaptionRoom-v0', kwargs=dict(shaping=0.1)),
     preprocessing=dict(image=[dict(type='normalize')],
                        caption=[dict(type='tokenize', length=6, vocabulary=CaptionRoom().vocabulary)]),
-    network='auto',
+    network=dict(type='auto', patch=5),  # one feature vector per 5-pixel grid cell
     agent=dict(n_steps=5, learning_rate=1e-3, entropy_coef=0.01, discount=0.99, shared_network=True),
     envs=32,
     steps=1_000_000,

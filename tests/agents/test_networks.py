@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -35,6 +36,39 @@ def test_auto_options():
     assert model(batch()).shape == (4, 32)
     with pytest.raises(ConfigError, match=r"network \(auto\): unknown option\(s\) \['width'\]"):
         networks.build(STATES, dict(type='auto', width=3))
+
+
+def test_auto_patch_embeds_one_vector_per_grid_cell():
+    model = networks.build(STATES, dict(type='auto', patch=4))
+    first = next(layer for layer in model.layers if type(layer).__name__ == 'Conv2D')
+    assert first.kernel_size == (4, 4) and first.strides == (4, 4)
+    assert first.output.shape[1:3] == (4, 4)
+    assert model(batch()).shape == (4, 64)
+
+
+@pytest.mark.parametrize('patch, message', [
+    (0, 'patch must be a positive int (pixels); received 0'),
+    (2.5, 'patch must be a positive int (pixels); received 2.5'),
+    (17, "patch 17 is larger than the image 'image' of shape (16, 16, 3)"),
+])
+def test_auto_bad_patch_is_a_config_error(patch, message):
+    with pytest.raises(ConfigError, match=re.escape(f'network (auto): {message}')):
+        networks.build(STATES, dict(type='auto', patch=patch))
+
+
+def test_auto_caption_modulates_the_image_features_film():
+    states = dict(image=STATES['image'], caption=STATES['caption'])
+    model = networks.build(states, 'auto')
+    # no concatenation: the caption reaches the torso only through the image's modulated maps
+    assert 'Concatenate' not in layer_types(model)
+    inputs = {name: batch(2)[name] for name in states}
+    inputs['caption'][1] = inputs['caption'][0] + 1
+    inputs['image'][1] = inputs['image'][0]
+    out = model(inputs).numpy()
+    assert not np.allclose(out[0], out[1])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(inputs))
+    assert all(g is not None for g in tape.gradient(loss, model.trainable_variables))
 
 
 def test_list_of_layers_on_a_single_state():

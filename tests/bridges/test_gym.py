@@ -130,6 +130,31 @@ def test_text_action_outside_the_charset_is_rejected():
         env.execute({'action': 'aaaaaa'})
 
 
+class WordSpace(spaces.Space):
+    """A space of str that is not Text (as minigrid's MissionSpace is): one of a few words."""
+
+    def __init__(self, words):
+        super().__init__(dtype=str)
+        self.words = tuple(words)
+
+    def sample(self, mask=None, probability=None):
+        return self.words[self.np_random.integers(len(self.words))]
+
+    def contains(self, x):
+        return x in self.words
+
+
+def test_any_space_of_str_is_text_and_its_contains_checks_actions():
+    env = GymBridge(SpaceEnv(spaces.Dict({'mission': WordSpace(['go', 'stop'])}), WordSpace(['left', 'right'])))
+    assert env.states['mission'] == dm_specs.StringArray((), name='mission')
+    assert env.actions['action'] == dm_specs.StringArray((), name='action')
+    assert env.reset(seed=0)['mission'].item() in ('go', 'stop')
+    env.execute({'action': 'left'})
+    assert env.env.unwrapped.received == ['left']
+    with pytest.raises(SpecError, match="'action': expected text that WordSpace.contains accepts; received 'up'"):
+        env.execute({'action': 'up'})
+
+
 def test_terminated_and_truncated_map_to_terminal():
     env = GymBridge('CartPole-v1')
     env.reset(seed=0)
