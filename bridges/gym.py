@@ -110,7 +110,7 @@ def _leaf(path: tuple[Any, ...], space: spaces.Space, name: str, what: str) -> _
         spec = dm_specs.StringArray((), name=name)
         return _Leaf(path, name, spec, lambda v: np.array(v, dtype=object),
                      _text_to_gym(space, name))
-    if space.dtype is str:
+    if space.dtype is not None and space.dtype.kind == 'U':  # Space(dtype=str)
         return _Leaf(path, name, dm_specs.StringArray((), name=name), lambda v: np.array(v, dtype=object),
                      _string_to_gym(space, name))
     raise ConfigError(UNSUPPORTED_SPACE.format(what=what, name=name or names.STATE, space=space))

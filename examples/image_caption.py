@@ -8,8 +8,9 @@ objects and a caption naming one ("go to the blue triangle"). The pipeline:
 
     GymBridge (image + caption states, a named `move` action)
       -> Stack: normalize the image, tokenize the caption
-      -> A2C with the 'auto' multi-input network (CNN on the image,
-         embedding + LSTM on the caption) over a VectorEnvironment
+      -> A2C with the 'auto' multi-input network (a convolution per 5-pixel
+         grid cell on the image, embedding + LSTM on the caption, the caption
+         modulating the image features by FiLM) over a VectorEnvironment
 
 After training it evaluates the agent (sampling its actions) on fresh seeds with the true
 captions and with captions naming another object of the room, next to a
@@ -44,7 +45,8 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
     preprocessing=dict(image=[dict(type='normalize')],
                        caption=[dict(type='tokenize', length=6, vocabulary=CaptionRoom().vocabulary)]),
     network=dict(type='auto', patch=5),  # one feature vector per 5-pixel grid cell
-    agent=dict(n_steps=5, learning_rate=1e-3, entropy_coef=0.01, discount=0.99, shared_network=True),
+    agent=dict(n_steps=5, optimizer='adam', learning_rate=5e-4, entropy_coef=0.01, discount=0.99,
+               shared_network=True),
     envs=32,
     steps=1_000_000,
     seed=0,

@@ -44,8 +44,8 @@ except ImportError:  # pragma: no cover - the message is the point
 
 VOCABULARY = ['go', 'to', 'the', 'a', *COLOR_NAMES, 'key', 'ball', 'box']
 PREPROCESSING = dict(image=['normalize'], mission=[dict(type='tokenize', length=6, vocabulary=VOCABULARY)])
-AGENT = dict(network=dict(type='auto', patch=8), n_steps=5, learning_rate=1e-3, entropy_coef=0.01,
-             shared_network=True)
+AGENT = dict(network=dict(type='auto', patch=8), n_steps=5, optimizer='adam', learning_rate=5e-4,
+             entropy_coef=0.01, shared_network=True)  # the demo's
 
 
 def make_env(env_id: str) -> GymBridge:
