@@ -18,9 +18,13 @@ are the ones of `image_caption.py`, the 'auto' network with an 8-pixel patch
 The episode succeeds when the agent says `done` facing the named object
 (reward > 0); `toggle` or a wrong `done` ends it with nothing.
 
-Measured on the 2-core development machine (seed 0, 5 minutes of training,
-200 fresh evaluation episodes, sampled actions): see RESULT below and the
-README; a random agent succeeds in about 10%.
+Measured on the 2-core development machine (seed 0, 32 environments, 5
+minutes, 200 fresh evaluation episodes, sampled actions): A2C 26.0%, a random
+agent 12.0% (a small PyTorch PPO reached 69% here). MiniGrid renders each
+RGB view in about 660 us, so 5 minutes hold only about 200k steps (680
+steps/s), and A2C settles on saying `done` at once, which pays when the
+target happens to be adjacent: episodes average about 3 steps. Not tuned
+further (n_steps 16 with GAE, 16 environments in worker processes: 25.0%).
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ except ImportError:  # pragma: no cover - the message is the point
 
 VOCABULARY = ['go', 'to', 'the', 'a', *COLOR_NAMES, 'key', 'ball', 'box']
 PREPROCESSING = dict(image=['normalize'], mission=[dict(type='tokenize', length=6, vocabulary=VOCABULARY)])
-AGENT = dict(network=dict(type='auto', patch=8), n_steps=5, optimizer='adam', learning_rate=5e-4,
-             entropy_coef=0.01, shared_network=True)  # the demo's
+AGENT = dict(network=dict(type='auto', patch=8), n_steps=5, learning_rate=1e-3, entropy_coef=0.01,
+             shared_network=True)
 
 
 def make_env(env_id: str) -> GymBridge:
