@@ -19,10 +19,9 @@ grid cell when p is a grid world's cell size). With one image beside other
 states (an image and a caption), the others' encodings modulate the image's
 feature maps instead of being concatenated: FiLM (Perez et al. 2018), a
 per-channel scale and shift computed from the caption, so the caption picks
-which visual features matter at every position.
-A JSON file path is accepted for the
-declarative forms. Text must be tokenized first (the `tokenize`
-preprocessor). The result is a `keras.Model` from a dict of inputs to one
+which visual features matter at every position. A JSON file path is
+accepted for the declarative forms. Text must be tokenized first (the
+`tokenize` preprocessor). The result is a `keras.Model` from a dict of inputs to one
 embedding.
 """
 
