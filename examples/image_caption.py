@@ -45,7 +45,7 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
     preprocessing=dict(image=[dict(type='normalize')],
                        caption=[dict(type='tokenize', length=6, vocabulary=CaptionRoom().vocabulary)]),
     network=dict(type='auto', patch=5),  # one feature vector per 5-pixel grid cell
-    agent=dict(n_steps=5, optimizer='adam', learning_rate=5e-4, entropy_coef=0.01, discount=0.99,
+    agent=dict(n_steps=5, optimizer='adam', learning_rate=1e-3, entropy_coef=0.01, discount=0.99,
                shared_network=True),
     envs=32,
     steps=1_000_000,
