@@ -44,7 +44,7 @@ try:
     import minigrid  # noqa: F401 - registers the MiniGrid-* ids
     from minigrid.core.constants import COLOR_NAMES
     from minigrid.wrappers import RGBImgPartialObsWrapper
-except ImportError:  # pragma: no cover - the message is the point
+except ImportError:
     raise SystemExit("this example needs minigrid: pip install -e '.[minigrid]'") from None
 
 VOCABULARY = ['go', 'to', 'the', 'a', *COLOR_NAMES, 'key', 'ball', 'box']

@@ -1,18 +1,16 @@
-import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip('minigrid')
-EXAMPLE = Path(__file__).resolve().parents[2] / 'examples' / 'minigrid_caption.py'
+EXAMPLES = Path(__file__).resolve().parents[2] / 'examples'
 
 
 @pytest.fixture(scope='module')
-def example():
-    spec = importlib.util.spec_from_file_location('minigrid_caption_example', EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def example(load_example):
+    return load_example('minigrid_caption')
 
 
 def test_a_tiny_run_trains_and_evaluates_against_a_random_agent(example, capsys):
@@ -37,3 +35,11 @@ def test_bad_flags_are_usage_errors(example, flags, message, capsys):
     with pytest.raises(SystemExit) as caught:
         example.main(flags)
     assert caught.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_without_minigrid_the_example_says_which_extra_to_install():
+    script = EXAMPLES / 'minigrid_caption.py'
+    code = f"import runpy, sys; sys.modules['minigrid'] = None; runpy.run_path({str(script)!r}, run_name='__main__')"
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "this example needs minigrid: pip install -e '.[minigrid]'" in done.stderr
