@@ -38,6 +38,17 @@ class Terminal(enum.IntEnum):
     TRUNCATED = 2
 
 
+def terminal_from_flags(terminated: Any, truncated: Any) -> Any:
+    """Gymnasium's two flags as a `Terminal` (or an int8 array of them, for arrays).
+
+    ``terminated`` wins: a step both terminated and truncated is a true end.
+    """
+    if np.ndim(terminated) == 0 and np.ndim(truncated) == 0:
+        return Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated else Terminal.NONE
+    return np.where(terminated, Terminal.TERMINATED, np.where(truncated, Terminal.TRUNCATED, Terminal.NONE)
+                    ).astype(np.int8)
+
+
 class Step(NamedTuple):
     """What `Environment.execute` returns."""
 

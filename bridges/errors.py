@@ -32,6 +32,10 @@ class SpecError(ModalbridgeError, ValueError):
         where = f'{key!r}' if key is not None else 'value'
         super().__init__(f'{where}: expected {expected}; received {received}')
 
+    def __reduce__(self):
+        # rebuilt from its parts, so it crosses process boundaries (pickle) intact
+        return type(self), (self.key, self.expected, self.received)
+
 
 class ConfigError(ModalbridgeError, ValueError):
     """A declaration (spec, space, preprocessing, network, agent) is invalid."""
@@ -50,6 +54,9 @@ class EnvironmentFailure(ModalbridgeError, RuntimeError):
     def __init__(self, message: str, original: BaseException | None = None):
         super().__init__(message)
         self.original = original
+
+    def __reduce__(self):
+        return type(self), (str(self), self.original)
 
 
 class CheckFailed(ModalbridgeError, AssertionError):

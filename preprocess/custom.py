@@ -8,7 +8,6 @@ spec is found by calling it once on a batch of zeros.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any, Callable
 
@@ -16,21 +15,11 @@ import numpy as np
 from dm_env import specs as dm_specs
 
 from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.plugins import resolve
 from modalbridge.bridges.specs import Spec, describe, is_text
 from modalbridge.preprocess.base import Preprocessor
 
 
-def resolve(path: str) -> Any:
-    """The object a dotted path names; ConfigError if it cannot be imported."""
-    module_name, _, attribute = path.rpartition('.')
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(f'cannot import {module_name!r} for {path!r}: {error}') from error
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise ConfigError(f'module {module_name!r} has no {attribute!r}') from None
 
 
 class Function(Preprocessor):
