@@ -1,0 +1,33 @@
+"""Run by test_wheel.py in a fresh virtual environment holding the built wheel.
+
+Imports the three layers from the installed wheel (not the source tree) and
+runs one bridge, one stack and one agent step.
+"""
+
+import pathlib
+import sys
+
+import numpy as np
+
+import modalbridge.bridges as bridges
+
+assert 'site-packages' in pathlib.Path(bridges.__file__).parts, bridges.__file__
+assert 'tensorflow' not in sys.modules, 'importing the bridges imported TensorFlow'
+
+from modalbridge.bridges import GymBridge  # noqa: E402
+from modalbridge.preprocess import Stack  # noqa: E402
+
+env = GymBridge('CartPole-v1')
+states = env.reset(seed=0)
+step = env.execute({'action': 1})
+stack = Stack(env.states, dict(state=[dict(type='clip', lower=-1.0, upper=1.0)]), backend='numpy')
+out = stack({'state': step.states['state'][None]})
+assert out['state'].shape == (1, 4) and np.all(np.abs(out['state']) <= 1)
+
+from modalbridge.agents import A2C  # noqa: E402
+
+agent = A2C(states=env.states, actions=env.actions)
+actions = agent.act(states)
+assert actions['action'].shape == () and 0 <= int(actions['action']) <= 1
+agent.observe(1.0, 0)
+print('wheel smoke ok')
