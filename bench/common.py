@@ -1,27 +1,102 @@
-"""Helpers shared by the benchmark scripts: timing, tables and JSON results."""
+"""Helpers shared by the benchmark scripts: interleaved timing, tables and JSON results.
+
+Benchmarks here compare variants (ours and a peer) that run on a shared,
+noisy machine. Timing one variant in a block and then the other misleads:
+a peer's time once swung from 214 to 134 us inside one run. So `compare`
+runs every variant once per round, in a rotating order, and reports for
+each variant its median time and the **median of its same-round ratios**
+to the reference, with the spread (25th-75th percentile) of those ratios.
+
+    pin()                       # one core, one thread per library: call before importing numpy users
+    result = compare({'gymnasium': peer_step, 'ours': our_step}, number=2000, rounds=15,
+                     reference='gymnasium')
+    result['ours']['ratio']     # median over rounds of t_ours / t_gymnasium
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 RESULTS = Path(__file__).resolve().parent / 'results'
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'TF_NUM_INTRAOP_THREADS',
+                    'TF_NUM_INTEROP_THREADS')
+
+
+def pin(core: int | None = 0, threads: int = 1) -> None:
+    """Pins this process to one core and caps library thread pools (call before heavy imports).
+
+    `core=None` leaves the affinity alone (for multi-core measurements).
+    """
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, str(threads))
+    if core is not None and hasattr(os, 'sched_setaffinity'):
+        os.sched_setaffinity(0, {core})
+
+
+def conditions() -> dict[str, Any]:
+    """What a result depends on besides the code: recorded in every JSON."""
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return dict(machine=platform.machine(), cpus=os.cpu_count(), affinity=affinity, load_average=load,
+                python=platform.python_version(),
+                threads={variable: os.environ.get(variable) for variable in THREAD_VARIABLES})
+
+
+def _once(function: Callable[[], Any], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        function()
+    return (time.perf_counter() - start) / number
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def compare(variants: Mapping[str, Callable[[], Any]], number: int, rounds: int = 15,
+            reference: str | None = None, warmup: int = 1) -> dict[str, dict[str, float]]:
+    """Seconds per call of each variant, interleaved round by round (see the module docstring).
+
+    Returns ``{name: dict(seconds=median, ratio=median same-round ratio to the reference,
+    ratio_p25=..., ratio_p75=...)}``; the reference defaults to the first variant.
+    """
+    names = list(variants)
+    reference = names[0] if reference is None else reference
+    for _ in range(warmup):
+        for name in names:
+            _once(variants[name], max(1, number // 10))
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        shift = index % len(names)  # rotate the order so no variant always runs first
+        for name in names[shift:] + names[:shift]:
+            times[name].append(_once(variants[name], number))
+    out = {}
+    for name in names:
+        ratios = [t / r for t, r in zip(times[name], times[reference])]
+        out[name] = dict(seconds=statistics.median(times[name]), ratio=statistics.median(ratios),
+                         ratio_p25=_quantile(ratios, 0.25), ratio_p75=_quantile(ratios, 0.75))
+    return out
 
 
 def timeit(function: Callable[[], Any], number: int, repeat: int = 7) -> float:
-    """Seconds per call: the fastest of `repeat` runs of `number` calls (the
-    least disturbed by other load on a shared machine)."""
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            function()
-        runs.append((time.perf_counter() - start) / number)
-    return min(runs)
+    """Seconds per call of one function alone: the median of `repeat` runs of `number` calls.
+
+    Use `compare` whenever a figure is a comparison.
+    """
+    return statistics.median(_once(function, number) for _ in range(repeat))
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -34,7 +109,7 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def write(name: str, rows: list[dict[str, Any]], **extra: Any) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f'{name}.json'
-    payload = dict(benchmark=name, time=time.strftime('%Y-%m-%dT%H:%M:%S'), machine=platform.machine(),
-                   cpus=os.cpu_count(), python=platform.python_version(), rows=rows, **extra)
+    payload = dict(benchmark=name, time=time.strftime('%Y-%m-%dT%H:%M:%S'), conditions=conditions(), rows=rows,
+                   **extra)
     path.write_text(json.dumps(payload, indent=2) + '\n')
     return path
