@@ -1,0 +1,224 @@
+"""`EnvPoolBridge`: an EnvPool batch of environments in the vector contract.
+
+EnvPool (``pip install 'modalbridge[envpool]'``) steps a batch of Atari,
+MiniGrid/BabyAI, MuJoCo or ViZDoom environments in C++ threads and does
+the Atari preprocessing there. This bridge gives that batch the contract of
+a `VectorEnvironment`: named batched states, named actions, `Terminal`
+values, and a finished environment reset in the same call with its last
+states in ``info['final_states']`` where ``info['final_mask']``.
+
+- EnvPool resets a finished environment on the *next* step (ignoring that
+  step's action); the bridge resets it at once instead (EnvPool's
+  ``reset(env_id)``), so the contract's same-step reset holds and no
+  action is lost.
+- MiniGrid/BabyAI's ``mission`` arrives as a fixed-size uint8 byte buffer;
+  it becomes a text state (the bytes up to the first NUL, decoded as
+  ASCII). Name other byte-buffer states with ``text=``.
+- ``reset(seed=s)`` rebuilds the pool with EnvPool seed ``s`` (environment
+  ``i`` is seeded ``s + i`` by EnvPool); ``reset()`` continues.
+
+>>> env = EnvPoolBridge('MiniGrid-GoToDoor-5x5-v0', num_envs=2, seed=0)  # doctest: +SKIP
+>>> sorted(env.states)                                                  # doctest: +SKIP
+['direction', 'image', 'mission']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from dm_env import specs as dm_specs
+
+from modalbridge.bridges import arguments, names
+from modalbridge.bridges.environment import Step, terminal_from_flags
+from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ResetNeeded, SpecError
+from modalbridge.bridges.specs import describe
+from modalbridge.bridges.gym import leaves, reader
+from modalbridge.bridges.vector import batched_actions
+
+MISSING = "EnvPoolBridge needs the envpool package: pip install 'modalbridge[envpool]'"
+# Keys of EnvPool's info that are bookkeeping, not information about the step.
+BOOKKEEPING = ('players',)
+
+
+def _decode(row: np.ndarray, cache: dict[bytes, str]) -> str:
+    raw = row.tobytes()
+    text = cache.get(raw)
+    if text is None:
+        text = raw.split(b'\0', 1)[0].decode('ascii', errors='replace')
+        if len(cache) < 10_000:
+            cache[raw] = text
+    return text
+
+
+class EnvPoolBridge:
+    """EnvPool's Gymnasium interface as a vector environment of the contract (see the module docstring).
+
+    `task_id` is an EnvPool id (``envpool.list_all_envs()``); `make_kwargs`
+    go to ``envpool.make`` (``max_episode_steps``, ``stack_num``, ...).
+    """
+
+    def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, text: Sequence[str] = ('mission',),
+                 **make_kwargs: Any):
+        try:
+            import envpool
+        except ImportError:
+            raise ConfigError(MISSING) from None
+        self._envpool = envpool
+        self.task_id = task_id
+        self._num_envs = arguments.integer('num_envs', num_envs, minimum=1)
+        self._seed = arguments.integer('seed', seed, minimum=0)
+        for key in ('env_type', 'num_envs', 'batch_size', 'seed'):
+            if key in make_kwargs:
+                raise ConfigError(f'EnvPoolBridge: {key!r} is set by the bridge; remove it from the arguments')
+        self._make_kwargs = make_kwargs
+        if task_id not in envpool.list_all_envs():
+            raise ConfigError(f'EnvPoolBridge: unknown EnvPool id {task_id!r}; see envpool.list_all_envs()')
+        self.env = self._make(self._seed)
+        space = self.env.observation_space
+        state_leaves = leaves(space, names.STATE, 'observation')
+        text = set(text)
+        unknown = text - {leaf.name for leaf in state_leaves}
+        self._text = tuple(sorted(text - unknown))
+        self._states = {}
+        self._readers = []
+        for leaf in state_leaves:
+            if leaf.name in self._text:
+                spec = leaf.spec
+                if not (spec.dtype == np.uint8 and len(spec.shape) == 1):
+                    raise ConfigError(f'EnvPoolBridge: text={leaf.name!r} needs a 1-D uint8 byte buffer; '
+                                      f'the state is {spec}')
+                self._states[leaf.name] = dm_specs.StringArray((), name=leaf.name)
+            else:
+                self._states[leaf.name] = leaf.spec
+            self._readers.append((leaf.name, reader(leaf)))
+        action_leaves = leaves(self.env.action_space, names.ACTION, 'action')
+        if len(action_leaves) != 1 or action_leaves[0].path:
+            raise ConfigError(f'EnvPoolBridge: only a single action space is supported; {task_id} has '
+                              f'{self.env.action_space}')
+        self._actions = {action_leaves[0].name: action_leaves[0].spec}
+        self._action_name = action_leaves[0].name
+        self._cache: dict[bytes, str] = {}
+        self._started = False
+        self._closed = False
+
+    # -- the vector contract ----------------------------------------------------
+
+    @property
+    def states(self) -> Mapping[str, Any]:
+        return self._states
+
+    @property
+    def actions(self) -> Mapping[str, Any]:
+        return self._actions
+
+    @property
+    def num_envs(self) -> int:
+        return self._num_envs
+
+    @property
+    def max_episode_timesteps(self) -> int | None:
+        """EnvPool's own limit (its ``max_episode_steps``): episodes reaching it are TRUNCATED."""
+        return int(self.env.spec.config.max_episode_steps)
+
+    def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
+        self._check_open()
+        if seed is not None:
+            seed = arguments.integer('seed', seed, minimum=0)
+            if seed != self._seed or self._started:
+                self.env.close()
+                self.env = self._make(seed)
+                self._seed = seed
+        observation, _ = self._call(self.env.reset)
+        self._started = True
+        return self._read(observation)
+
+    def execute(self, actions: Mapping[str, Any]) -> Step:
+        self._check_open()
+        if not self._started:
+            raise ResetNeeded('EnvPoolBridge: execute() called before reset()')
+        batch = batched_actions(actions, self._actions, self._num_envs)[self._action_name]
+        batch = check_batch(self._actions[self._action_name], self._action_name, batch)
+        observation, reward, terminated, truncated, info = self._call(lambda: self.env.step(batch))
+        states = self._read(observation)
+        reward = np.asarray(reward, np.float64)
+        if not np.all(np.isfinite(reward)):
+            bad = int(np.flatnonzero(~np.isfinite(reward))[0])
+            raise EnvironmentFailure(f'EnvPoolBridge({self.task_id}): environment {bad} returned the reward '
+                                     f'{reward[bad]}; expected a finite number')
+        terminal = terminal_from_flags(terminated, truncated)
+        mask = terminal != 0
+        out = {key: value for key, value in info.items() if key not in BOOKKEEPING}
+        out['final_mask'] = mask
+        if mask.any():
+            out['final_states'] = {name: value.copy() for name, value in states.items()}
+            ids = np.flatnonzero(mask).astype(np.int32)
+            first, _ = self._call(lambda: self.env.reset(ids))
+            for name, value in self._read(first, len(ids)).items():
+                states[name][ids] = value
+        return Step(states, reward, terminal, out)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.env.close()
+
+    def __enter__(self) -> 'EnvPoolBridge':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f'EnvPoolBridge({self.task_id!r}, num_envs={self._num_envs})'
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _make(self, seed: int):
+        try:
+            return self._envpool.make(self.task_id, env_type='gymnasium', num_envs=self._num_envs, seed=seed,
+                                      **self._make_kwargs)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ConfigError(f'EnvPoolBridge({self.task_id}): envpool.make refused the arguments '
+                              f'{sorted(self._make_kwargs)}: {error}') from error
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ResetNeeded(f'{self!r}: the environment is closed')
+
+    def _call(self, function):
+        try:
+            return function()
+        except Exception as error:  # noqa: BLE001 - whatever EnvPool raises is its failure
+            raise EnvironmentFailure(f'EnvPoolBridge({self.task_id}) failed: {error!r}', error) from error
+
+    def _read(self, observation: Any, count: int | None = None) -> dict[str, np.ndarray]:
+        count = self._num_envs if count is None else count
+        states = {}
+        for name, read in self._readers:
+            value = np.asarray(read(observation))
+            if name in self._text:
+                column = np.empty(len(value), dtype=object)
+                for index, row in enumerate(value):
+                    column[index] = _decode(row, self._cache)
+                states[name] = column
+            else:
+                spec = self._states[name]
+                if value.dtype != spec.dtype:
+                    value = value.astype(spec.dtype)
+                if value.shape != (count,) + spec.shape:
+                    raise EnvironmentFailure(f'EnvPoolBridge({self.task_id}): state {name!r} has shape '
+                                             f'{value.shape}; expected {(count,) + spec.shape}')
+                states[name] = value
+        return states
+
+
+def check_batch(spec: Any, name: str, batch: np.ndarray) -> np.ndarray:
+    """A batch of integer actions checked against a discrete spec in one NumPy pass."""
+    if batch.dtype.kind not in 'iu' or batch.shape[1:] != spec.shape:
+        raise SpecError(name, f'a batch of {describe(spec)}', f'dtype {batch.dtype.name}, shape {batch.shape}')
+    bad = (batch < spec.minimum) | (batch > spec.maximum)
+    if bad.any():
+        index = int(np.flatnonzero(bad.reshape(len(batch), -1).any(axis=1))[0])
+        raise SpecError(name, describe(spec), f'{batch[index]!r} for environment {index}')
+    return batch.astype(spec.dtype, copy=False)

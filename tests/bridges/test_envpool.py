@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from modalbridge.bridges import Terminal
+from modalbridge.bridges.errors import ConfigError, ResetNeeded, SpecError
+
+envpool = pytest.importorskip('envpool')
+from modalbridge.bridges.envpool import EnvPoolBridge  # noqa: E402
+
+TASK = 'MiniGrid-GoToDoor-5x5-v0'
+
+
+@pytest.fixture
+def env():
+    with EnvPoolBridge(TASK, num_envs=4, seed=3) as bridged:
+        yield bridged
+
+
+def test_mission_bytes_become_a_text_state(env):
+    assert env.states['mission'].dtype == object or env.states['mission'].dtype.kind in 'OU'
+    states = env.reset()
+    assert states['mission'].dtype == object and states['mission'].shape == (4,)
+    assert all(text.startswith('go to the ') and text.endswith(' door') for text in states['mission'])
+    assert states['image'].shape == (4, 7, 7, 3) and states['image'].dtype == np.uint8
+    assert states['direction'].dtype == env.states['direction'].dtype
+
+
+def test_states_equal_raw_envpool_until_the_first_end(env):
+    raw = envpool.make(TASK, env_type='gymnasium', num_envs=4, seed=3)
+    ours, (theirs, _) = env.reset(), raw.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        np.testing.assert_array_equal(ours['image'], theirs['image'])
+        np.testing.assert_array_equal(ours['direction'], theirs['direction'])
+        actions = rng.integers(0, 3, 4)  # left, right, forward: no episode ends but by time
+        step = env.execute({'action': actions})
+        theirs, reward, terminated, truncated, _ = raw.step(actions)
+        ours = step.states
+        np.testing.assert_array_equal(step.reward, reward)
+        if (terminated | truncated).any():
+            break
+
+
+def test_an_ended_environment_restarts_in_the_same_call(env):
+    env.reset()
+    done_action = np.full(4, 6)  # 'done' ends a GoToDoor episode at once
+    step = env.execute({'action': np.array([6, 0, 0, 0])})
+    assert step.terminal.tolist() == [Terminal.TERMINATED, 0, 0, 0]
+    assert step.info['final_mask'].tolist() == [True, False, False, False]
+    assert step.info['elapsed_step'][0] == 1
+    # the next step is the new episode's first: its action is not swallowed by EnvPool's own reset
+    step = env.execute({'action': done_action})
+    assert step.terminal.tolist() == [Terminal.TERMINATED] * 4
+    assert step.info['elapsed_step'].tolist() == [1, 2, 2, 2]
+
+
+def test_truncation_at_envpool_time_limit():
+    with EnvPoolBridge(TASK, num_envs=2, seed=0, max_episode_steps=5) as env:
+        assert env.max_episode_timesteps == 5
+        env.reset()
+        terminals = [env.execute({'action': np.zeros(2, np.int64)}).terminal.tolist() for _ in range(5)]
+        assert terminals[-1] == [Terminal.TRUNCATED] * 2 and terminals[0] == [0, 0]
+
+
+def test_seeded_reset_repeats_and_plain_reset_continues(env):
+    first = env.reset(seed=7)['mission']
+    again = env.reset(seed=7)['mission']
+    assert first.tolist() == again.tolist()
+
+
+def test_bad_actions_are_refused_naming_the_environment(env):
+    env.reset()
+    with pytest.raises(SpecError, match=r"'action'.*environment 2"):
+        env.execute({'action': np.array([0, 1, 9, 0])})
+    with pytest.raises(SpecError, match='leading batch axis of 4'):
+        env.execute({'action': 0})
+    with pytest.raises(SpecError, match="unknown 'move'"):
+        env.execute({'action': np.zeros(4, np.int64), 'move': np.zeros(4)})
+    with pytest.raises(SpecError, match='dtype float64'):
+        env.execute({'action': np.zeros(4)})
+
+
+def test_call_order_and_configuration_errors():
+    with pytest.raises(ConfigError, match="unknown EnvPool id 'NoSuchTask-v0'"):
+        EnvPoolBridge('NoSuchTask-v0')
+    with pytest.raises(ConfigError, match="'batch_size' is set by the bridge"):
+        EnvPoolBridge(TASK, num_envs=2, batch_size=2)
+    with pytest.raises(ConfigError, match='num_envs: expected an int >= 1'):
+        EnvPoolBridge(TASK, num_envs=True)
+    with pytest.raises(ConfigError, match="text='image' needs a 1-D uint8 byte buffer"):
+        EnvPoolBridge(TASK, text=('image',))
+    env = EnvPoolBridge(TASK, num_envs=1)
+    with pytest.raises(ResetNeeded, match='before reset'):
+        env.execute({'action': np.zeros(1, np.int64)})
+    env.close()
+    env.close()
+    with pytest.raises(ResetNeeded, match='closed'):
+        env.reset()
