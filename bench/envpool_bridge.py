@@ -1,0 +1,107 @@
+"""EnvPool through our bridge vs raw EnvPool vs Gymnasium + our stack, interleaved.
+
+    python bench/envpool_bridge.py [--envs 8] [--steps 50] [--rounds 11]
+
+Pinned to one core (EnvPool with one thread). For Pong (EnvPool's Atari
+preprocessing in C++: grayscale, 84x84 area resize, 4-frame stack, frame
+skip 4) and BabyAI-GoToLocal (7x7x3 symbolic view, direction, mission text),
+each round times `--steps` batched steps of random actions for:
+
+- ``envpool``: raw EnvPool (its own next-step auto-reset);
+- ``bridge``: `EnvPoolBridge` (validation, text decoding, same-step reset);
+- ``gymnasium``: the same task through Gymnasium (ale-py + our NumPy Atari
+  stack; minigrid's BabyAI) in our in-process `VectorEnvironment`.
+
+Reports agent steps/s (environments x steps per second) and the median of
+same-round ratios to raw EnvPool; writes bench/results/envpool.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import compare, pin, table, write  # noqa: E402
+
+pin(0)
+
+import numpy as np  # noqa: E402
+
+ATARI = [dict(type='grayscale'), dict(type='image_resize', height=84, width=84), dict(type='sequence', length=4)]
+
+
+def envpool_stepper(task: str, envs: int):
+    import envpool
+    env = envpool.make(task, env_type='gymnasium', num_envs=envs, seed=0, num_threads=1)
+    env.reset()
+    count = env.action_space.n
+    rng = np.random.default_rng(0)
+    return lambda: env.step(rng.integers(0, count, envs))
+
+
+def bridge_stepper(task: str, envs: int):
+    from modalbridge.bridges.envpool import EnvPoolBridge
+    env = EnvPoolBridge(task, num_envs=envs, seed=0, num_threads=1)
+    env.reset()
+    count = env.actions['action'].num_values
+    rng = np.random.default_rng(0)
+    return lambda: env.execute({'action': rng.integers(0, count, envs)})
+
+
+def gymnasium_stepper(task: str, envs: int):
+    import gymnasium
+    from modalbridge.bridges import GymBridge, VectorEnvironment
+    if task == 'Pong-v5':
+        import ale_py
+        from modalbridge.preprocess import Stack
+        from gymnasium.wrappers import MaxAndSkipObservation
+        gymnasium.register_envs(ale_py)
+
+        def make():
+            return GymBridge(MaxAndSkipObservation(gymnasium.make('ALE/Pong-v5', frameskip=1,
+                                                                  repeat_action_probability=0.0), skip=4))
+        vector = VectorEnvironment([make() for _ in range(envs)])
+        stack = Stack(vector.states, ATARI, num_envs=envs, backend='numpy')
+        vector.reset(seed=0)
+        count = vector.actions['action'].num_values
+        rng = np.random.default_rng(0)
+
+        def step():
+            result = vector.execute({'action': rng.integers(0, count, envs)})
+            stack(result.states)
+            if result.info['final_mask'].any():
+                stack.reset(result.info['final_mask'])
+        return step
+    import minigrid  # noqa: F401 - registers BabyAI
+    vector = VectorEnvironment([GymBridge(gymnasium.make(task)) for _ in range(envs)])
+    vector.reset(seed=0)
+    count = vector.actions['action'].num_values
+    rng = np.random.default_rng(0)
+    return lambda: vector.execute({'action': rng.integers(0, count, envs)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--envs', type=int, default=8)
+    parser.add_argument('--steps', type=int, default=50)
+    parser.add_argument('--rounds', type=int, default=11)
+    args = parser.parse_args()
+    rows = []
+    for task in ('Pong-v5', 'BabyAI-GoToLocal-v0'):
+        variants = dict(envpool=envpool_stepper(task, args.envs), bridge=bridge_stepper(task, args.envs),
+                        gymnasium=gymnasium_stepper(task, args.envs))
+        result = compare(variants, args.steps, args.rounds, reference='envpool')
+        for name, figures in result.items():
+            rows.append(dict(task=task, variant=name, steps_per_s=round(args.envs / figures['seconds']),
+                             time_ratio=round(figures['ratio'], 3),
+                             ratio_p25_p75=f"{figures['ratio_p25']:.3f}-{figures['ratio_p75']:.3f}"))
+    print(table(rows, ['task', 'variant', 'steps_per_s', 'time_ratio', 'ratio_p25_p75']))
+    overheads = [row['time_ratio'] - 1 for row in rows if row['variant'] == 'bridge']
+    print(f'bridge overhead over raw EnvPool: {", ".join(f"{100 * o:.1f}%" for o in overheads)} (target <= 10%)')
+    print(f'wrote {write("envpool", rows, envs=args.envs, steps=args.steps, rounds=args.rounds)}')
+
+
+if __name__ == '__main__':
+    main()
