@@ -45,8 +45,10 @@ def terminal_from_flags(terminated: Any, truncated: Any) -> Any:
     """
     if np.ndim(terminated) == 0 and np.ndim(truncated) == 0:
         return Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated else Terminal.NONE
-    return np.where(terminated, Terminal.TERMINATED, np.where(truncated, Terminal.TRUNCATED, Terminal.NONE)
-                    ).astype(np.int8)
+    terminated = np.asarray(terminated, bool)
+    out = terminated.astype(np.int8)
+    out[np.asarray(truncated, bool) & ~terminated] = Terminal.TRUNCATED
+    return out
 
 
 class Step(NamedTuple):

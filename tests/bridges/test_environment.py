@@ -167,3 +167,12 @@ class OutOfBounds(Counter):
 def test_a_plain_state_value_outside_its_spec_is_refused():
     with pytest.raises(SpecError, match="'count': expected int64 scalar in"):
         OutOfBounds().reset()
+
+
+def test_terminal_from_flags_prefers_terminated():
+    from modalbridge.bridges.environment import terminal_from_flags
+    assert terminal_from_flags(True, True) is Terminal.TERMINATED
+    assert terminal_from_flags(False, True) is Terminal.TRUNCATED
+    assert terminal_from_flags(False, False) is Terminal.NONE
+    out = terminal_from_flags(np.array([True, False, True, False]), np.array([True, True, False, False]))
+    assert out.dtype == np.int8 and out.tolist() == [1, 2, 1, 0]
