@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import math
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
@@ -24,6 +25,7 @@ States = dict[str, np.ndarray]
 EXECUTE_BEFORE_RESET = '{name}: execute() called before reset()'
 EXECUTE_AFTER_END = '{name}: execute() called after the episode ended ({terminal}); call reset()'
 CLOSED = '{name}: the environment is closed'
+OUTPUT = '{name}.{method} returned an invalid {field}: expected {expected}; received {received}'
 
 
 class Terminal(enum.IntEnum):
@@ -164,19 +166,24 @@ class Environment(abc.ABC):
             raise
         except Exception as error:
             raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
+        if type(step) is not Step:
+            step = self._step(step)
         self._timestep += 1
         terminal = step.terminal
         if type(terminal) is not Terminal:
-            terminal = Terminal(terminal)
+            terminal = self._terminal(terminal)
         if (not terminal and self._max_episode_timesteps is not None
                 and self._timestep >= self._max_episode_timesteps):
             terminal = Terminal.TRUNCATED
         if terminal:
             self._needs_reset = True
             self._last_terminal = terminal
-        info = step.info
-        return Step(self._fresh(step.states, '_execute'), float(step.reward), terminal,
-                    info if type(info) is dict else dict(info or {}))
+        reward, info = step.reward, step.info
+        if type(reward) is not float or reward - reward != 0:  # the second test: NaN or infinite
+            reward = self._reward(reward)
+        if type(info) is not dict:
+            info = self._info(info)
+        return Step(self._fresh(step.states, '_execute'), reward, terminal, info)
 
     def close(self) -> None:
         """Releases the environment's resources; calling it again does nothing."""
@@ -233,15 +240,56 @@ class Environment(abc.ABC):
         raise SpecError((missing or unknown)[0], f'the action keys {self._action_names}', received)
 
     def _fresh(self, states: Mapping[str, Any], method: str) -> States:
-        """Copies arrays; converts (and validates) plain Python values."""
+        """Validates what a hook returned against the state specs; arrays come out fresh."""
+        fresh = {}
         try:
-            fresh = {name: value.copy() if type(value) is np.ndarray else validate(value)
-                     for name, validate in self._state_validator_items
-                     for value in (states[name],)}
+            for name, validate in self._state_validator_items:
+                value = states[name]
+                array = validate(value)
+                fresh[name] = array.copy() if array is value else array
             if len(states) == len(fresh):
                 return fresh
+        except SpecError as error:
+            raise self._failure(method, f'state {error.key!r}', error.expected, error.received,
+                                error) from error
         except (KeyError, TypeError):
             pass  # described below
-        received = sorted(states) if isinstance(states, Mapping) else type(states).__name__
-        raise SpecError('states', f'the state keys {sorted(self._state_keys)}',
-                        f'{received} from {self._name()}.{method}')
+        received = sorted(map(str, states)) if isinstance(states, Mapping) else type(states).__name__
+        raise self._failure(method, 'states', f'the state keys {sorted(self._state_keys)}', received)
+
+    def _failure(self, method: str, field: str, expected: str, received: Any,
+                 original: BaseException | None = None) -> EnvironmentFailure:
+        return EnvironmentFailure(OUTPUT.format(name=self._name(), method=method, field=field,
+                                                expected=expected, received=received), original)
+
+    def _step(self, step: Any) -> Step:
+        if isinstance(step, Step):
+            return step
+        raise self._failure('_execute', 'step', 'a Step(states, reward, terminal, info)',
+                            specs_lib.received(step))
+
+    def _reward(self, reward: Any) -> float:
+        value = None
+        if not isinstance(reward, (bool, np.bool_, str, bytes)):
+            try:
+                value = float(reward) if np.ndim(reward) == 0 else None
+            except (TypeError, ValueError, OverflowError):
+                value = None
+        if value is None or not math.isfinite(value):
+            raise self._failure('_execute', 'reward', 'a finite real number',
+                                specs_lib.received(reward))
+        return value
+
+    def _terminal(self, terminal: Any) -> Terminal:
+        if isinstance(terminal, (int, np.integer)) and not isinstance(terminal, (bool, np.bool_)) \
+                and int(terminal) in (0, 1, 2):
+            return Terminal(int(terminal))
+        raise self._failure('_execute', 'terminal', 'a Terminal (NONE 0, TERMINATED 1, TRUNCATED 2)',
+                            specs_lib.received(terminal))
+
+    def _info(self, info: Any) -> dict[str, Any]:
+        if info is None:
+            return {}
+        if isinstance(info, Mapping):
+            return dict(info)
+        raise self._failure('_execute', 'info', 'a dict (or None)', specs_lib.received(info))

@@ -126,7 +126,8 @@ def describe(spec: Spec) -> str:
     return what
 
 
-def _received(value: Any) -> str:
+def received(value: Any) -> str:
+    """A short description of a received value, for error messages."""
     if isinstance(value, np.ndarray):
         if value.size <= 8:
             return f'{value.dtype.name} array of shape {value.shape}: {value.tolist()!r}'
@@ -181,17 +182,35 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
     exact_limit = 2 ** (np.finfo(dtype).nmant + 1) if dtype.kind == 'f' else None
 
     def fail(why: str, value: Any) -> SpecError:
-        return SpecError(key, expected, f'{_received(value)} ({why})')
+        return SpecError(key, expected, f'{received(value)} ({why})')
 
     int_scalar = shape == () and dtype.kind in 'iu' and (lo is None or scalar_bounds)
     if int_scalar:
         low = int_range.min if lo is None else lo_item
         high = int_range.max if lo is None else hi_item
 
+    # Small float vectors (CartPole's state) are checked fastest element by element in Python.
+    small_float = len(shape) == 1 and shape[0] <= 16 and dtype.kind == 'f'
+    if small_float:
+        los = np.broadcast_to(-np.inf if lo is None else lo, shape).astype(np.float64).tolist()
+        his = np.broadcast_to(np.inf if hi is None else hi, shape).astype(np.float64).tolist()
+
     def validate(value: Any) -> np.ndarray:
+        if small_float and type(value) is np.ndarray and value.dtype == dtype and value.shape == shape:
+            for item, low_item, high_item in zip(value.tolist(), los, his):
+                if not low_item <= item <= high_item or item - item != 0:  # out of bounds, NaN or infinite
+                    break
+            else:
+                return value
         if int_scalar and type(value) is int and low <= value <= high:
             return np.array(value, dtype)  # the common case: a Python int choice
-        array = value if type(value) is np.ndarray else np.asarray(value)
+        if type(value) is np.ndarray:
+            array = value
+        else:
+            try:
+                array = np.asarray(value)
+            except (ValueError, TypeError, RecursionError, OverflowError) as error:
+                raise fail(f'not an array: {error}', value) from None
         kind = array.dtype.kind
         if kind not in accepted:
             raise fail(f'dtype {array.dtype.name} cannot be converted without loss', value)
@@ -211,7 +230,11 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
                 if inexact is not None:
                     raise fail(f'not exactly representable in {dtype.name}: '
                                f'{_first_bad(inexact, array)}', value)
-            array = array.astype(dtype)
+            if check_finite:
+                with np.errstate(over='ignore'):  # an overflow is reported as 'not finite' below
+                    array = array.astype(dtype)
+            else:
+                array = array.astype(dtype)
         elif array.dtype != dtype:
             array = array.astype(dtype)
         if check_finite:
@@ -251,13 +274,16 @@ def _text_validator(spec: dm_specs.StringArray, key: str, expected: str) -> Vali
     shape, string_type = spec.shape, spec.string_type
 
     def validate(value: Any) -> np.ndarray:
-        array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) \
-            else value.astype(object)
+        try:
+            array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) \
+                else value.astype(object)
+        except (ValueError, TypeError, RecursionError) as error:
+            raise SpecError(key, expected, f'{received(value)} (not an array: {error})') from None
         if array.shape != shape:
-            raise SpecError(key, expected, f'{_received(value)} (shape {array.shape} instead of {shape})')
+            raise SpecError(key, expected, f'{received(value)} (shape {array.shape} instead of {shape})')
         for item in array.flat:
             if not isinstance(item, string_type):
-                raise SpecError(key, expected, f'{_received(value)} (an element of type '
+                raise SpecError(key, expected, f'{received(value)} (an element of type '
                                 f'{type(item).__name__}, not {string_type.__name__})')
         return array
 
@@ -315,7 +341,7 @@ def from_dict(spec: Mapping[str, Any], name: str | None = None) -> Spec:
     where = f'spec {name!r}' if name else 'spec'
     if not isinstance(spec, Mapping):
         raise ConfigError(f'{where}: expected a dict such as dict(type="float", shape=(4,)); '
-                          f'received {_received(spec)}')
+                          f'received {received(spec)}')
     unknown = [key for key in spec if key not in _SHORT_FORM_KEYS]
     if unknown:
         raise ConfigError(f'{where}: unknown key(s) {sorted(map(str, unknown))}; '
@@ -367,7 +393,7 @@ def _shape(shape: Any, where: str) -> tuple[int, ...]:
     if not isinstance(dims, (tuple, list)) or not all(
             isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n >= 0
             for n in dims):
-        raise ConfigError(f'{where}: shape must be non-negative ints; received {_received(shape)}')
+        raise ConfigError(f'{where}: shape must be non-negative ints; received {received(shape)}')
     return tuple(int(n) for n in dims)
 
 
@@ -381,7 +407,7 @@ def _dtype(spec: Mapping[str, Any], kind: str, where: str) -> np.dtype:
         dtype = np.dtype(given)
     except (TypeError, ValueError):
         raise ConfigError(f'{where}: dtype must be a NumPy dtype name such as "int32"; '
-                          f'received {_received(given)}') from None
+                          f'received {received(given)}') from None
     if dtype.kind not in _SHORT_FORM_KINDS[kind]:
         raise ConfigError(f'{where}: dtype {dtype} does not fit type {kind!r}')
     return dtype
@@ -394,21 +420,21 @@ def _bound(value: Any, field: str, dtype: np.dtype, shape: tuple[int, ...], wher
     try:
         bound = np.asarray(value)
     except (ValueError, TypeError, RecursionError):
-        raise ConfigError(f'{what}; received {_received(value)}') from None
+        raise ConfigError(f'{what}; received {received(value)}') from None
     if bound.dtype.kind not in 'iuf' and not (
             bound.dtype.kind == 'O' and dtype.kind in 'iu' and _all_ints(bound)):  # bools, strings, ragged lists
-        raise ConfigError(f'{what}; received {_received(value)}')
+        raise ConfigError(f'{what}; received {received(value)}')
     try:
         np.broadcast_to(bound, shape)
     except ValueError:
         raise ConfigError(f'{what}; received shape {bound.shape}') from None
     if bound.dtype.kind == 'f' and np.isnan(bound).any():
-        raise ConfigError(f'{what}; received NaN in {_received(value)}')
+        raise ConfigError(f'{what}; received NaN in {received(value)}')
     if dtype.kind == 'f':
         with np.errstate(over='ignore'):
             fits = np.isfinite(bound.astype(dtype)[np.isfinite(bound)]).all()
         if not fits:
-            raise ConfigError(f'{what}; received {_received(value)} (beyond the range of {dtype.name})')
+            raise ConfigError(f'{what}; received {received(value)} (beyond the range of {dtype.name})')
         return bound.astype(dtype)
     info = np.iinfo(dtype)
     if isinstance(value, np.ndarray) and bound.dtype.kind in 'iu':
@@ -417,12 +443,12 @@ def _bound(value: Any, field: str, dtype: np.dtype, shape: tuple[int, ...], wher
         items = np.asarray(value, dtype=object).reshape(bound.shape).ravel().tolist()
         exact = [_whole(item) for item in items]
         if any(item is None for item in exact):
-            raise ConfigError(f'{what}; received {_received(value)}')
+            raise ConfigError(f'{what}; received {received(value)}')
         inside = all(info.min <= item <= info.max for item in exact)
         if inside:
             bound = np.array(exact, dtype).reshape(bound.shape)
     if not inside:
-        raise ConfigError(f'{what}; received {_received(value)} (outside {info.min}..{info.max})')
+        raise ConfigError(f'{what}; received {received(value)} (outside {info.min}..{info.max})')
     return bound.astype(dtype)
 
 
