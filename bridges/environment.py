@@ -45,6 +45,8 @@ def terminal_from_flags(terminated: Any, truncated: Any) -> Any:
 
     ``terminated`` wins: a step both terminated and truncated is a true end.
     """
+    if type(terminated) is bool and type(truncated) is bool:  # the common case, fastest
+        return Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated else Terminal.NONE
     if np.ndim(terminated) == 0 and np.ndim(truncated) == 0:
         return Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated else Terminal.NONE
     return np.where(terminated, Terminal.TERMINATED, np.where(truncated, Terminal.TRUNCATED, Terminal.NONE)

@@ -72,7 +72,7 @@ def test_round_trip_steps_and_truncates():
             move=1, jump=1, force=np.zeros(2, np.float32), cells=np.array([0, 2]), say='hi'))
         assert reward == 1.0 and not terminated
     assert truncated and observation['caption'] == 'you said hi'
-    assert env.environment.last['jump'].dtype == bool
+    assert env.env.last['jump'].dtype == bool
 
 
 def test_text_with_shape_cannot_become_a_gymnasium_space():
