@@ -16,8 +16,9 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
+from modalbridge.bridges import arguments
 from modalbridge.bridges import specs as specs_lib
-from modalbridge.bridges.errors import (EnvironmentFailure, ModalbridgeError,
+from modalbridge.bridges.errors import (ConfigError, EnvironmentFailure, ModalbridgeError,
                                         ResetNeeded, SpecError)
 
 States = dict[str, np.ndarray]
@@ -66,30 +67,41 @@ class Environment(abc.ABC):
     """A reinforcement-learning environment with named states and actions.
 
     Subclass it to wrap a new environment: declare the specs in `__init__`
-    and implement `_reset(seed)` and `_execute(actions)`::
+    and implement `_reset(seed)` and `_execute(actions)`. Draw every random
+    number from `self.np_random`, as in Gymnasium: `reset(seed=s)` seeds it
+    (before `_reset` runs) and a later `reset()` continues the same stream,
+    so a seeded run of episodes is reproducible::
 
-        class Coin(Environment):
-            def __init__(self):
-                super().__init__(
-                    states=dict(face=dict(type='int', num_values=2)),
-                    actions=dict(guess=dict(type='int', num_values=2)),
-                    max_episode_timesteps=10)
-
-            def _reset(self, seed):
-                self._rng = np.random.default_rng(seed)
-                self._face = int(self._rng.integers(2))
-                return dict(face=self._face)
-
-            def _execute(self, actions):
-                reward = float(actions['guess'] == self._face)
-                self._face = int(self._rng.integers(2))
-                return Step(dict(face=self._face), reward, Terminal.NONE, {})
+        >>> class Coin(Environment):
+        ...     def __init__(self):
+        ...         super().__init__(
+        ...             states=dict(face=dict(type='int', num_values=2)),
+        ...             actions=dict(guess=dict(type='int', num_values=2)),
+        ...             max_episode_timesteps=10)
+        ...
+        ...     def _reset(self, seed):
+        ...         self._face = int(self.np_random.integers(2))
+        ...         return dict(face=self._face)
+        ...
+        ...     def _execute(self, actions):
+        ...         reward = float(actions['guess'] == self._face)
+        ...         self._face = int(self.np_random.integers(2))
+        ...         return Step(dict(face=self._face), reward, Terminal.NONE, {})
+        >>> coin = Coin()
+        >>> first = [coin.reset(seed=7)['face'].item()] + [coin.reset()['face'].item() for _ in range(4)]
+        >>> again = [coin.reset(seed=7)['face'].item()] + [coin.reset()['face'].item() for _ in range(4)]
+        >>> first == again
+        True
 
     `_reset` returns the states dict; `_execute` receives validated actions
     (numpy arrays of the declared dtypes) and returns a `Step` (its `reward`
     and `terminal` may be plain numbers). Specs may be given in the
-    TensorForce short form. Exceptions other than modalbridge's own that
-    the hooks raise come out as `EnvironmentFailure`.
+    TensorForce short form. What the hooks return is validated against the
+    specs (states, even NumPy arrays: shape, dtype, finiteness, bounds; the
+    reward a finite real; the terminal a `Terminal`; info a dict) and any
+    mismatch is an `EnvironmentFailure` naming the environment and the
+    field. Exceptions other than modalbridge's own that the hooks raise
+    come out as `EnvironmentFailure` too.
     """
 
     def __init__(self, states: Mapping[str, specs_lib.SpecLike],
@@ -116,6 +128,8 @@ class Environment(abc.ABC):
         self._last_terminal = None
         self._timestep = 0
         self._closed = False
+        self._np_random: np.random.Generator | None = None
+        self._np_random_seed: int | None = None
 
     # -- the contract --------------------------------------------------------
 
@@ -139,9 +153,40 @@ class Environment(abc.ABC):
         """Executes since the last reset."""
         return self._timestep
 
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The environment's random generator (Gymnasium's `np_random` rule).
+
+        Seeded by `reset(seed=s)`, continued by `reset()`; drawn from fresh
+        OS entropy if used before any seeded reset.
+        """
+        if self._np_random is None:
+            self._np_random_seed = int(np.random.SeedSequence().entropy % 2 ** 63)
+            self._np_random = np.random.default_rng(self._np_random_seed)
+        return self._np_random
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        if not isinstance(value, np.random.Generator):
+            raise ConfigError(f'{self._name()}.np_random: expected a numpy.random.Generator; '
+                              f'received {type(value).__name__}')
+        self._np_random, self._np_random_seed = value, None
+
+    @property
+    def np_random_seed(self) -> int | None:
+        """The seed of `np_random` (None if it was set by hand)."""
+        self.np_random  # noqa: B018 - seeds it from entropy if needed
+        return self._np_random_seed
+
     def reset(self, seed: int | None = None) -> States:
-        """Starts an episode and returns its first states (fresh arrays)."""
+        """Starts an episode and returns its first states (fresh arrays).
+
+        A `seed` (an int >= 0) reseeds `np_random` first; None continues it.
+        """
         self._check_open()
+        if seed is not None:
+            seed = arguments.integer(f'{self._name()}.reset: seed', seed, minimum=0)
+            self._np_random, self._np_random_seed = np.random.default_rng(seed), seed
         try:
             states = self._reset(seed)
         except ModalbridgeError:
