@@ -18,13 +18,13 @@ that seed; an environment instance refuses a seed (it cannot honour it).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable
 
 import dm_env
 import numpy as np
 from dm_env import specs as dm_specs
 
-from modalbridge.bridges import names
+from modalbridge.bridges import names, nest
 from modalbridge.bridges.environment import Environment, Step, Terminal
 from modalbridge.bridges.errors import ConfigError
 
@@ -34,42 +34,29 @@ SEEDED_INSTANCE = ('DMEnvBridge: a dm_env environment takes its seed at construc
 DYNAMIC_SHAPE = '{what} spec {name!r}: shape {shape} is not fixed; the contract needs static shapes'
 
 
-def _walk(spec: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+def children(spec: Any) -> Iterable[tuple[Any, Any]] | None:
+    """How `nest` opens a dm_env spec structure: dicts, lists and tuples are containers."""
     if isinstance(spec, dict):
-        for key, sub in spec.items():
-            yield from _walk(sub, path + (key,))
-    elif isinstance(spec, (list, tuple)) and not isinstance(spec, dm_specs.Array):
-        for index, sub in enumerate(spec):
-            yield from _walk(sub, path + (index,))
-    else:
-        yield path, spec
+        return spec.items()
+    if isinstance(spec, (list, tuple)) and not isinstance(spec, dm_specs.Array):
+        return enumerate(spec)
+    return None
+
+
+def _rebuild(spec: Any, items: list[tuple[Any, Any]]) -> Any:
+    return type(spec)(items) if isinstance(spec, dict) else type(spec)(value for _, value in items)
 
 
 def flatten_specs(spec: Any, single: str, what: str) -> dict[tuple[Any, ...], Any]:
     """{path: spec renamed to its flat name} for a nested dm_env spec."""
     out = {}
-    for path, leaf in _walk(spec, ()):
-        name = names.join(path) if path else single
+    for name, (path, leaf) in nest.flatten(spec, children, single, f'{what} spec').items():
         if not isinstance(leaf, dm_specs.Array):
             raise ConfigError(NOT_A_SPEC.format(what=what, name=name, received=type(leaf).__name__))
         if any(size is None or (isinstance(size, (int, np.integer)) and size < 0) for size in leaf.shape):
             raise ConfigError(DYNAMIC_SHAPE.format(what=what, name=name, shape=leaf.shape))
         out[path] = leaf.replace(name=name)
-    if not out:
-        raise ConfigError(f'{what} spec has no leaves: nothing to name')
     return out
-
-
-def _assembler(spec: Any, path: tuple[Any, ...], leaves: dict) -> Callable[[dict], Any]:
-    """Builds the nested dm_env action from a flat dict of contract actions."""
-    if isinstance(spec, dict):
-        parts = [(key, _assembler(sub, path + (key,), leaves)) for key, sub in spec.items()]
-        return lambda flat: type(spec)((key, build(flat)) for key, build in parts)
-    if isinstance(spec, (list, tuple)) and not isinstance(spec, dm_specs.Array):
-        parts = [_assembler(sub, path + (i,), leaves) for i, sub in enumerate(spec)]
-        return lambda flat: type(spec)(build(flat) for build in parts)
-    name = leaves[path].name
-    return lambda flat: flat[name]
 
 
 class DMEnvBridge(Environment):
@@ -87,8 +74,9 @@ class DMEnvBridge(Environment):
         observation_spec, action_spec = env.observation_spec(), env.action_spec()
         states = flatten_specs(observation_spec, names.STATE, 'observation')
         actions = flatten_specs(action_spec, names.ACTION, 'action')
-        self._paths = [(spec.name, path) for path, spec in states.items()]
-        self._assemble = _assembler(action_spec, (), actions)
+        self._readers = [(spec.name, nest.getter(path)) for path, spec in states.items()]
+        self._assemble = nest.assembler(action_spec, children, _rebuild,
+                                        lambda path: lambda flat, name=actions[path].name: flat[name])
         super().__init__(states={spec.name: spec for spec in states.values()},
                          actions={spec.name: spec for spec in actions.values()},
                          max_episode_timesteps=max_episode_timesteps)
@@ -98,13 +86,7 @@ class DMEnvBridge(Environment):
         return self._env
 
     def _read(self, observation: Any) -> dict[str, Any]:
-        states = {}
-        for name, path in self._paths:
-            value = observation
-            for key in path:
-                value = value[key]
-            states[name] = value
-        return states
+        return {name: read(observation) for name, read in self._readers}
 
     def _reset(self, seed: int | None) -> dict[str, Any]:
         if seed is not None:

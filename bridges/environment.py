@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import abc
 import enum
+import math
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
+from modalbridge.bridges import arguments
 from modalbridge.bridges import specs as specs_lib
-from modalbridge.bridges.errors import (EnvironmentFailure, ModalbridgeError,
+from modalbridge.bridges.errors import (ConfigError, EnvironmentFailure, ModalbridgeError,
                                         ResetNeeded, SpecError)
 
 States = dict[str, np.ndarray]
@@ -24,6 +26,7 @@ States = dict[str, np.ndarray]
 EXECUTE_BEFORE_RESET = '{name}: execute() called before reset()'
 EXECUTE_AFTER_END = '{name}: execute() called after the episode ended ({terminal}); call reset()'
 CLOSED = '{name}: the environment is closed'
+OUTPUT = '{name}.{method} returned an invalid {field}: expected {expected}; received {received}'
 
 
 class Terminal(enum.IntEnum):
@@ -43,6 +46,8 @@ def terminal_from_flags(terminated: Any, truncated: Any) -> Any:
 
     ``terminated`` wins: a step both terminated and truncated is a true end.
     """
+    if type(terminated) is bool and type(truncated) is bool:  # the common case, fastest
+        return Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated else Terminal.NONE
     if np.ndim(terminated) == 0 and np.ndim(truncated) == 0:
         return Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated else Terminal.NONE
     terminated = np.asarray(terminated, bool)
@@ -64,30 +69,41 @@ class Environment(abc.ABC):
     """A reinforcement-learning environment with named states and actions.
 
     Subclass it to wrap a new environment: declare the specs in `__init__`
-    and implement `_reset(seed)` and `_execute(actions)`::
+    and implement `_reset(seed)` and `_execute(actions)`. Draw every random
+    number from `self.np_random`, as in Gymnasium: `reset(seed=s)` seeds it
+    (before `_reset` runs) and a later `reset()` continues the same stream,
+    so a seeded run of episodes is reproducible::
 
-        class Coin(Environment):
-            def __init__(self):
-                super().__init__(
-                    states=dict(face=dict(type='int', num_values=2)),
-                    actions=dict(guess=dict(type='int', num_values=2)),
-                    max_episode_timesteps=10)
-
-            def _reset(self, seed):
-                self._rng = np.random.default_rng(seed)
-                self._face = int(self._rng.integers(2))
-                return dict(face=self._face)
-
-            def _execute(self, actions):
-                reward = float(actions['guess'] == self._face)
-                self._face = int(self._rng.integers(2))
-                return Step(dict(face=self._face), reward, Terminal.NONE, {})
+        >>> class Coin(Environment):
+        ...     def __init__(self):
+        ...         super().__init__(
+        ...             states=dict(face=dict(type='int', num_values=2)),
+        ...             actions=dict(guess=dict(type='int', num_values=2)),
+        ...             max_episode_timesteps=10)
+        ...
+        ...     def _reset(self, seed):
+        ...         self._face = int(self.np_random.integers(2))
+        ...         return dict(face=self._face)
+        ...
+        ...     def _execute(self, actions):
+        ...         reward = float(actions['guess'] == self._face)
+        ...         self._face = int(self.np_random.integers(2))
+        ...         return Step(dict(face=self._face), reward, Terminal.NONE, {})
+        >>> coin = Coin()
+        >>> first = [coin.reset(seed=7)['face'].item()] + [coin.reset()['face'].item() for _ in range(4)]
+        >>> again = [coin.reset(seed=7)['face'].item()] + [coin.reset()['face'].item() for _ in range(4)]
+        >>> first == again
+        True
 
     `_reset` returns the states dict; `_execute` receives validated actions
     (numpy arrays of the declared dtypes) and returns a `Step` (its `reward`
     and `terminal` may be plain numbers). Specs may be given in the
-    TensorForce short form. Exceptions other than modalbridge's own that
-    the hooks raise come out as `EnvironmentFailure`.
+    TensorForce short form. What the hooks return is validated against the
+    specs (states, even NumPy arrays: shape, dtype, finiteness, bounds; the
+    reward a finite real; the terminal a `Terminal`; info a dict) and any
+    mismatch is an `EnvironmentFailure` naming the environment and the
+    field. Exceptions other than modalbridge's own that the hooks raise
+    come out as `EnvironmentFailure` too.
     """
 
     def __init__(self, states: Mapping[str, specs_lib.SpecLike],
@@ -114,6 +130,8 @@ class Environment(abc.ABC):
         self._last_terminal = None
         self._timestep = 0
         self._closed = False
+        self._np_random: np.random.Generator | None = None
+        self._np_random_seed: int | None = None
 
     # -- the contract --------------------------------------------------------
 
@@ -137,9 +155,40 @@ class Environment(abc.ABC):
         """Executes since the last reset."""
         return self._timestep
 
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The environment's random generator (Gymnasium's `np_random` rule).
+
+        Seeded by `reset(seed=s)`, continued by `reset()`; drawn from fresh
+        OS entropy if used before any seeded reset.
+        """
+        if self._np_random is None:
+            self._np_random_seed = int(np.random.SeedSequence().entropy % 2 ** 63)
+            self._np_random = np.random.default_rng(self._np_random_seed)
+        return self._np_random
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        if not isinstance(value, np.random.Generator):
+            raise ConfigError(f'{self._name()}.np_random: expected a numpy.random.Generator; '
+                              f'received {type(value).__name__}')
+        self._np_random, self._np_random_seed = value, None
+
+    @property
+    def np_random_seed(self) -> int | None:
+        """The seed of `np_random` (None if it was set by hand)."""
+        self.np_random  # noqa: B018 - seeds it from entropy if needed
+        return self._np_random_seed
+
     def reset(self, seed: int | None = None) -> States:
-        """Starts an episode and returns its first states (fresh arrays)."""
+        """Starts an episode and returns its first states (fresh arrays).
+
+        A `seed` (an int >= 0) reseeds `np_random` first; None continues it.
+        """
         self._check_open()
+        if seed is not None:
+            seed = arguments.integer(f'{self._name()}.reset: seed', seed, minimum=0)
+            self._np_random, self._np_random_seed = np.random.default_rng(seed), seed
         try:
             states = self._reset(seed)
         except ModalbridgeError:
@@ -166,19 +215,24 @@ class Environment(abc.ABC):
             raise
         except Exception as error:
             raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
+        if type(step) is not Step:
+            step = self._step(step)
         self._timestep += 1
         terminal = step.terminal
         if type(terminal) is not Terminal:
-            terminal = Terminal(terminal)
+            terminal = self._terminal(terminal)
         if (not terminal and self._max_episode_timesteps is not None
                 and self._timestep >= self._max_episode_timesteps):
             terminal = Terminal.TRUNCATED
         if terminal:
             self._needs_reset = True
             self._last_terminal = terminal
-        info = step.info
-        return Step(self._fresh(step.states, '_execute'), float(step.reward), terminal,
-                    info if type(info) is dict else dict(info or {}))
+        reward, info = step.reward, step.info
+        if type(reward) is not float or reward - reward != 0:  # the second test: NaN or infinite
+            reward = self._reward(reward)
+        if type(info) is not dict:
+            info = self._info(info)
+        return Step(self._fresh(step.states, '_execute'), reward, terminal, info)
 
     def close(self) -> None:
         """Releases the environment's resources; calling it again does nothing."""
@@ -235,15 +289,56 @@ class Environment(abc.ABC):
         raise SpecError((missing or unknown)[0], f'the action keys {self._action_names}', received)
 
     def _fresh(self, states: Mapping[str, Any], method: str) -> States:
-        """Copies arrays; converts (and validates) plain Python values."""
+        """Validates what a hook returned against the state specs; arrays come out fresh."""
+        fresh = {}
         try:
-            fresh = {name: value.copy() if type(value) is np.ndarray else validate(value)
-                     for name, validate in self._state_validator_items
-                     for value in (states[name],)}
+            for name, validate in self._state_validator_items:
+                value = states[name]
+                array = validate(value)
+                fresh[name] = array.copy() if array is value else array
             if len(states) == len(fresh):
                 return fresh
+        except SpecError as error:
+            raise self._failure(method, f'state {error.key!r}', error.expected, error.received,
+                                error) from error
         except (KeyError, TypeError):
             pass  # described below
-        received = sorted(states) if isinstance(states, Mapping) else type(states).__name__
-        raise SpecError('states', f'the state keys {sorted(self._state_keys)}',
-                        f'{received} from {self._name()}.{method}')
+        received = sorted(map(str, states)) if isinstance(states, Mapping) else type(states).__name__
+        raise self._failure(method, 'states', f'the state keys {sorted(self._state_keys)}', received)
+
+    def _failure(self, method: str, field: str, expected: str, received: Any,
+                 original: BaseException | None = None) -> EnvironmentFailure:
+        return EnvironmentFailure(OUTPUT.format(name=self._name(), method=method, field=field,
+                                                expected=expected, received=received), original)
+
+    def _step(self, step: Any) -> Step:
+        if isinstance(step, Step):
+            return step
+        raise self._failure('_execute', 'step', 'a Step(states, reward, terminal, info)',
+                            specs_lib.received(step))
+
+    def _reward(self, reward: Any) -> float:
+        value = None
+        if not isinstance(reward, (bool, np.bool_, str, bytes)):
+            try:
+                value = float(reward) if np.ndim(reward) == 0 else None
+            except (TypeError, ValueError, OverflowError):
+                value = None
+        if value is None or not math.isfinite(value):
+            raise self._failure('_execute', 'reward', 'a finite real number',
+                                specs_lib.received(reward))
+        return value
+
+    def _terminal(self, terminal: Any) -> Terminal:
+        if isinstance(terminal, (int, np.integer)) and not isinstance(terminal, (bool, np.bool_)) \
+                and int(terminal) in (0, 1, 2):
+            return Terminal(int(terminal))
+        raise self._failure('_execute', 'terminal', 'a Terminal (NONE 0, TERMINATED 1, TRUNCATED 2)',
+                            specs_lib.received(terminal))
+
+    def _info(self, info: Any) -> dict[str, Any]:
+        if info is None:
+            return {}
+        if isinstance(info, Mapping):
+            return dict(info)
+        raise self._failure('_execute', 'info', 'a dict (or None)', specs_lib.received(info))

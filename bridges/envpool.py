@@ -33,7 +33,7 @@ from modalbridge.bridges import arguments, names
 from modalbridge.bridges.environment import Step, terminal_from_flags
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ResetNeeded, SpecError
 from modalbridge.bridges.specs import describe
-from modalbridge.bridges.gym import leaves, reader
+from modalbridge.bridges.gym_spaces import reader, space_leaves
 from modalbridge.bridges.vector import batched_actions
 
 MISSING = "EnvPoolBridge needs the envpool package: pip install 'modalbridge[envpool]'"
@@ -76,12 +76,12 @@ class EnvPoolBridge:
             raise ConfigError(f'EnvPoolBridge: unknown EnvPool id {task_id!r}; see envpool.list_all_envs()')
         self.env = self._make(self._seed)
         space = self.env.observation_space
-        state_leaves = leaves(space, names.STATE, 'observation')
+        state_leaves = space_leaves(space, names.STATE, 'observation')
         text = set(text)
         unknown = text - {leaf.name for leaf in state_leaves}
         self._text = tuple(sorted(text - unknown))
         self._states = {}
-        self._readers = []
+        self._reader = reader(state_leaves)
         for leaf in state_leaves:
             if leaf.name in self._text:
                 spec = leaf.spec
@@ -91,8 +91,7 @@ class EnvPoolBridge:
                 self._states[leaf.name] = dm_specs.StringArray((), name=leaf.name)
             else:
                 self._states[leaf.name] = leaf.spec
-            self._readers.append((leaf.name, reader(leaf)))
-        action_leaves = leaves(self.env.action_space, names.ACTION, 'action')
+        action_leaves = space_leaves(self.env.action_space, names.ACTION, 'action')
         if len(action_leaves) != 1 or action_leaves[0].path:
             raise ConfigError(f'EnvPoolBridge: only a single action space is supported; {task_id} has '
                               f'{self.env.action_space}')
@@ -195,8 +194,8 @@ class EnvPoolBridge:
     def _read(self, observation: Any, count: int | None = None) -> dict[str, np.ndarray]:
         count = self._num_envs if count is None else count
         states = {}
-        for name, read in self._readers:
-            value = np.asarray(read(observation))
+        for name, value in self._reader(observation).items():
+            value = np.asarray(value)
             if name in self._text:
                 column = np.empty(len(value), dtype=object)
                 for index, row in enumerate(value):

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from dm_env import specs as dm_specs
 
+from modalbridge.bridges import arguments
 from modalbridge.bridges.environment import Environment, Step, Terminal
 from modalbridge.bridges.errors import ConfigError
 
@@ -36,6 +37,9 @@ class EventBridge(Environment):
 
     def __init__(self, env: Any, keys: Sequence[str], pointer: Mapping[str, Any] | None = None,
                  vision_shape: Sequence[int] = (), max_episode_timesteps: int | None = None):
+        if isinstance(keys, (str, bytes)) or not isinstance(keys, Sequence):
+            raise ConfigError(f'EventBridge: keys must be a list of key names such as '
+                              f"['ArrowLeft', 'space']; received {keys!r}")
         keys = list(keys)
         for key in keys:
             if not isinstance(key, str) or not key:
@@ -44,19 +48,29 @@ class EventBridge(Environment):
                 raise ConfigError(DUPLICATE_KEY.format(key=key, keys=keys))
             if key in (POINTER, CLICK):
                 raise ConfigError(f'EventBridge: {key!r} is the name of the pointer actions; rename the key')
-        if len(tuple(vision_shape)) != 3:
+        if isinstance(vision_shape, (str, bytes)) or not isinstance(vision_shape, Sequence) \
+                or len(vision_shape) != 3:
             raise ConfigError(f'EventBridge: vision_shape must be (height, width, channels); received {vision_shape!r}')
+        vision_shape = tuple(arguments.integer(f'EventBridge: vision_shape[{index}]', size, minimum=1)
+                             for index, size in enumerate(vision_shape))
         actions: dict[str, Any] = {key: dm_specs.Array((), bool, name=key) for key in keys}
         self._grid = None
         if pointer is not None:
+            if not isinstance(pointer, Mapping):
+                raise ConfigError(f'EventBridge: pointer must be dict(width=..., height=..., cells=(rows, columns)); '
+                                  f'received {pointer!r}')
             unknown = set(pointer) - {'width', 'height', 'cells'}
             if unknown or not {'width', 'height', 'cells'} <= set(pointer):
                 raise ConfigError("EventBridge: pointer must be dict(width=..., height=..., cells=(rows, columns))")
-            rows, columns = pointer['cells']
-            if min(rows, columns, pointer['width'], pointer['height']) < 1:
-                raise ConfigError(f'EventBridge: pointer sizes must be positive; received {dict(pointer)!r}')
-            self._grid = (int(pointer['width']), int(pointer['height']), int(rows), int(columns))
-            actions[POINTER] = dm_specs.DiscreteArray(int(rows) * int(columns), dtype=np.int64, name=POINTER)
+            cells = pointer['cells']
+            if isinstance(cells, (str, bytes)) or not isinstance(cells, Sequence) or len(cells) != 2:
+                raise ConfigError(f'EventBridge: pointer cells must be (rows, columns); received {cells!r}')
+            rows, columns = (arguments.integer(f'EventBridge: pointer cells[{index}]', count, minimum=1)
+                             for index, count in enumerate(cells))
+            width = arguments.integer('EventBridge: pointer width', pointer['width'], minimum=1)
+            height = arguments.integer('EventBridge: pointer height', pointer['height'], minimum=1)
+            self._grid = (width, height, rows, columns)
+            actions[POINTER] = dm_specs.DiscreteArray(rows * columns, dtype=np.int64, name=POINTER)
             actions[CLICK] = dm_specs.Array((), bool, name=CLICK)
         self._env, self._keys, self._held = env, keys, set()
         self._text = ''

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from dm_env import specs as dm_specs
 
+from modalbridge.bridges import arguments
 from modalbridge.bridges.environment import Environment, Step, Terminal
 from modalbridge.bridges.errors import ConfigError
 
@@ -45,14 +46,17 @@ class LabBridge(Environment):
     def __init__(self, lab: Any, observations: Sequence[str], num_steps: int = 1, fill_missing: bool = True,
                  max_episode_timesteps: int | None = None):
         available = {entry['name']: entry for entry in lab.observation_spec()}
+        if isinstance(observations, (str, bytes)) or not isinstance(observations, Sequence):
+            raise ConfigError(f"LabBridge: observations must be a list of names such as ['RGB_INTERLEAVED']; "
+                              f'received {observations!r}')
         if not observations:
             raise ConfigError('LabBridge: give the observations to expose (those the Lab was made with)')
         for name in observations:
             if name not in available:
                 raise ConfigError(UNKNOWN_OBSERVATION.format(name=name, names=sorted(available)))
-        if not isinstance(num_steps, int) or num_steps < 1:
-            raise ConfigError(f'LabBridge: num_steps must be a positive int; received {num_steps!r}')
-        self._lab, self._names, self._num_steps = lab, list(observations), num_steps
+        num_steps = arguments.integer('LabBridge: num_steps', num_steps, minimum=1)
+        fill_missing = arguments.boolean('LabBridge: fill_missing', fill_missing)
+        self._env, self._names, self._num_steps = lab, list(observations), num_steps
         self._components = [entry['name'] for entry in lab.action_spec()]
         actions = {entry['name']: dm_specs.BoundedArray((), np.int32, entry['min'], entry['max'], name=entry['name'])
                    for entry in lab.action_spec()}
@@ -62,8 +66,9 @@ class LabBridge(Environment):
                          max_episode_timesteps=max_episode_timesteps)
 
     @property
-    def lab(self) -> Any:
-        return self._lab
+    def env(self) -> Any:
+        """The wrapped `deepmind_lab.Lab`."""
+        return self._env
 
     def _validate_actions(self, actions: Mapping[str, Any]) -> dict[str, np.ndarray]:
         if self._fill_missing and isinstance(actions, Mapping):
@@ -71,22 +76,22 @@ class LabBridge(Environment):
         return super()._validate_actions(actions)
 
     def _observe(self) -> dict[str, Any]:
-        observations = self._lab.observations()
+        observations = self._env.observations()
         self._last = {name: observations[name] for name in self._names}
         return self._last
 
     def _reset(self, seed: int | None) -> dict[str, Any]:
-        self._lab.reset(seed=seed)
+        self._env.reset(seed=seed)
         return self._observe()
 
     def _execute(self, actions: dict[str, np.ndarray]) -> Step:
         vector = np.zeros(len(self._components), dtype=np.intc)
         for index, name in enumerate(self._components):
             vector[index] = actions[name]
-        reward = self._lab.step(vector, num_steps=self._num_steps)
-        if self._lab.is_running():
+        reward = self._env.step(vector, num_steps=self._num_steps)
+        if self._env.is_running():
             return Step(self._observe(), reward, Terminal.NONE, {})
         return Step(self._last, reward, Terminal.TERMINATED, {})  # Lab raises if read now: the cached ones
 
     def _close(self) -> None:
-        self._lab.close()
+        self._env.close()

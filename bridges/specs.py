@@ -23,6 +23,7 @@ This module adds what dm_env leaves out:
 
 from __future__ import annotations
 
+import math
 import types
 from typing import Any, Callable, Mapping, Union
 
@@ -44,6 +45,7 @@ _DEFAULT_DTYPES = {'int': np.dtype(np.int64), 'float': np.dtype(np.float32),
 # Input dtype kinds converted without loss into each target kind; booleans
 # are additionally accepted from integer arrays holding only 0 and 1.
 _ACCEPTED_KINDS = {'f': 'fiu', 'i': 'iu', 'u': 'iu', 'b': 'biu'}
+_SHORT_FORM_KINDS = {'int': 'iu', 'float': 'f', 'bool': 'b'}
 
 
 # --------------------------------------------------------------------------
@@ -76,18 +78,35 @@ def num_values(spec: Spec) -> int | np.ndarray:
     """Number of choices of a discrete spec: an int if the same everywhere."""
     if not is_discrete(spec):
         raise ConfigError(f'spec {spec.name!r} is not discrete: {describe(spec)}')
-    counts = np.asarray(spec.maximum, dtype=np.int64) + 1
-    return int(counts.flat[0]) if np.all(counts == counts.flat[0]) else np.broadcast_to(counts, spec.shape).copy()
+    maximum = collapse_bound(spec.maximum)
+    if maximum.ndim == 0:
+        return int(maximum) + 1  # a Python int: int64's maximum + 1 does not overflow
+    return np.broadcast_to(maximum.astype(np.int64) + 1, spec.shape).copy()
 
 
 # --------------------------------------------------------------------------
 # Describing specs and values in messages
 
 
-def _bound_text(bound: np.ndarray) -> str:
+def collapse_bound(bound: Any) -> np.ndarray:
+    """A bound as a 0-d array when every element is equal, else as the full array.
+
+    The one place a per-element bound is simplified, so specs print, compare
+    and serialise simply (``collapse_bound(b).tolist()`` is a number or a list)::
+
+        >>> collapse_bound(np.array([2.0, 2.0])), collapse_bound([0, 1])
+        (array(2.), array([0, 1]))
+    """
     bound = np.asarray(bound)
-    if bound.size and np.all(bound == bound.flat[0]):
-        return repr(bound.flat[0].item())
+    if bound.ndim and bound.size and np.all(bound == bound.flat[0]):
+        return np.asarray(bound.flat[0])
+    return bound
+
+
+def _bound_text(bound: np.ndarray) -> str:
+    bound = collapse_bound(bound)
+    if bound.ndim == 0:
+        return repr(bound.item())
     return np.array2string(bound, threshold=8, separator=', ')
 
 
@@ -107,7 +126,8 @@ def describe(spec: Spec) -> str:
     return what
 
 
-def _received(value: Any) -> str:
+def received(value: Any) -> str:
+    """A short description of a received value, for error messages."""
     if isinstance(value, np.ndarray):
         if value.size <= 8:
             return f'{value.dtype.name} array of shape {value.shape}: {value.tolist()!r}'
@@ -158,19 +178,39 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
         lo_item, hi_item = lo.item(), hi.item()
     check_finite = dtype.kind == 'f'
     int_range = np.iinfo(dtype) if dtype.kind in 'iu' else None
+    # ints above 2**(mantissa bits + 1) may not survive a float conversion
+    exact_limit = 2 ** (np.finfo(dtype).nmant + 1) if dtype.kind == 'f' else None
 
     def fail(why: str, value: Any) -> SpecError:
-        return SpecError(key, expected, f'{_received(value)} ({why})')
+        return SpecError(key, expected, f'{received(value)} ({why})')
 
     int_scalar = shape == () and dtype.kind in 'iu' and (lo is None or scalar_bounds)
     if int_scalar:
         low = int_range.min if lo is None else lo_item
         high = int_range.max if lo is None else hi_item
 
+    # Small float vectors (CartPole's state) are checked fastest element by element in Python.
+    small_float = len(shape) == 1 and shape[0] <= 16 and dtype.kind == 'f'
+    if small_float:
+        los = np.broadcast_to(-np.inf if lo is None else lo, shape).astype(np.float64).tolist()
+        his = np.broadcast_to(np.inf if hi is None else hi, shape).astype(np.float64).tolist()
+
     def validate(value: Any) -> np.ndarray:
+        if small_float and type(value) is np.ndarray and value.dtype == dtype and value.shape == shape:
+            for item, low_item, high_item in zip(value.tolist(), los, his):
+                if not low_item <= item <= high_item or item - item != 0:  # out of bounds, NaN or infinite
+                    break
+            else:
+                return value
         if int_scalar and type(value) is int and low <= value <= high:
             return np.array(value, dtype)  # the common case: a Python int choice
-        array = value if type(value) is np.ndarray else np.asarray(value)
+        if type(value) is np.ndarray:
+            array = value
+        else:
+            try:
+                array = np.asarray(value)
+            except (ValueError, TypeError, RecursionError, OverflowError) as error:
+                raise fail(f'not an array: {error}', value) from None
         kind = array.dtype.kind
         if kind not in accepted:
             raise fail(f'dtype {array.dtype.name} cannot be converted without loss', value)
@@ -185,7 +225,16 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
                 bad = (array < int_range.min) | (array > int_range.max)
                 if bad.any():
                     raise fail(f'outside the range of {dtype.name}: {_first_bad(bad, array)}', value)
-            array = array.astype(dtype)
+            elif exact_limit is not None and kind in 'iu' and np.iinfo(array.dtype).max > exact_limit:
+                inexact = _inexact_ints(array, dtype, exact_limit)
+                if inexact is not None:
+                    raise fail(f'not exactly representable in {dtype.name}: '
+                               f'{_first_bad(inexact, array)}', value)
+            if check_finite:
+                with np.errstate(over='ignore'):  # an overflow is reported as 'not finite' below
+                    array = array.astype(dtype)
+            else:
+                array = array.astype(dtype)
         elif array.dtype != dtype:
             array = array.astype(dtype)
         if check_finite:
@@ -208,17 +257,33 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
     return validate
 
 
+def _inexact_ints(array: np.ndarray, dtype: np.dtype, limit: int) -> np.ndarray | None:
+    """The mask of integers that `dtype` cannot hold exactly (None if all fit)."""
+    large = (array > limit) | (array < -limit)
+    if not large.any():
+        return None
+    bad = np.zeros(array.shape, bool)
+    with np.errstate(over='ignore'):
+        converted = array[large].astype(dtype).tolist()
+    for position, item, back in zip(np.argwhere(large), array[large].tolist(), converted):
+        bad[tuple(position)] = not math.isfinite(back) or int(back) != item
+    return bad if bad.any() else None
+
+
 def _text_validator(spec: dm_specs.StringArray, key: str, expected: str) -> Validator:
     shape, string_type = spec.shape, spec.string_type
 
     def validate(value: Any) -> np.ndarray:
-        array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) \
-            else value.astype(object)
+        try:
+            array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) \
+                else value.astype(object)
+        except (ValueError, TypeError, RecursionError) as error:
+            raise SpecError(key, expected, f'{received(value)} (not an array: {error})') from None
         if array.shape != shape:
-            raise SpecError(key, expected, f'{_received(value)} (shape {array.shape} instead of {shape})')
+            raise SpecError(key, expected, f'{received(value)} (shape {array.shape} instead of {shape})')
         for item in array.flat:
             if not isinstance(item, string_type):
-                raise SpecError(key, expected, f'{_received(value)} (an element of type '
+                raise SpecError(key, expected, f'{received(value)} (an element of type '
                                 f'{type(item).__name__}, not {string_type.__name__})')
         return array
 
@@ -268,28 +333,28 @@ def from_dict(spec: Mapping[str, Any], name: str | None = None) -> Spec:
     ``shape`` defaults to ``()``; ``int`` takes ``num_values`` (a choice,
     `DiscreteArray` when scalar) or ``min_value``/``max_value``; ``float``
     takes optional ``min_value``/``max_value``; ``dtype`` overrides the
-    default (int64, float32).
+    default (int64, float32). Bounds are a number or a (nested) list that
+    broadcasts to the shape; a float bound may be infinite, never NaN; an
+    int bound must be a whole number inside the dtype's range. Anything
+    else raises a `ConfigError` naming the spec and the field.
     """
     where = f'spec {name!r}' if name else 'spec'
-    unknown = set(spec) - _SHORT_FORM_KEYS
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f'{where}: expected a dict such as dict(type="float", shape=(4,)); '
+                          f'received {received(spec)}')
+    unknown = [key for key in spec if key not in _SHORT_FORM_KEYS]
     if unknown:
-        raise ConfigError(f'{where}: unknown key(s) {sorted(unknown)}; '
+        raise ConfigError(f'{where}: unknown key(s) {sorted(map(str, unknown))}; '
                           f'expected some of {sorted(_SHORT_FORM_KEYS)}')
     kind = spec.get('type')
-    if kind not in SHORT_FORM_TYPES:
+    if not isinstance(kind, str) or kind not in SHORT_FORM_TYPES:
         raise ConfigError(f'{where}: type must be one of {list(SHORT_FORM_TYPES)}; received {kind!r}')
-    shape = spec.get('shape', ())
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
-        raise ConfigError(f'{where}: shape must be non-negative ints; received {spec.get("shape")!r}')
-    shape = tuple(int(n) for n in shape)
+    shape = _shape(spec.get('shape', ()), where)
     if kind == 'text':
         if set(spec) - {'type', 'shape'}:
             raise ConfigError(f'{where}: text takes only type and shape; received {sorted(spec)}')
         return dm_specs.StringArray(shape, name=name)
-    dtype = np.dtype(spec.get('dtype', _DEFAULT_DTYPES[kind]))
-    if _DEFAULT_DTYPES[kind].kind != dtype.kind and not (kind == 'int' and dtype.kind == 'u'):
-        raise ConfigError(f'{where}: dtype {dtype} does not fit type {kind!r}')
+    dtype = _dtype(spec, kind, where)
     lo, hi = spec.get('min_value'), spec.get('max_value')
     if kind == 'bool':
         if lo is not None or hi is not None or 'num_values' in spec:
@@ -297,9 +362,13 @@ def from_dict(spec: Mapping[str, Any], name: str | None = None) -> Spec:
         return dm_specs.Array(shape, dtype, name=name)
     if 'num_values' in spec:
         count = spec['num_values']
-        if kind != 'int' or not isinstance(count, (int, np.integer)) or count < 1:
+        if (kind != 'int' or isinstance(count, (bool, np.bool_))
+                or not isinstance(count, (int, np.integer)) or count < 1):
             raise ConfigError(f'{where}: num_values must be a positive int on an int spec; '
                               f'received {count!r}')
+        if count - 1 > np.iinfo(dtype).max:
+            raise ConfigError(f'{where}: num_values {count} does not fit dtype {dtype.name} '
+                              f'(at most {np.iinfo(dtype).max + 1})')
         if lo is not None or hi is not None:
             raise ConfigError(f'{where}: give num_values or min_value/max_value, not both')
         if shape == ():
@@ -307,28 +376,106 @@ def from_dict(spec: Mapping[str, Any], name: str | None = None) -> Spec:
         return dm_specs.BoundedArray(shape, dtype, 0, int(count) - 1, name=name)
     if lo is None and hi is None:
         return dm_specs.Array(shape, dtype, name=name)
-    info = np.iinfo(dtype) if dtype.kind in 'iu' else np.finfo(dtype)
-    lo = info.min if lo is None else lo
-    hi = info.max if hi is None else hi
     if kind == 'float':
-        lo = -np.inf if lo == info.min else lo
-        hi = np.inf if hi == info.max else hi
+        default_lo, default_hi = -np.inf, np.inf
+    else:
+        default_lo, default_hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    lo = default_lo if lo is None else _bound(lo, 'min_value', dtype, shape, where)
+    hi = default_hi if hi is None else _bound(hi, 'max_value', dtype, shape, where)
     try:
         return dm_specs.BoundedArray(shape, dtype, lo, hi, name=name)
     except ValueError as error:
         raise ConfigError(f'{where}: invalid bounds: {error}') from error
 
 
-def _bound_value(bound: np.ndarray) -> Any:
-    bound = np.asarray(bound)
-    if bound.size and np.all(bound == bound.flat[0]):
-        return bound.flat[0].item()
-    return bound.tolist()
+def _shape(shape: Any, where: str) -> tuple[int, ...]:
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(dims, (tuple, list)) or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n >= 0
+            for n in dims):
+        raise ConfigError(f'{where}: shape must be non-negative ints; received {received(shape)}')
+    return tuple(int(n) for n in dims)
+
+
+def _dtype(spec: Mapping[str, Any], kind: str, where: str) -> np.dtype:
+    if 'dtype' not in spec:
+        return _DEFAULT_DTYPES[kind]
+    given = spec['dtype']
+    try:
+        if not isinstance(given, (str, np.dtype, type)):
+            raise TypeError(given)
+        dtype = np.dtype(given)
+    except (TypeError, ValueError):
+        raise ConfigError(f'{where}: dtype must be a NumPy dtype name such as "int32"; '
+                          f'received {received(given)}') from None
+    if dtype.kind not in _SHORT_FORM_KINDS[kind]:
+        raise ConfigError(f'{where}: dtype {dtype} does not fit type {kind!r}')
+    return dtype
+
+
+def _bound(value: Any, field: str, dtype: np.dtype, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """A bound checked against the spec's dtype and shape (never silently rounded or wrapped)."""
+    what = (f'{where}: {field} must be a number or a list of numbers broadcasting to shape {shape}'
+            + (f', whole and within {dtype.name}' if dtype.kind in 'iu' else ', not NaN'))
+    try:
+        bound = np.asarray(value)
+    except (ValueError, TypeError, RecursionError):
+        raise ConfigError(f'{what}; received {received(value)}') from None
+    if bound.dtype.kind not in 'iuf' and not (
+            bound.dtype.kind == 'O' and dtype.kind in 'iu' and _all_ints(bound)):  # bools, strings, ragged lists
+        raise ConfigError(f'{what}; received {received(value)}')
+    try:
+        np.broadcast_to(bound, shape)
+    except ValueError:
+        raise ConfigError(f'{what}; received shape {bound.shape}') from None
+    if bound.dtype.kind == 'f' and np.isnan(bound).any():
+        raise ConfigError(f'{what}; received NaN in {received(value)}')
+    if dtype.kind == 'f':
+        with np.errstate(over='ignore'):
+            fits = np.isfinite(bound.astype(dtype)[np.isfinite(bound)]).all()
+        if not fits:
+            raise ConfigError(f'{what}; received {received(value)} (beyond the range of {dtype.name})')
+        return bound.astype(dtype)
+    info = np.iinfo(dtype)
+    if isinstance(value, np.ndarray) and bound.dtype.kind in 'iu':
+        inside = bool(((bound >= info.min) & (bound <= info.max)).all())
+    else:  # Python numbers, one by one: a list mixing ints beyond 2**53 became float64 above
+        items = np.asarray(value, dtype=object).reshape(bound.shape).ravel().tolist()
+        exact = [_whole(item) for item in items]
+        if any(item is None for item in exact):
+            raise ConfigError(f'{what}; received {received(value)}')
+        inside = all(info.min <= item <= info.max for item in exact)
+        if inside:
+            bound = np.array(exact, dtype).reshape(bound.shape)
+    if not inside:
+        raise ConfigError(f'{what}; received {received(value)} (outside {info.min}..{info.max})')
+    return bound.astype(dtype)
+
+
+def _all_ints(bound: np.ndarray) -> bool:
+    return all(isinstance(item, int) and not isinstance(item, bool) for item in bound.flat)
+
+
+def _whole(item: Any) -> int | None:
+    """An integer-valued number as a Python int; None for anything else."""
+    if isinstance(item, (bool, np.bool_)):
+        return None
+    if isinstance(item, (int, np.integer)):
+        return int(item)
+    if isinstance(item, (float, np.floating)) and math.isfinite(item) and float(item).is_integer():
+        return int(item)
+    return None
 
 
 def to_dict(spec: Spec) -> dict[str, Any]:
-    """The TensorForce short form of a spec (the inverse of `from_dict`)."""
+    """The TensorForce short form of a spec (the inverse of `from_dict`, also through JSON).
+
+    >>> to_dict(dm_specs.BoundedArray((2,), np.float32, [-1.0, 0.0], 1.0, name='force'))
+    {'type': 'float', 'shape': (2,), 'min_value': [-1.0, 0.0], 'max_value': 1.0}
+    """
     if is_text(spec):
+        if spec.string_type is not str:
+            raise ConfigError(f'spec {spec.name!r}: text of {spec.string_type.__name__} has no short form')
         return dict(type='text', shape=spec.shape)
     kind = {'b': 'bool', 'i': 'int', 'u': 'int', 'f': 'float'}.get(spec.dtype.kind)
     if kind is None:
@@ -336,15 +483,19 @@ def to_dict(spec: Spec) -> dict[str, Any]:
     out: dict[str, Any] = dict(type=kind, shape=spec.shape)
     if spec.dtype != _DEFAULT_DTYPES[kind]:
         out['dtype'] = spec.dtype.name
+    if kind == 'bool':
+        if isinstance(spec, dm_specs.BoundedArray) and not (
+                np.all(spec.minimum == 0) and np.all(spec.maximum == 1)):
+            raise ConfigError(f'spec {spec.name!r}: a bounded bool has no short form: {describe(spec)}')
+        return out
     if is_discrete(spec):
         count = num_values(spec)
-        out['num_values'] = count if isinstance(count, int) else count.tolist()
         if isinstance(count, int):
+            out['num_values'] = count
             return out
-        del out['num_values']
     if isinstance(spec, dm_specs.BoundedArray):
-        out['min_value'] = _bound_value(spec.minimum)
-        out['max_value'] = _bound_value(spec.maximum)
+        out['min_value'] = collapse_bound(spec.minimum).tolist()
+        out['max_value'] = collapse_bound(spec.maximum).tolist()
     return out
 
 

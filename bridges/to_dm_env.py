@@ -29,7 +29,7 @@ class DMEnv(dm_env.Environment):
         self._needs_reset = True
 
     @property
-    def environment(self) -> Environment:
+    def env(self) -> Environment:
         return self._env
 
     def observation_spec(self) -> Any:
@@ -68,7 +68,8 @@ class DMEnv(dm_env.Environment):
 def to_dm_env(env: Environment) -> dm_env.Environment:
     """Any contract environment as a `dm_env.Environment`.
 
-    >>> timestep = to_dm_env(GymBridge('CartPole-v1')).reset()
+    >>> from modalbridge.bridges import GymBridge
+    >>> timestep = to_dm_env(GymBridge("CartPole-v1")).reset()
     """
     if not isinstance(env, Environment):
         raise ConfigError(f'to_dm_env: expected a modalbridge Environment; received {type(env).__name__}')

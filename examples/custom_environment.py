@@ -3,8 +3,9 @@
 `LightsOut` has an image state (a 16x16 RGB picture of three lamps), a text
 state (an instruction naming the lamp to switch off) and two named actions
 (which lamp to press, and whether to press at all). The adapter only
-declares its specs and implements `_reset` / `_execute`; the base class
-validates actions, enforces the call order and the time limit.
+declares its specs and implements `_reset` / `_execute`, drawing random
+numbers from `self.np_random`; the base class seeds it, validates actions
+and what the hooks return, enforces the call order and the time limit.
 
     python examples/custom_environment.py
 """
@@ -29,10 +30,11 @@ class LightsOut(Environment):
             max_episode_timesteps=10)
 
     def _reset(self, seed: int | None) -> dict:
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(list(COLOURS))
+        # self.np_random is seeded by reset(seed=...) and continued by reset(), as in Gymnasium:
+        # never make a generator of your own here.
+        self.order = self.np_random.permutation(list(COLOURS))
         self.on = np.ones(3, bool)
-        self.target = int(self.rng.integers(3))
+        self.target = int(self.np_random.integers(3))
         return self._observe()
 
     def _observe(self) -> dict:

@@ -19,21 +19,18 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
-from modalbridge.bridges import names
+from modalbridge.bridges import gym_spaces, names
 from modalbridge.bridges.errors import ConfigError
-from modalbridge.bridges.gym import leaves, reader
-from modalbridge.bridges.to_gymnasium import spaces_of
 from modalbridge.preprocess.stack import Declaration, Stack
 
 
 def _gym_stack(space: gymnasium.Space, preprocessing: Declaration, num_envs: int, backend: str,
                **stack_kwargs: Any):
-    found = leaves(space, names.STATE, 'observation')
+    found = gym_spaces.space_leaves(space, names.STATE, 'observation')
     stack = Stack({leaf.name: leaf.spec for leaf in found}, preprocessing, num_envs=num_envs,
                   backend=backend, **stack_kwargs)
-    readers = [(leaf.name, reader(leaf)) for leaf in found]
-    single_space, to_gym, _ = spaces_of(dict(stack.states), names.STATE)
-    return stack, readers, single_space, to_gym
+    single_space, to_gym, _ = gym_spaces.spaces_of(dict(stack.states), names.STATE)
+    return stack, gym_spaces.reader(found), single_space, to_gym
 
 
 class PreprocessObservation(gymnasium.ObservationWrapper):
@@ -47,7 +44,7 @@ class PreprocessObservation(gymnasium.ObservationWrapper):
     def __init__(self, env: gymnasium.Env, preprocessing: Declaration, backend: str = 'numpy',
                  **stack_kwargs: Any):
         super().__init__(env)
-        self.stack, self._readers, self.observation_space, self._to_gym = _gym_stack(
+        self.stack, self._read, self.observation_space, self._to_gym = _gym_stack(
             env.observation_space, preprocessing, 1, backend, **stack_kwargs)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -55,8 +52,7 @@ class PreprocessObservation(gymnasium.ObservationWrapper):
         return super().reset(seed=seed, options=options)
 
     def observation(self, observation: Any) -> Any:
-        states = {name: read(observation) for name, read in self._readers}
-        return self._to_gym(self.stack(states))
+        return self._to_gym(self.stack(self._read(observation)))
 
 
 class PreprocessVectorObservation(VectorWrapper):
@@ -73,7 +69,7 @@ class PreprocessVectorObservation(VectorWrapper):
         if self._mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
             raise ConfigError(f'PreprocessVectorObservation: autoreset mode {self._mode} is not supported; '
                               'use NEXT_STEP or SAME_STEP')
-        self.stack, self._readers, single, self._to_gym = _gym_stack(
+        self.stack, self._read, single, self._to_gym = _gym_stack(
             env.single_observation_space, preprocessing, env.num_envs, backend, **stack_kwargs)
         self.single_observation_space = single
         self.observation_space = batch_space(single, env.num_envs)
@@ -95,8 +91,7 @@ class PreprocessVectorObservation(VectorWrapper):
         return self._process(observation), reward, terminated, truncated, info
 
     def _process(self, observation: Any) -> Any:
-        states = {name: read(observation) for name, read in self._readers}
-        return self._to_gym(self.stack(states))
+        return self._to_gym(self.stack(self._read(observation)))
 
 
 class PreprocessDMEnv(dm_env.Environment):

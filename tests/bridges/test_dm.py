@@ -6,6 +6,7 @@ from dm_env import test_utils
 
 from modalbridge.bridges import (ConfigError, DMEnvBridge, GymBridge, Terminal, check, to_dm_env)
 from modalbridge.bridges import dm as dm_lib
+from modalbridge.bridges import names, nest
 
 
 class Corridor(dm_env.Environment):
@@ -138,3 +139,20 @@ def test_dm_control_tasks_run_and_end_truncated_after_1000_steps(domain, task):
     assert steps[-1].terminal is Terminal.TRUNCATED and steps[-1].info == {'discount': 1.0}
     assert {step.terminal for step in steps[:-1]} == {Terminal.NONE}
     assert check(lambda: DMEnvBridge(factory), max_steps=1000).ok
+
+
+class Colliding(Corridor):
+    def observation_spec(self):
+        return {0: dm_specs.Array((), np.float64, name='a'), '0': dm_specs.Array((), np.float64, name='b')}
+
+
+def test_dm_spec_keys_flattening_to_the_same_name_are_a_config_error():
+    with pytest.raises(ConfigError, match=r"observation spec: the paths \(0,\) and \('0',\) both flatten to the name '0'"):
+        DMEnvBridge(Colliding())
+
+
+def test_dm_nested_action_is_assembled_in_its_own_container_types():
+    spec = {'arm': [dm_specs.Array((), np.float64, name='x'), dm_specs.Array((), np.float64, name='y')]}
+    build = nest.assembler(spec, dm_lib.children, dm_lib._rebuild,
+                           lambda path: lambda flat, name=names.join(path): flat[name])
+    assert build({'arm/0': 1.0, 'arm/1': 2.0}) == {'arm': [1.0, 2.0]}

@@ -154,8 +154,8 @@ class WrongKeys(Counter):
 
 
 def test_a_hook_returning_wrong_state_keys_is_refused():
-    with pytest.raises(SpecError, match=r"'states': expected the state keys \['board', 'caption', 'count'\]; "
-                                        r"received \['count'\] from WrongKeys._reset"):
+    with pytest.raises(EnvironmentFailure, match=r"^WrongKeys._reset returned an invalid states: expected the "
+                                                 r"state keys \['board', 'caption', 'count'\]; received \['count'\]$"):
         WrongKeys().reset()
 
 
@@ -165,8 +165,10 @@ class OutOfBounds(Counter):
 
 
 def test_a_plain_state_value_outside_its_spec_is_refused():
-    with pytest.raises(SpecError, match="'count': expected int64 scalar in"):
+    with pytest.raises(EnvironmentFailure, match="OutOfBounds._reset returned an invalid state 'count': "
+                                                 "expected int64 scalar in") as caught:
         OutOfBounds().reset()
+    assert isinstance(caught.value.original, SpecError) and caught.value.original.key == 'count'
 
 
 def test_terminal_from_flags_prefers_terminated():
@@ -176,3 +178,90 @@ def test_terminal_from_flags_prefers_terminated():
     assert terminal_from_flags(False, False) is Terminal.NONE
     out = terminal_from_flags(np.array([True, False, True, False]), np.array([True, True, False, False]))
     assert out.dtype == np.int8 and out.tolist() == [1, 2, 1, 0]
+
+
+class Returns(Counter):
+    """Returns whatever the test puts in `reset_states` / `step`, keeping valid defaults."""
+
+    def __init__(self, states=None, reward=1.0, terminal=Terminal.NONE, info=None, step=None):
+        super().__init__()
+        self.override, self.reward, self.terminal, self.info, self.step = states or {}, reward, terminal, info, step
+
+    def _states(self):
+        return {**dict(count=np.int64(0), board=np.zeros(2, np.float32), caption='start'), **self.override}
+
+    def _reset(self, seed):
+        return self._states()
+
+    def _execute(self, actions):
+        if self.step is not None:
+            return self.step
+        return Step(self._states(), self.reward, self.terminal, self.info)
+
+
+@pytest.mark.parametrize('override, key, why', [
+    (dict(board=np.array([np.nan, 0], np.float32)), 'board', 'not finite'),
+    (dict(board=np.zeros(3, np.float32)), 'board', 'shape (3,) instead of (2,)'),
+    (dict(board=np.zeros((2,), object)), 'board', 'dtype object'),
+    (dict(board=np.array([1e39, 0.0])), 'board', 'not finite'),
+    (dict(board=np.array([2 ** 24 + 1, 0])), 'board', 'not exactly representable'),
+    (dict(count=np.int64(101)), 'count', 'out of bounds'),
+    (dict(count=np.array(-1)), 'count', 'out of bounds'),
+    (dict(count=np.array(1.5)), 'count', 'dtype float64'),
+    (dict(caption=np.array([1, 2])), 'caption', 'shape (2,)'),
+    (dict(caption=np.array(3)), 'caption', 'an element of type int'),
+    (dict(board=[[0.0], [1.0, 2.0]]), 'board', 'not an array'),
+])
+def test_states_an_environment_returns_are_validated_even_as_arrays(override, key, why):
+    for make in (lambda: Returns(states=override).reset(), lambda: step_once(Returns(), override)):
+        with pytest.raises(EnvironmentFailure, match=f"Returns._(reset|execute) returned an invalid state '{key}': "
+                                                     'expected') as caught:
+            make()
+        assert why in str(caught.value)
+        assert isinstance(caught.value.original, SpecError)
+
+
+def step_once(env, override):
+    env.reset()
+    env.override = override
+    return env.execute(dict(step=0))
+
+
+def test_a_valid_array_state_is_returned_as_a_fresh_copy_of_the_same_dtype():
+    env = Returns(states=dict(count=np.int64(3)))
+    states = env.reset()
+    assert states['count'].dtype == np.int64 and states['count'] == 3
+
+
+@pytest.mark.parametrize('field, kwargs, received', [
+    ('reward', dict(reward=None), 'NoneType None'),
+    ('reward', dict(reward='1.5'), "str '1.5'"),
+    ('reward', dict(reward=float('nan')), 'float nan'),
+    ('reward', dict(reward=np.float32('inf')), 'float32 np.float32(inf)'),
+    ('reward', dict(reward=10 ** 400), 'int 1000'),
+    ('reward', dict(reward=True), 'bool True'),
+    ('reward', dict(reward=np.array([1.0])), 'float64 array of shape (1,)'),
+    ('terminal', dict(terminal=7), 'int 7'),
+    ('terminal', dict(terminal=True), 'bool True'),
+    ('terminal', dict(terminal='TERMINATED'), "str 'TERMINATED'"),
+    ('info', dict(info=[('a', 1)]), 'list'),
+    ('info', dict(info='x'), "str 'x'"),
+    ('step', dict(step=(dict(), 1.0, 0, {})), 'tuple'),
+])
+def test_a_bad_reward_terminal_info_or_step_is_an_environment_failure_naming_the_field(field, kwargs, received):
+    env = Returns(**kwargs)
+    env.reset()
+    with pytest.raises(EnvironmentFailure, match=f'^Returns._execute returned an invalid {field}: expected') as caught:
+        env.execute(dict(step=0))
+    assert received in str(caught.value)
+
+
+@pytest.mark.parametrize('reward, expected', [(1, 1.0), (np.float32(0.5), 0.5), (np.array(2.0), 2.0),
+                                              (np.int64(-3), -3.0)])
+def test_real_rewards_of_any_numeric_type_become_floats(reward, expected):
+    env = Returns(reward=reward, terminal=np.int8(2), info=None)
+    env.reset()
+    step = env.execute(dict(step=0))
+    assert type(step.reward) is float and step.reward == expected
+    assert step.terminal is Terminal.TRUNCATED and step.info == {}
+

@@ -83,3 +83,22 @@ def test_a_pointer_cell_outside_the_grid_is_a_spec_error():
     env.reset()
     with pytest.raises(SpecError, match="'pointer'"):
         env.execute(idle(pointer=24))
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(keys='ab'), "keys must be a list of key names such as ['ArrowLeft', 'space']; received 'ab'"),
+    (dict(keys=5), 'keys must be a list of key names'),
+    (dict(vision_shape=(32, True, 3)), 'vision_shape[1]: expected an int >= 1; received True (a bool)'),
+    (dict(vision_shape=(32, 0, 3)), 'vision_shape[1]: expected an int >= 1; received 0'),
+    (dict(vision_shape='abc'), 'vision_shape must be (height, width, channels)'),
+    (dict(pointer=dict(width=48.0, height=32, cells=(4, 6))), 'pointer width: expected an int >= 1; received 48.0'),
+    (dict(pointer=dict(width=48, height=True, cells=(4, 6))), 'pointer height: expected an int >= 1; received True'),
+    (dict(pointer=dict(width=48, height=32, cells=(4, 2.5))), 'pointer cells[1]: expected an int >= 1'),
+    (dict(pointer=dict(width=48, height=32, cells=4)), 'pointer cells must be (rows, columns); received 4'),
+    (dict(pointer=[48, 32]), 'pointer must be dict(width=..., height=..., cells=(rows, columns))'),
+])
+def test_bad_arguments_are_config_errors_naming_the_field(kwargs, message):
+    arguments = {**dict(keys=KEYS, pointer=POINTER, vision_shape=(32, 48, 3)), **kwargs}
+    with pytest.raises(ConfigError) as caught:
+        EventBridge(FakeUniverseEnv(), **arguments)
+    assert message in str(caught.value)

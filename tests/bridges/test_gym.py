@@ -7,7 +7,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from modalbridge.bridges import (ConfigError, GymBridge, SpecError, Terminal, check, names,
                                  specs)
-from modalbridge.bridges import gym as gym_lib
+from modalbridge.bridges import gym_spaces
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A private copy of the space registry, so a test's registrations do not leak."""
+    monkeypatch.setattr(gym_spaces, '_MAPPERS', dict(gym_spaces._MAPPERS))
 
 
 class SpaceEnv(gymnasium.Env):
@@ -144,7 +150,15 @@ class WordSpace(spaces.Space):
         return x in self.words
 
 
-def test_any_space_of_str_is_text_and_its_contains_checks_actions():
+def test_an_unregistered_custom_space_is_a_config_error_naming_the_registry():
+    class Unregistered(spaces.Space):
+        pass
+    with pytest.raises(ConfigError, match=r"observation space 'mission'.*register_space"):
+        GymBridge(SpaceEnv(spaces.Dict({'mission': Unregistered(dtype=str)}), spaces.Discrete(2)))
+
+
+def test_a_registered_space_of_str_is_text_and_its_contains_checks_actions(registry):
+    gym_spaces.register_space(WordSpace, gym_spaces.string_space)
     env = GymBridge(SpaceEnv(spaces.Dict({'mission': WordSpace(['go', 'stop'])}), WordSpace(['left', 'right'])))
     assert env.states['mission'] == dm_specs.StringArray((), name='mission')
     assert env.actions['action'] == dm_specs.StringArray((), name='action')
@@ -153,6 +167,47 @@ def test_any_space_of_str_is_text_and_its_contains_checks_actions():
     assert env.env.unwrapped.received == ['left']
     with pytest.raises(SpecError, match="'action': expected text that WordSpace.contains accepts; received 'up'"):
         env.execute({'action': 'up'})
+
+
+def test_minigrid_mission_space_is_registered_by_name_without_importing_minigrid():
+    assert gym_spaces._MAPPERS['minigrid.core.mission.MissionSpace'] is gym_spaces.string_space
+
+
+def test_a_registered_mapper_is_used_for_subclasses_too(registry):
+    class Words(WordSpace):
+        pass
+    gym_spaces.register_space(WordSpace, gym_spaces.string_space)
+    spec, _, _ = gym_spaces.to_spec(Words(['a']), 'w')
+    assert specs.is_text(spec)
+
+
+@pytest.mark.parametrize('bad', [int, 'not callable'])
+def test_register_space_refuses_non_spaces_and_non_callables(bad, registry):
+    with pytest.raises(ConfigError, match='register_space'):
+        if bad is int:
+            gym_spaces.register_space(int, gym_spaces.string_space)
+        else:
+            gym_spaces.register_space(WordSpace, bad)
+
+
+@pytest.mark.parametrize('space, first, second', [
+    (spaces.Dict({0: spaces.Discrete(2), '0': spaces.Discrete(3)}), '(0,)', "('0',)"),
+    (spaces.Dict({'1': spaces.Discrete(2), 1: spaces.Discrete(3)}), None, None),
+])
+def test_keys_flattening_to_the_same_name_are_a_config_error(space, first, second):
+    # Before, one of the two leaves silently disappeared.
+    for make in (lambda: GymBridge(SpaceEnv(space, spaces.Discrete(2))),
+                 lambda: GymBridge(SpaceEnv(spaces.Discrete(2), space))):
+        with pytest.raises(ConfigError, match='both flatten to the name') as caught:
+            make()
+        if first:
+            assert first in str(caught.value) and second in str(caught.value)
+
+
+def test_tuple_indices_and_escaped_slashes_do_not_collide():
+    space = spaces.Dict({'a': spaces.Tuple([spaces.Discrete(2)]), 'a/0': spaces.Discrete(3)})
+    # 'a/0' is escaped to 'a%2F0', so it is distinct from the tuple path ('a', 0)
+    assert 'a%2F0' in gym_spaces.space_leaves(space, 'state', 'observation')[1].name
 
 
 def test_terminated_and_truncated_map_to_terminal():

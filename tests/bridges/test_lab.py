@@ -31,15 +31,15 @@ def test_unnamed_components_are_zero_and_actions_repeat():
     env = bridge(num_steps=2)
     env.reset(seed=0)
     env.execute({'MOVE_BACK_FORWARD': 1})
-    sent = env.lab.received[-1]
+    sent = env.env.received[-1]
     assert sent.dtype == np.intc and sent.tolist() == [0, 0, 0, 1, 0, 0, 0]
-    assert env.lab.num_steps() in (1, 2)
+    assert env.env.num_steps() in (1, 2)
 
 
 def test_the_last_observation_is_cached_after_the_end():
     env = bridge()
     env.reset(seed=0)
-    lab = env.lab
+    lab = env.env
     step = None
     for _ in range(200):
         row_move = int(np.sign(lab.goal[0] - lab.position[0]))
@@ -65,3 +65,21 @@ def test_out_of_bounds_actions_are_spec_errors():
 def test_unknown_observations_are_config_errors():
     with pytest.raises(ConfigError, match="LabBridge: observation 'DEPTH' is not in the Lab's observation_spec"):
         LabBridge(Lab('fake_maze', ['INSTR']), ['DEPTH'])
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(observations='RGB_INTERLEAVED'), 'observations must be a list of names'),
+    (dict(num_steps=True), 'LabBridge: num_steps: expected an int >= 1; received True (a bool)'),
+    (dict(num_steps=0), 'LabBridge: num_steps: expected an int >= 1; received 0'),
+    (dict(fill_missing=1), 'LabBridge: fill_missing: expected True or False; received 1'),
+])
+def test_bad_lab_arguments_are_config_errors_naming_the_field(kwargs, message):
+    arguments = {'observations': OBSERVATIONS, **kwargs}
+    with pytest.raises(ConfigError) as caught:
+        LabBridge(Lab('fake_maze', OBSERVATIONS), **arguments)
+    assert message in str(caught.value)
+
+
+def test_the_wrapped_lab_is_env():
+    lab = Lab('fake_maze', OBSERVATIONS)
+    assert LabBridge(lab, OBSERVATIONS).env is lab

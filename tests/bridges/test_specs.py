@@ -133,3 +133,139 @@ def test_discrete_predicates():
     assert not specs.is_discrete(FLOAT)
     with pytest.raises(ConfigError, match="spec 'force' is not discrete"):
         specs.num_values(FLOAT)
+
+
+# -- round trips through to_dict / from_dict / JSON (issue 10) -----------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+FLOAT_DTYPES = [np.float16, np.float32, np.float64]
+SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
+
+
+@st.composite
+def bounded_specs(draw):
+    shape = draw(SHAPES)
+    dtype = np.dtype(draw(st.sampled_from(INT_DTYPES + FLOAT_DTYPES)))
+    bound_shape = draw(st.sampled_from([(), shape]))
+    if dtype.kind == 'f':
+        elements = st.floats(allow_nan=False, width=dtype.itemsize * 8)
+    else:
+        info = np.iinfo(dtype)
+        elements = st.integers(int(info.min), int(info.max))
+    first = draw(hnp.arrays(dtype, bound_shape, elements=elements))
+    second = draw(hnp.arrays(dtype, bound_shape, elements=elements))
+    return dm_specs.BoundedArray(shape, dtype, np.minimum(first, second), np.maximum(first, second),
+                                 name='x')
+
+
+ALL_SPECS = st.one_of(
+    st.builds(lambda shape: dm_specs.StringArray(shape, name='x'), SHAPES),
+    st.builds(lambda shape, dtype: dm_specs.Array(shape, dtype, name='x'), SHAPES,
+              st.sampled_from([bool] + INT_DTYPES + FLOAT_DTYPES)),
+    st.builds(lambda n, dtype: dm_specs.DiscreteArray(n, dtype=dtype, name='x'),
+              st.integers(1, 100), st.sampled_from([np.int32, np.int64, np.uint8])),
+    bounded_specs())
+
+
+def assert_same_spec(again, spec):
+    assert again.name == spec.name and again.shape == spec.shape
+    if specs.is_text(spec):
+        assert specs.is_text(again)
+        return
+    assert again.dtype == spec.dtype
+    assert isinstance(again, dm_specs.BoundedArray) == isinstance(spec, dm_specs.BoundedArray)
+    if isinstance(spec, dm_specs.BoundedArray):
+        for ours, theirs in [(again.minimum, spec.minimum), (again.maximum, spec.maximum)]:
+            assert np.array_equal(np.broadcast_to(ours, spec.shape), np.broadcast_to(theirs, spec.shape))
+        assert specs.is_discrete(again) == specs.is_discrete(spec)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ALL_SPECS)
+def test_every_spec_kind_round_trips_through_to_dict_from_dict_and_json(spec):
+    short = specs.to_dict(spec)
+    assert_same_spec(specs.from_dict(short, name='x'), spec)
+    assert_same_spec(specs.from_dict(json.loads(json.dumps(short)), name='x'), spec)
+
+
+def test_per_element_bounds_round_trip_cartpole():
+    # A2C checkpoints of CartPole stored exactly this spec: from_dict failed with
+    # "truth value of an array is ambiguous".
+    high = np.array([4.8, np.finfo(np.float32).max, 0.418, np.finfo(np.float32).max], np.float32)
+    spec = dm_specs.BoundedArray((4,), np.float32, -high, high, name='state')
+    again = specs.from_dict(json.loads(json.dumps(specs.to_dict(spec))), name='state')
+    assert_same_spec(again, spec)
+    assert again.minimum[1] == -np.finfo(np.float32).max  # kept, not turned into -inf
+
+
+@pytest.mark.parametrize('short, message', [
+    (dict(type='float', shape=2.0), 'shape must be non-negative ints; received float 2.0'),
+    (dict(type='float', shape=(True, 2)), 'shape must be non-negative ints'),
+    (dict(type='float', shape='ab'), 'shape must be non-negative ints'),
+    (dict(type='int', dtype='int8', min_value=-1000), 'min_value must be a number'),
+    (dict(type='int', dtype='int8', max_value=2 ** 70), 'max_value must be a number'),
+    (dict(type='int', min_value=0.5), 'whole and within int64'),
+    (dict(type='int', min_value=float('inf')), 'whole and within int64'),
+    (dict(type='float', min_value=float('nan')), 'NaN'),
+    (dict(type='float', min_value=[0.0, float('nan')], shape=2), 'NaN'),
+    (dict(type='float', max_value=1e39), 'beyond the range of float32'),
+    (dict(type='float', min_value=True), 'min_value must be a number'),
+    (dict(type='float', min_value='0'), 'min_value must be a number'),
+    (dict(type='float', min_value=[0.0, [1.0]], shape=2), 'min_value must be a number'),
+    (dict(type='float', min_value=[0.0, 1.0, 2.0], shape=2), 'received shape (3,)'),
+    (dict(type='int', num_values=True), 'num_values must be a positive int'),
+    (dict(type='int', num_values=2.0), 'num_values must be a positive int'),
+    (dict(type='int', num_values=300, dtype='uint8'), 'does not fit dtype uint8'),
+    (dict(type='int', dtype='int77'), 'dtype must be a NumPy dtype name'),
+    (dict(type='int', dtype=['int8']), 'dtype must be a NumPy dtype name'),
+    (dict(type=['int']), 'type must be one of'),
+    ([('type', 'int')], 'expected a dict'),
+])
+def test_raw_crashes_of_from_dict_are_config_errors_naming_the_spec(short, message):
+    with pytest.raises(ConfigError, match="spec 'x'") as caught:
+        specs.from_dict(short, name='x')
+    assert message in str(caught.value)
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({'type': st.sampled_from(['int', 'float', 'bool', 'text'])}, optional={
+    'shape': st.one_of(JSONISH, st.lists(st.integers(0, 3), max_size=3)),
+    'dtype': st.one_of(JSONISH, st.sampled_from(['int8', 'uint8', 'int32', 'float16', 'float64', 'bool'])),
+    'num_values': JSONISH, 'min_value': JSONISH, 'max_value': JSONISH}))
+def test_from_dict_gives_a_spec_or_a_config_error_never_a_raw_crash(short):
+    try:
+        spec = specs.from_dict(short, name='x')
+    except ConfigError:
+        return
+    assert_same_spec(specs.from_dict(json.loads(json.dumps(specs.to_dict(spec))), name='x'), spec)
+
+
+@pytest.mark.parametrize('spec, value', [
+    (dm_specs.Array((), np.float32, name='x'), 16_777_217),
+    (dm_specs.Array((2,), np.float32, name='x'), np.array([1, 2 ** 24 + 1], np.int64)),
+    (dm_specs.Array((), np.float64, name='x'), 2 ** 53 + 1),
+    (dm_specs.Array((), np.float16, name='x'), 70_000),
+])
+def test_ints_are_converted_to_floats_only_exactly(spec, value):
+    with pytest.raises(SpecError, match='not exactly representable|not finite'):
+        specs.validate(spec, value)
+
+
+def test_large_ints_that_floats_hold_exactly_are_accepted():
+    assert specs.validate(dm_specs.Array((), np.float32, name='x'), 2 ** 30).item() == 2 ** 30
+    assert specs.validate(dm_specs.Array((), np.float32, name='x'), 16_777_216).item() == 16_777_216
+
+
+def test_collapse_bound_is_the_one_uniform_bound_helper():
+    assert specs.collapse_bound(np.full((2, 2), 3)).shape == ()
+    assert specs.collapse_bound([1, 2]).tolist() == [1, 2]
+    assert specs.collapse_bound(np.zeros(0)).shape == (0,)

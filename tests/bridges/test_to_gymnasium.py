@@ -72,7 +72,7 @@ def test_round_trip_steps_and_truncates():
             move=1, jump=1, force=np.zeros(2, np.float32), cells=np.array([0, 2]), say='hi'))
         assert reward == 1.0 and not terminated
     assert truncated and observation['caption'] == 'you said hi'
-    assert env.environment.last['jump'].dtype == bool
+    assert env.env.last['jump'].dtype == bool
 
 
 def test_text_with_shape_cannot_become_a_gymnasium_space():
@@ -88,3 +88,71 @@ def test_text_with_shape_cannot_become_a_gymnasium_space():
 def test_to_gymnasium_refuses_non_environments():
     with pytest.raises(ConfigError, match='to_gymnasium: expected a modalbridge Environment; received str'):
         to_gymnasium('CartPole-v1')
+
+
+class Dice(Environment):
+    """A custom environment drawing every random number from `np_random` (the taught pattern)."""
+
+    def __init__(self):
+        super().__init__(states=dict(face=dict(type='int', num_values=6), note=dict(type='text')),
+                         actions=dict(roll=dict(type='bool')), max_episode_timesteps=5)
+
+    def _reset(self, seed):
+        return self._roll()
+
+    def _roll(self):
+        face = int(self.np_random.integers(6))
+        return dict(face=face, note=f'rolled {face}')
+
+    def _execute(self, actions):
+        return Step(self._roll(), 1.0, Terminal.NONE, {})
+
+
+class OwnGenerator(Dice):
+    """The pattern the README taught before: a generator made from the seed in `_reset`."""
+
+    def _reset(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.np_random = self.rng
+        return self._roll()
+
+
+def registered(environment_class):
+    import gymnasium
+    env_id = f'modalbridge-test/{environment_class.__name__}-v0'
+    if env_id not in gymnasium.registry:
+        gymnasium.register(env_id, entry_point=lambda: to_gymnasium(environment_class()))
+    return gymnasium.make(env_id).unwrapped
+
+
+def test_a_custom_environment_registered_with_gymnasium_passes_check_env():
+    check_env(registered(Dice), skip_render_check=True)
+
+
+def test_check_env_catches_a_generator_made_in_reset_so_the_test_above_can_fail():
+    with pytest.raises(AssertionError, match=r'env.reset\(seed=123\)` then `env.reset\(\)` is non-deterministic'):
+        check_env(registered(OwnGenerator), skip_render_check=True)
+
+
+def test_reset_seed_seeds_np_random_and_reset_continues_it():
+    env = Dice()
+    faces = [env.reset(seed=3)['face'].item()] + [env.reset()['face'].item() for _ in range(5)]
+    again = [env.reset(seed=3)['face'].item()] + [env.reset()['face'].item() for _ in range(5)]
+    assert faces == again and env.np_random_seed == 3
+    other = [env.reset(seed=4)['face'].item()] + [env.reset()['face'].item() for _ in range(5)]
+    assert other != faces
+
+
+@pytest.mark.parametrize('seed', [-1, True, 1.5, '3'])
+def test_a_bad_seed_is_a_config_error(seed):
+    with pytest.raises(ConfigError, match='Dice.reset: seed: expected an int >= 0'):
+        Dice().reset(seed=seed)
+
+
+def test_np_random_without_a_seed_is_a_generator_and_can_be_set():
+    env = Dice()
+    assert isinstance(env.np_random, np.random.Generator) and env.np_random_seed is not None
+    env.np_random = np.random.default_rng(1)
+    assert env.np_random_seed is None
+    with pytest.raises(ConfigError, match='np_random: expected a numpy.random.Generator'):
+        env.np_random = 3
