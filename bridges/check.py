@@ -402,7 +402,7 @@ def _check_vector(env: Any, steps: int, seed: int, raise_on_failure: bool) -> Ch
     checker.run('batched_steps', run_steps)
     checker.run('bad_actions', bad_actions)
     checker.run('close', checker.close)
-    report = CheckReport(f'VectorEnvironment({count} x {env.envs[0]!r})', tuple(checker.passed),
+    report = CheckReport(repr(env), tuple(checker.passed),
                          tuple(checker.skipped), tuple(checker.failures))
     if report.failures and raise_on_failure:
         raise CheckFailed(report)

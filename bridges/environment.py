@@ -15,8 +15,9 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
+from modalbridge.bridges import arguments
 from modalbridge.bridges import specs as specs_lib
-from modalbridge.bridges.errors import (EnvironmentFailure, ModalbridgeError,
+from modalbridge.bridges.errors import (ConfigError, EnvironmentFailure, ModalbridgeError,
                                         ResetNeeded, SpecError)
 
 States = dict[str, np.ndarray]
@@ -47,6 +48,9 @@ def terminal_from_flags(terminated: Any, truncated: Any) -> Any:
         return Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated else Terminal.NONE
     return np.where(terminated, Terminal.TERMINATED, np.where(truncated, Terminal.TRUNCATED, Terminal.NONE)
                     ).astype(np.int8)
+
+
+_TERMINALS = {int(terminal): terminal for terminal in Terminal}
 
 
 class Step(NamedTuple):
@@ -93,13 +97,7 @@ class Environment(abc.ABC):
                  max_episode_timesteps: int | None = None):
         self._state_specs = specs_lib.as_specs(states, 'states')
         self._action_specs = specs_lib.as_specs(actions, 'actions')
-        if max_episode_timesteps is not None and (
-                not isinstance(max_episode_timesteps, (int, np.integer))
-                or max_episode_timesteps < 1):
-            raise specs_lib.ConfigError(
-                'max_episode_timesteps: expected a positive int or None; '
-                f'received {max_episode_timesteps!r}')
-        self._max_episode_timesteps = max_episode_timesteps
+        self.max_episode_timesteps = max_episode_timesteps
         self._validators = {name: specs_lib.validator(spec, name)
                             for name, spec in self._action_specs.items()}
         self._state_validators = {name: specs_lib.validator(spec, name)
@@ -127,8 +125,23 @@ class Environment(abc.ABC):
 
     @property
     def max_episode_timesteps(self) -> int | None:
-        """Episodes are cut (TRUNCATED) after this many executes; None for no limit."""
+        """Episodes are cut (TRUNCATED) after this many executes; None for no limit.
+
+        The one time-limit mechanism: settable (a `VectorEnvironment` and the
+        Runner set it on every sub-environment, in-process or in workers); a
+        new limit applies from the next execute on.
+        """
         return self._max_episode_timesteps
+
+    @max_episode_timesteps.setter
+    def max_episode_timesteps(self, value: int | None) -> None:
+        if value is not None:
+            try:
+                value = arguments.integer('max_episode_timesteps', value, minimum=1)
+            except ConfigError:
+                raise ConfigError('max_episode_timesteps: expected a positive int or None; '
+                                  f'received {value!r}') from None
+        self._max_episode_timesteps = value
 
     @property
     def timestep(self) -> int:
@@ -165,18 +178,14 @@ class Environment(abc.ABC):
         except Exception as error:
             raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
         self._timestep += 1
-        terminal = step.terminal
-        if type(terminal) is not Terminal:
-            terminal = Terminal(terminal)
+        reward, terminal, info = self._step_fields(step)
         if (not terminal and self._max_episode_timesteps is not None
                 and self._timestep >= self._max_episode_timesteps):
             terminal = Terminal.TRUNCATED
         if terminal:
             self._needs_reset = True
             self._last_terminal = terminal
-        info = step.info
-        return Step(self._fresh(step.states, '_execute'), float(step.reward), terminal,
-                    info if type(info) is dict else dict(info or {}))
+        return Step(self._fresh(step.states, '_execute'), reward, terminal, info)
 
     def close(self) -> None:
         """Releases the environment's resources; calling it again does nothing."""
@@ -231,6 +240,32 @@ class Environment(abc.ABC):
         received = ' and '.join(
             ([f'missing {missing}'] if missing else []) + ([f'unknown {unknown}'] if unknown else []))
         raise SpecError((missing or unknown)[0], f'the action keys {self._action_names}', received)
+
+    def _step_fields(self, step: Any) -> tuple[float, Terminal, dict[str, Any]]:
+        """The reward, terminal and info of what `_execute` returned, or EnvironmentFailure naming the field."""
+        if not isinstance(step, Step):
+            raise EnvironmentFailure(f'{self._name()}._execute returned a {type(step).__name__}; expected a Step')
+        reward, terminal, info = step.reward, step.terminal, step.info
+        if type(terminal) is not Terminal:
+            try:
+                terminal = None if isinstance(terminal, (bool, np.bool_)) else _TERMINALS[terminal]
+            except (KeyError, TypeError):
+                terminal = None
+            if terminal is None:
+                raise EnvironmentFailure(f'{self._name()}._execute returned terminal {step.terminal!r}; '
+                                         'expected a Terminal (0, 1 or 2)')
+        if type(reward) is not float:
+            if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, (int, float, np.integer, np.floating)):
+                raise EnvironmentFailure(f'{self._name()}._execute returned reward {reward!r}; expected a real number')
+            reward = float(reward)
+        if not np.isfinite(reward):
+            raise EnvironmentFailure(f'{self._name()}._execute returned reward {reward!r}; expected a finite number')
+        if type(info) is not dict:
+            if info is not None and not isinstance(info, Mapping):
+                raise EnvironmentFailure(f'{self._name()}._execute returned info of type {type(info).__name__}; '
+                                         'expected a dict')
+            info = dict(info or {})
+        return reward, terminal, info
 
     def _fresh(self, states: Mapping[str, Any], method: str) -> States:
         """Copies arrays; converts (and validates) plain Python values."""

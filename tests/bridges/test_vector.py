@@ -1,11 +1,16 @@
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from modalbridge.bridges import (ConfigError, EnvironmentFailure, GymBridge, SpecError, Step, Terminal,
-                                 VectorEnvironment)
+from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, GymBridge, ResetNeeded, SpecError,
+                                 Step, Terminal, VectorEnvironment)
 from modalbridge.bridges.envs import ID
 
 from tests.agents.test_runner import Ticks
@@ -120,3 +125,252 @@ def test_missing_unknown_and_unbatched_actions_are_refused_alike(processes):
             envs.execute({'action': np.zeros(3, np.int64)})
     finally:
         envs.close()
+
+
+# -- the whole batch is validated before any environment steps (issue 10) -------
+
+def make(processes, factories, **kwargs):
+    if processes:
+        return VectorEnvironment(factories, processes=True, workers=len(factories), timeout=30, **kwargs)
+    return VectorEnvironment([factory() for factory in factories], **kwargs)
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_an_invalid_row_steps_no_environment(processes):
+    envs = make(processes, [Ticks, Ticks, Ticks])
+    try:
+        envs.reset()
+        with pytest.raises(SpecError, match=r"'action': expected .*received .*5\) \(out of bounds\) in row 2"):
+            envs.execute({'action': [0, 1, 5]})
+        step = envs.execute({'action': [0, 1, 1]})   # still usable, and nobody stepped before
+        assert step.states['t'][:, 0].tolist() == [1.0, 1.0, 1.0]
+    finally:
+        envs.close()
+
+
+class Typed(Environment):
+    """A text action and a bool action; the state echoes the text's length."""
+
+    def __init__(self):
+        super().__init__(states=dict(n=dict(type='int', shape=(), num_values=100)),
+                         actions=dict(word=dict(type='text'), flag=dict(type='bool')))
+
+    def _reset(self, seed):
+        return dict(n=0)
+
+    def _execute(self, actions):
+        return Step(dict(n=len(str(actions['word']))), float(actions['flag']), Terminal.NONE, {})
+
+
+@pytest.mark.parametrize('actions, key', [
+    ({'word': [3, 4], 'flag': [True, False]}, 'word'),     # was sent as '3', '4' to workers
+    ({'word': ['a', 'b'], 'flag': [2, 0]}, 'flag'),          # was True in workers
+    ({'word': ['a', 'b'], 'flag': [[1], [0]]}, 'flag'),
+])
+def test_worker_mode_refuses_exactly_what_in_process_refuses(actions, key):
+    messages = []
+    for processes in (False, True):
+        envs = make(processes, [Typed, Typed])
+        try:
+            envs.reset()
+            with pytest.raises(SpecError) as raised:
+                envs.execute(actions)
+            assert raised.value.key == key
+            messages.append(str(raised.value))
+            assert envs.execute({'word': ['ab', 'c'], 'flag': [True, False]}).reward.tolist() == [1.0, 0.0]
+        finally:
+            envs.close()
+    assert messages[0] == messages[1]
+
+
+def test_a_ragged_batch_is_a_spec_error_naming_the_key():
+    envs = VectorEnvironment([Typed(), Typed()])
+    envs.reset()
+    with pytest.raises(SpecError, match="'flag'"):
+        envs.execute({'word': ['a', 'b'], 'flag': [[1, 0], 0]})
+
+
+# -- faults: hangs, deaths, interrupts, bad returns (issue 10) ---------------------
+
+def alive(pid):
+    """Whether process `pid` exists and is not a zombie (/proc, Linux)."""
+    try:
+        with open(f'/proc/{pid}/stat') as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+def wait_dead(pids, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+class Hanging(Ticks):
+    def _execute(self, actions):
+        if self.t >= 1:
+            time.sleep(1000)
+        return super()._execute(actions)
+
+
+def test_a_hanging_worker_times_out_naming_it_and_every_worker_is_stopped():
+    envs = VectorEnvironment([Ticks, Ticks, Hanging], processes=True, workers=3, timeout=1.5)
+    pids = envs._workers.pids
+    envs.reset()
+    envs.execute({'action': [0, 0, 0]})
+    start = time.monotonic()
+    with pytest.raises(EnvironmentFailure, match=r'worker 2 \(environments 2\) did not answer execute within 1.5 s'):
+        envs.execute({'action': [0, 0, 0]})
+    assert time.monotonic() - start < 10
+    assert wait_dead(pids) == []
+    with pytest.raises(EnvironmentFailure, match='did not answer execute .* the VectorEnvironment is closed'):
+        envs.reset()
+    envs.close()
+
+
+def test_workers_exit_when_their_parent_is_killed():
+    script = (
+        'from tests.bridges.test_vector import Hanging, Ticks\n'
+        'from modalbridge.bridges import VectorEnvironment\n'
+        'envs = VectorEnvironment([Ticks, Hanging], processes=True, workers=2, timeout=600)\n'
+        'print(*envs._workers.pids, flush=True)\n'
+        'envs.reset(); envs.execute({"action": [0, 0]}); envs.execute({"action": [0, 0]})\n')
+    parent = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    try:
+        pids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        time.sleep(0.5)                                   # the parent now waits on the hung worker
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        assert wait_dead(pids) == []
+    finally:
+        parent.kill()
+        parent.stdout.close()
+
+
+class Slow(Ticks):
+    def _execute(self, actions):
+        time.sleep(0.3)
+        return super()._execute(actions)
+
+
+def test_ctrl_c_in_worker_mode_closes_the_environment_with_a_clear_message():
+    envs = VectorEnvironment([Slow, Slow], processes=True, workers=2)
+    pids = envs._workers.pids
+    envs.reset()
+    for pid in pids:        # Ctrl-C reaches the whole process group: workers leave it to the parent
+        os.kill(pid, signal.SIGINT)
+    envs.execute({'action': [0, 0]})
+    timer = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        envs.execute({'action': [0, 0]})
+    assert wait_dead(pids) == []
+    with pytest.raises(EnvironmentFailure, match='interrupted by KeyboardInterrupt during execute; '
+                                                 'the VectorEnvironment is closed, create a new one'):
+        envs.execute({'action': [0, 0]})
+    envs.close()
+
+
+class Interrupted(Ticks):
+    def _execute(self, actions):
+        if self.t == 1:
+            raise KeyboardInterrupt
+        return super()._execute(actions)
+
+
+def test_ctrl_c_in_process_asks_for_a_reset_then_works():
+    envs = VectorEnvironment([Ticks(length=9), Interrupted(length=9)])
+    envs.reset()
+    envs.execute({'action': [0, 0]})
+    with pytest.raises(KeyboardInterrupt):
+        envs.execute({'action': [0, 0]})
+    with pytest.raises(ResetNeeded, match=r'the last execute\(\) did not complete \(interrupted\); call reset'):
+        envs.execute({'action': [0, 0]})
+    envs.reset()
+    assert envs.execute({'action': [0, 0]}).states['t'][:, 0].tolist() == [1.0, 1.0]
+
+
+class RaisingOnce(Ticks):
+    def _execute(self, actions):
+        if self.t == 1 and not getattr(self, 'raised', False):
+            self.raised = True
+            raise RuntimeError('sensor unplugged')
+        return super()._execute(actions)
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_after_an_environment_error_a_reset_makes_it_usable_again(processes):
+    envs = make(processes, [Ticks, RaisingOnce])
+    try:
+        envs.reset()
+        envs.execute({'action': [0, 0]})
+        with pytest.raises(EnvironmentFailure, match='environment 1: .*sensor unplugged'):
+            envs.execute({'action': [0, 0]})
+        with pytest.raises(ResetNeeded, match='sensor unplugged.*call reset'):
+            envs.execute({'action': [0, 0]})
+        envs.reset()
+        assert envs.execute({'action': [0, 0]}).states['t'][:, 0].tolist() == [1.0, 1.0]
+    finally:
+        envs.close()
+
+
+def returning(**fields):
+    class Env(Ticks):
+        def _execute(self, actions):
+            step = super()._execute(actions)
+            return step._replace(**fields) if self.t >= 2 else step
+    return Env
+
+
+@pytest.mark.parametrize('processes', [False, True])
+@pytest.mark.parametrize('fields, message', [
+    (dict(states=dict(t=np.zeros(2, np.float32))), r"environment 1: execute returned state 't' with shape \(2,\)"),
+    (dict(reward=None), 'environment 1: Env._execute returned reward None'),
+    (dict(reward='1.5'), "environment 1: Env._execute returned reward '1.5'"),
+    (dict(terminal=7), 'environment 1: Env._execute returned terminal 7'),
+    (dict(info=[1, 2]), 'environment 1: Env._execute returned info of type list'),
+])
+def test_a_bad_return_is_an_environment_failure_naming_the_environment_and_field(processes, fields, message):
+    envs = make(processes, [Ticks, returning(**fields)])
+    try:
+        envs.reset()
+        envs.execute({'action': [0, 0]})
+        with pytest.raises(EnvironmentFailure, match=message):
+            envs.execute({'action': [0, 0]})
+    finally:
+        envs.close()
+
+
+def test_close_stops_every_worker_and_is_idempotent():
+    envs = VectorEnvironment([Ticks] * 4, processes=True, workers=2)
+    pids = envs._workers.pids
+    assert envs.num_envs == 4 and len(pids) == 2
+    envs.close()
+    envs.close()
+    assert not any(alive(pid) for pid in pids)
+    with pytest.raises(ResetNeeded, match='VectorEnvironment: closed'):
+        envs.reset()
+
+
+def test_a_factory_that_fails_in_a_worker_names_it():
+    def broken():
+        raise OSError('no display')
+    with pytest.raises(EnvironmentFailure, match='worker 1 could not build its environments: .*no display'):
+        VectorEnvironment([Ticks, broken], processes=True, workers=2)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(processes=True, workers=3), 'workers: expected an int in'),
+    (dict(processes=True, workers=True), 'workers'),
+    (dict(processes=True, timeout=0), 'timeout'),
+    (dict(processes=True, timeout=float('nan')), 'timeout'),
+    (dict(processes=1), 'processes'),
+    (dict(workers=2), 'workers= needs processes=True'),
+])
+def test_worker_configuration_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        VectorEnvironment([Ticks, Ticks], **kwargs)

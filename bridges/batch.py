@@ -1,0 +1,186 @@
+"""The batched step and the in-process stepping that every vector strategy shares.
+
+`LocalBatch` steps a list of contract environments one after the other; a
+`VectorEnvironment` uses it directly (in-process) or inside each worker
+process, so both modes return the same `BatchStep`, with the same info shape
+and the same errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import numpy as np
+
+from modalbridge.bridges import specs as specs_lib
+from modalbridge.bridges.environment import Environment, Terminal
+from modalbridge.bridges.errors import EnvironmentFailure, ModalbridgeError, SpecError
+
+
+class BatchStep(NamedTuple):
+    """What a batched `execute` returns: one row per environment.
+
+    `states` are batched arrays (text as object arrays), `reward` float64 and
+    `terminal` int8 (`Terminal` values) of shape ``(num_envs,)``. `info` holds
+    ``final_mask`` (the environments that finished and were reset in this
+    call), ``final_states`` (their last states; present when any finished)
+    and ``infos`` (each environment's own info dict, a list).
+
+    >>> step = BatchStep({}, np.zeros(2), np.zeros(2, np.int8), dict(final_mask=np.zeros(2, bool), infos=[{}, {}]))
+    >>> step.reward.shape
+    (2,)
+    """
+
+    states: dict[str, np.ndarray]
+    reward: np.ndarray
+    terminal: np.ndarray
+    info: dict[str, Any]
+
+
+def stack_states(states: Sequence[Mapping[str, Any]], specs: Mapping[str, Any], first: int = 0,
+                 method: str = 'execute') -> dict[str, np.ndarray]:
+    """One batched dict from per-environment dicts (text as object arrays).
+
+    A row of the wrong shape or dtype is an `EnvironmentFailure` naming the
+    environment (`first` + its row) and the key.
+
+    >>> spec = specs_lib.from_dict(dict(type='float', shape=(2,)), 'x')
+    >>> stack_states([dict(x=np.zeros(2, np.float32))] * 3, dict(x=spec))['x'].shape
+    (3, 2)
+    """
+    out = {}
+    for name, spec in specs.items():
+        if specs_lib.is_text(spec):
+            column = np.empty((len(states),) + spec.shape, dtype=object)
+            for index, single in enumerate(states):
+                value = single[name]
+                # a 0-d object array would be stored as an object itself: store its string
+                column[index] = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+            out[name] = column
+            continue
+        try:
+            column = np.stack([single[name] for single in states])
+        except ValueError:
+            column = None
+        if column is None or column.shape[1:] != spec.shape or column.dtype != spec.dtype:
+            for index, single in enumerate(states):
+                value = np.asarray(single[name])
+                if value.shape != spec.shape or value.dtype != spec.dtype:
+                    raise EnvironmentFailure(
+                        f'environment {first + index}: {method} returned state {name!r} with shape {value.shape} '
+                        f'and dtype {value.dtype}; expected shape {spec.shape} and dtype {spec.dtype}')
+        out[name] = column
+    return out
+
+
+def action_rows(actions: Mapping[str, Any], validators: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
+    """The batched actions split into one validated dict per environment.
+
+    The whole batch is checked before any environment is stepped: a missing
+    or unknown key, a wrong batch axis or an invalid row is a `SpecError`
+    naming the key (and the row).
+    """
+    if not isinstance(actions, Mapping):
+        raise SpecError('actions', f'a dict of batched actions {list(validators)}', type(actions).__name__)
+    for name in actions:
+        if name not in validators:
+            raise SpecError(str(name), f'the action keys {list(validators)}', f'unknown {name!r}')
+    rows: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+    for name, (spec, validate) in validators.items():
+        if name not in actions:
+            raise SpecError(name, f'the action keys {list(validators)}', f'missing {name!r}')
+        try:
+            value = np.asarray(actions[name], dtype=object if specs_lib.is_text(spec) else None)
+        except (ValueError, TypeError) as error:
+            raise SpecError(name, f'a batch of {num_envs} actions', f'{error}') from None
+        if value.shape[:1] != (num_envs,):
+            raise SpecError(name, f'a leading batch axis of {num_envs}', f'shape {value.shape}')
+        for index in range(num_envs):
+            try:
+                rows[index][name] = validate(value[index])
+            except SpecError as error:
+                raise SpecError(name, error.expected, f'{error.received} in row {index}') from None
+    return rows
+
+
+def action_validators(actions: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """(spec, validator) per action name, for `action_rows`."""
+    return {name: (spec, specs_lib.validator(spec, name)) for name, spec in actions.items()}
+
+
+class LocalBatch:
+    """Environments stepped one after the other in this process.
+
+    `first` is the index of the first one in the whole batch (in a worker
+    process, the offset of its share), so errors name the global index.
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> batch = LocalBatch([GymBridge('CartPole-v1') for _ in range(2)])
+    >>> batch.reset([0, 1])['state'].shape
+    (2, 4)
+    """
+
+    def __init__(self, envs: Sequence[Environment], first: int = 0):
+        self.envs, self.first = list(envs), first
+        self.specs = envs[0].states
+
+    @property
+    def max_episode_timesteps(self) -> int | None:
+        return self.envs[0].max_episode_timesteps
+
+    def set_max_episode_timesteps(self, limit: int | None) -> None:
+        for env in self.envs:
+            env.max_episode_timesteps = limit
+
+    def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
+        return stack_states([self._call(i, env.reset, seed) for i, (env, seed) in enumerate(zip(self.envs, seeds))],
+                            self.specs, self.first, 'reset')
+
+    def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep:
+        count = len(self.envs)
+        states, finals = [], []
+        rewards = np.zeros(count, np.float64)
+        terminals = np.zeros(count, np.int8)
+        mask = np.zeros(count, bool)
+        infos = []
+        for i, env in enumerate(self.envs):
+            step = self._call(i, env.execute, rows[i])
+            rewards[i], terminals[i] = step.reward, step.terminal
+            infos.append(step.info)
+            finals.append(step.states)
+            if step.terminal != Terminal.NONE:
+                mask[i] = True
+                states.append(self._call(i, env.reset, None))
+            else:
+                states.append(step.states)
+        info = dict(final_mask=mask, infos=infos)
+        if mask.any():
+            info['final_states'] = stack_states(finals, self.specs, self.first)
+        return BatchStep(stack_states(states, self.specs, self.first), rewards, terminals, info)
+
+    def close(self, _: Any = None) -> None:
+        for env in self.envs:
+            env.close()
+
+    def _call(self, index: int, method: Any, argument: Any) -> Any:
+        try:
+            return method(argument)
+        except EnvironmentFailure as error:
+            raise EnvironmentFailure(f'environment {self.first + index}: {error}', error.original) from error
+        except (ModalbridgeError, Exception) as error:  # noqa: BLE001 - the actions were valid: the env failed
+            raise EnvironmentFailure(f'environment {self.first + index}: {type(error).__name__}: {error}',
+                                     error) from error
+
+
+def concatenate(parts: Sequence[BatchStep]) -> BatchStep:
+    """One `BatchStep` from consecutive shares of the batch."""
+    if len(parts) == 1:
+        return parts[0]
+    states = {name: np.concatenate([part.states[name] for part in parts]) for name in parts[0].states}
+    mask = np.concatenate([part.info['final_mask'] for part in parts])
+    info: dict[str, Any] = dict(final_mask=mask, infos=[item for part in parts for item in part.info['infos']])
+    if mask.any():
+        info['final_states'] = {name: np.concatenate([part.info.get('final_states', part.states)[name]
+                                                      for part in parts]) for name in states}
+    return BatchStep(states, np.concatenate([part.reward for part in parts]),
+                     np.concatenate([part.terminal for part in parts]), info)

@@ -1,0 +1,244 @@
+"""Worker processes for `VectorEnvironment(processes=True)`.
+
+Each worker builds its share of the environments from their factories and
+steps them with the same `LocalBatch` as in-process, so both modes return
+the same `BatchStep`. The parent never waits longer than `timeout` for an
+answer: a worker that hangs, dies or cannot be reached is an
+`EnvironmentFailure` naming it, after which every worker is stopped and the
+`Workers` refuse further calls with that message. Workers ignore Ctrl-C
+(the parent decides) and exit when their parent dies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Callable, Sequence
+
+from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
+from modalbridge.bridges.environment import Environment
+from modalbridge.bridges.errors import EnvironmentFailure, ModalbridgeError
+from modalbridge.bridges.specs import to_dict
+
+PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent: int, by_prctl: bool) -> None:
+    """Makes this process exit when `parent` dies (Linux: the kernel; elsewhere: a watcher thread)."""
+    if by_prctl and sys.platform.startswith('linux'):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:  # died before we could ask
+        os._exit(1)
+    threading.Thread(target=watch, name='modalbridge-parent-watcher', daemon=True).start()
+
+
+def _portable(error: BaseException) -> BaseException:
+    """`error` if it survives pickling, else an EnvironmentFailure carrying its description."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001 - anything unpicklable is described instead
+        original = getattr(error, 'original', None)
+        return EnvironmentFailure(str(error) if isinstance(error, EnvironmentFailure) else
+                                  f'{type(error).__name__}: {error}' + (f' ({original!r})' if original else ''))
+
+
+def _specs_of(env: Environment) -> tuple[dict, dict]:
+    return {k: to_dict(v) for k, v in env.states.items()}, {k: to_dict(v) for k, v in env.actions.items()}
+
+
+def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], first: int, parent: int,
+           by_prctl: bool) -> None:
+    """A worker's loop: build the environments, then answer (command, argument) messages."""
+    _exit_with_parent(parent, by_prctl)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        envs = []
+        for offset, factory in enumerate(factories):
+            env = factory()
+            if not isinstance(env, Environment):
+                raise EnvironmentFailure(f'environment {first + offset}: the factory returned a '
+                                         f'{type(env).__name__}, not an Environment')
+            if envs and _specs_of(env) != _specs_of(envs[0]):
+                raise EnvironmentFailure(f'environment {first + offset}: its states or actions differ from '
+                                         f'those of environment {first}')
+            envs.append(env)
+        batch = LocalBatch(envs, first)
+        connection.send(('ok', (dict(envs[0].states), dict(envs[0].actions), batch.max_episode_timesteps)))
+    except Exception as error:  # noqa: BLE001 - reported to the parent
+        connection.send(('error', _portable(error)))
+        return
+    while True:
+        try:
+            command, argument = connection.recv()
+        except (EOFError, OSError):
+            break  # the parent is gone
+        try:
+            connection.send(('ok', getattr(batch, command)(argument)))
+        except Exception as error:  # noqa: BLE001 - reported to the parent
+            connection.send(('error', _portable(error)))
+        if command == 'close':
+            break
+
+
+def _stop(processes: Sequence[Any], connections: Sequence[Any], polite: bool) -> None:
+    """Asks the workers to close (if `polite`), then terminates and reaps any that remain."""
+    if polite:
+        for connection in connections:
+            try:
+                connection.send(('close', None))
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 5.0
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(2.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    for connection in connections:
+        connection.close()
+
+
+class Workers:
+    """`factories` split over `workers` processes (consecutive shares).
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> workers = Workers([lambda: GymBridge('CartPole-v1')] * 4, workers=2, timeout=60.0)
+    >>> workers.reset([0, 1, 2, 3])['state'].shape
+    (4, 4)
+    >>> workers.close()
+    """
+
+    def __init__(self, factories: Sequence[Callable[[], Environment]], workers: int, timeout: float):
+        self.num_envs, self.timeout, self.failure = len(factories), timeout, None
+        size, extra = divmod(len(factories), workers)
+        self.shares, start = [], 0
+        for index in range(workers):
+            stop = start + size + (index < extra)
+            self.shares.append(range(start, stop))
+            start = stop
+        by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the forking thread
+        self.processes, self.connections = [], []
+        for index, share in enumerate(self.shares):
+            mine, theirs = multiprocessing.Pipe()
+            process = multiprocessing.Process(
+                target=_serve, args=(theirs, [factories[i] for i in share], share.start, os.getpid(), by_prctl),
+                name=f'modalbridge-worker-{index}', daemon=True)
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.connections.append(mine)
+        self._finalizer = weakref.finalize(self, _stop, self.processes, self.connections, False)
+        answers = self._gather('building its environments')
+        states, actions, self.max_episode_timesteps = answers[0]
+        for index, answer in enumerate(answers[1:], 1):
+            mine = ({k: to_dict(v) for k, v in answer[0].items()}, {k: to_dict(v) for k, v in answer[1].items()})
+            if mine != ({k: to_dict(v) for k, v in states.items()}, {k: to_dict(v) for k, v in actions.items()}):
+                self.fail(f'VectorEnvironment: worker {index}\'s environments have states or actions that differ '
+                          'from worker 0\'s')
+        self.states, self.actions = states, actions
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def reset(self, seeds: Sequence[int | None]) -> Any:
+        return concatenate_states(self.call('reset', [[seeds[i] for i in share] for share in self.shares]))
+
+    def execute(self, rows: Sequence[Any]) -> BatchStep:
+        return concatenate(self.call('execute', [[rows[i] for i in share] for share in self.shares]))
+
+    def set_max_episode_timesteps(self, limit: int | None) -> None:
+        self.call('set_max_episode_timesteps', [limit] * len(self.shares))
+        self.max_episode_timesteps = limit
+
+    def call(self, command: str, arguments: Sequence[Any]) -> list[Any]:
+        """Sends each worker its argument and gathers the answers (EnvironmentFailure on any error)."""
+        if self.failure is not None:
+            raise EnvironmentFailure(self.failure)
+        try:
+            for connection, argument in zip(self.connections, arguments):
+                connection.send((command, argument))
+        except (OSError, ValueError):
+            pass  # a dead worker: found and named below
+        return self._gather(command)
+
+    def _gather(self, what: str) -> list[Any]:
+        answers: list[Any] = [None] * len(self.connections)
+        pending = dict(zip(self.connections, range(len(self.connections))))
+        deadline = time.monotonic() + self.timeout
+        errors = []
+        try:
+            while pending:
+                ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    index = min(pending.values())
+                    self.fail(f'VectorEnvironment: worker {index} (environments {_span(self.shares[index])}) '
+                              f'did not answer {what} within {self.timeout:g} s (timeout=)')
+                for connection in ready:
+                    index = pending.pop(connection)
+                    try:
+                        status, answers[index] = connection.recv()
+                    except (EOFError, OSError):
+                        process = self.processes[index]
+                        process.join(2.0)
+                        self.fail(f'VectorEnvironment: worker {index} failed (exit code {process.exitcode}) '
+                                  f'during {what}; it held environments {_span(self.shares[index])}')
+                    if status == 'error':
+                        errors.append((index, answers[index]))
+        except BaseException as error:
+            if self.failure is None:  # Ctrl-C (or any interruption) while waiting: results are lost
+                self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {what}', raise_=False)
+            raise
+        if errors:
+            index, error = min(errors, key=lambda item: item[0])
+            if what == 'building its environments':
+                self.fail(f'VectorEnvironment: worker {index} could not build its environments: {error}', error)
+            message = f'VectorEnvironment: worker {index}, {error}'
+            raise EnvironmentFailure(message, getattr(error, 'original', None) or error)
+        return answers
+
+    def fail(self, message: str, original: BaseException | None = None, raise_: bool = True) -> None:
+        """Stops every worker; this and every later call raise EnvironmentFailure(message)."""
+        self.failure = f'{message}; the VectorEnvironment is closed, create a new one'
+        self._finalizer.detach()
+        _stop(self.processes, self.connections, polite=False)
+        if raise_:
+            raise EnvironmentFailure(self.failure, original)
+
+    def close(self) -> None:
+        if self._finalizer.detach() is not None:
+            _stop(self.processes, self.connections, polite=True)
+        if self.failure is None:
+            self.failure = 'VectorEnvironment: closed'
+
+
+def concatenate_states(parts: Sequence[dict]) -> dict:
+    import numpy as np
+    return parts[0] if len(parts) == 1 else {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _span(share: range) -> str:
+    return f'{share.start}' if len(share) == 1 else f'{share.start}-{share.stop - 1}'
