@@ -29,7 +29,8 @@ class LightsOut(Environment):
             max_episode_timesteps=10)
 
     def _reset(self, seed: int | None) -> dict:
-        self.rng = np.random.default_rng(seed)
+        if seed is not None or not hasattr(self, 'rng'):  # reset() continues the seeded stream, as in Gymnasium
+            self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(list(COLOURS))
         self.on = np.ones(3, bool)
         self.target = int(self.rng.integers(3))

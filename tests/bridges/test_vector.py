@@ -94,7 +94,8 @@ def test_vector_configuration_errors():
 def test_check_accepts_vector_environments_in_process_and_in_workers():
     from modalbridge.bridges import check
     report = check(VectorEnvironment([GymBridge('CartPole-v1') for _ in range(3)]), steps=50)
-    assert report.ok and report.passed == ('specs', 'stable_specs', 'batched_steps', 'bad_actions', 'close')
+    assert report.ok and report.passed == ('specs', 'stable_specs', 'execute_before', 'batched_steps', 'bad_actions',
+                                           'close')
     assert check(VectorEnvironment([lambda: GymBridge(ID) for _ in range(2)], processes=True), steps=30).ok
 
 
@@ -230,15 +231,32 @@ def test_a_hanging_worker_times_out_naming_it_and_every_worker_is_stopped():
     envs.close()
 
 
+PARENT = """
+import time
+from modalbridge.bridges import Environment, Step, Terminal, VectorEnvironment
+
+class Hanging(Environment):
+    def __init__(self):
+        super().__init__(states=dict(t=dict(type='float')), actions=dict(action=dict(type='int', num_values=2)))
+
+    def _reset(self, seed):
+        return dict(t=0.0)
+
+    def _execute(self, actions):
+        time.sleep(1000)
+
+envs = VectorEnvironment([Hanging, Hanging], processes=True, workers=2, timeout=600)
+print(*envs._workers.pids, flush=True)
+envs.reset()
+envs.execute({'action': [0, 0]})
+"""
+
+
 def test_workers_exit_when_their_parent_is_killed():
-    script = (
-        'from tests.bridges.test_vector import Hanging, Ticks\n'
-        'from modalbridge.bridges import VectorEnvironment\n'
-        'envs = VectorEnvironment([Ticks, Hanging], processes=True, workers=2, timeout=600)\n'
-        'print(*envs._workers.pids, flush=True)\n'
-        'envs.reset(); envs.execute({"action": [0, 0]}); envs.execute({"action": [0, 0]})\n')
+    script = PARENT
     parent = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[2])
+    pids = []
     try:
         pids = [int(pid) for pid in parent.stdout.readline().split()]
         assert len(pids) == 2 and all(alive(pid) for pid in pids)
@@ -249,6 +267,9 @@ def test_workers_exit_when_their_parent_is_killed():
     finally:
         parent.kill()
         parent.stdout.close()
+        for pid in pids:   # do not leave orphans behind when this test fails
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 class Slow(Ticks):
@@ -374,3 +395,71 @@ def test_a_factory_that_fails_in_a_worker_names_it():
 def test_worker_configuration_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         VectorEnvironment([Ticks, Ticks], **kwargs)
+
+
+def test_check_runs_every_bad_action_case_on_a_batch():
+    from modalbridge.bridges import check
+    from modalbridge.bridges import conformance
+
+    class Clipping(VectorEnvironment):
+        def execute(self, actions):
+            return super().execute({name: np.clip(value, 0, 1) if np.asarray(value).dtype.kind == 'i' else value
+                                    for name, value in actions.items()})
+    report = check(Clipping([Ticks(), Ticks()]), steps=3, raise_on_failure=False)
+    assert report.failures == (('bad_actions', conformance.BAD_ACTION_ACCEPTED.format(
+        case="'action' above its maximum", key='action')),)
+
+
+# -- one time-limit mechanism, in every mode (issue 18) -----------------------------
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_a_limit_set_like_the_runner_does_truncates_in_every_mode(processes):
+    envs = make(processes, [lambda: Ticks(length=100)] * 2)
+    try:
+        assert envs.max_episode_timesteps is None
+        envs.max_episode_timesteps = 3                        # what Runner.run(max_episode_timesteps=3) does
+        assert envs.max_episode_timesteps == 3
+        envs.reset()
+        terminals = [envs.execute({'action': [0, 0]}).terminal.tolist() for _ in range(4)]
+        assert terminals == [[0, 0], [0, 0], [Terminal.TRUNCATED] * 2, [0, 0]]
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_a_limit_given_at_construction_is_each_sub_environment_s_own(processes):
+    envs = make(processes, [lambda: Ticks(length=100)] * 2, max_episode_timesteps=2)
+    try:
+        if not processes:
+            assert [env.max_episode_timesteps for env in envs.envs] == [2, 2]
+        envs.reset()
+        envs.execute({'action': [0, 0]})
+        step = envs.execute({'action': [0, 0]})
+        assert step.terminal.tolist() == [Terminal.TRUNCATED] * 2 and step.info['final_mask'].all()
+        assert step.info['final_states']['t'][:, 0].tolist() == [2.0, 2.0]
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize('limit', [0, -1, 2.5, True, '3'])
+def test_a_bad_limit_is_refused_in_every_mode(limit):
+    envs = VectorEnvironment([Ticks(), Ticks()])
+    with pytest.raises(ConfigError, match='max_episode_timesteps: expected a positive int or None'):
+        envs.max_episode_timesteps = limit
+    with pytest.raises(ConfigError, match='max_episode_timesteps: expected a positive int or None'):
+        Ticks().max_episode_timesteps = limit
+
+
+def test_the_info_has_one_shape_in_both_modes():
+    local = VectorEnvironment([Ticks(length=2), Ticks(length=3)])
+    remote = make(True, [lambda: Ticks(length=2), lambda: Ticks(length=3)])
+    try:
+        for envs in (local, remote):
+            envs.reset()
+            envs.execute({'action': [0, 0]})
+            step = envs.execute({'action': [0, 0]})
+            assert sorted(step.info) == ['final_mask', 'final_states', 'infos']
+            assert step.info['infos'] == [{}, {}]
+            assert step.reward.dtype == np.float64 and step.terminal.dtype == np.int8
+    finally:
+        remote.close()
