@@ -21,12 +21,14 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
 
 from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
 from modalbridge.bridges.environment import Environment
-from modalbridge.bridges.errors import EnvironmentFailure, ModalbridgeError
-from modalbridge.bridges.specs import to_dict
+from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
+from modalbridge.bridges.specs import is_text, to_dict
 
 PR_SET_PDEATHSIG = 1
 
@@ -64,9 +66,79 @@ def _specs_of(env: Environment) -> tuple[dict, dict]:
     return {k: to_dict(v) for k, v in env.states.items()}, {k: to_dict(v) for k, v in env.actions.items()}
 
 
-def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], first: int, parent: int,
-           by_prctl: bool) -> None:
+class _Shared:
+    """The batch's numeric states (and final states) in shared memory, one block per key.
+
+    Created before the workers start and inherited by them: a worker writes
+    its rows, the parent copies the whole batch out in one go per key, so
+    observations never go through a pipe. Text states are small and do.
+    """
+
+    def __init__(self, specs: Mapping[str, Any], num_envs: int):
+        self.order = list(specs)
+        self.layout = {name: ((num_envs,) + spec.shape, spec.dtype) for name, spec in specs.items()
+                       if not is_text(spec)}
+        self.blocks = {name: tuple(multiprocessing.RawArray('B', max(1, int(np.prod(shape)) * dtype.itemsize))
+                                   for _ in range(2)) for name, (shape, dtype) in self.layout.items()}
+        self.attach()
+
+    def attach(self) -> None:
+        """(Re)builds the array views, in the parent and in each worker."""
+        self.states, self.finals = {}, {}
+        for name, (shape, dtype) in self.layout.items():
+            states, finals = self.blocks[name]
+            size = int(np.prod(shape))
+            self.states[name] = np.frombuffer(states, dtype, size).reshape(shape)
+            self.finals[name] = np.frombuffer(finals, dtype, size).reshape(shape)
+
+    def __getstate__(self) -> dict:
+        return dict(order=self.order, layout=self.layout, blocks=self.blocks)  # views are rebuilt, never pickled
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.attach()
+
+    def put(self, share: range, states: dict[str, np.ndarray], into: str = 'states') -> dict[str, np.ndarray]:
+        """Writes this share's numeric rows; returns what is left to send (the text states)."""
+        target = getattr(self, into)
+        for name in self.layout:
+            target[name][share.start:share.stop] = states[name]
+        return {name: value for name, value in states.items() if name not in self.layout}
+
+    def take(self, rest: dict[str, np.ndarray], of: str = 'states') -> dict[str, np.ndarray]:
+        """The batch: fresh copies of the shared rows, and the text states received."""
+        source = getattr(self, of)
+        return {name: (source[name].copy() if name in self.layout else rest[name]) for name in self.order}
+
+
+class _Batch:
+    """A worker's environments, writing their states into the shared blocks."""
+
+    def __init__(self, local: LocalBatch, shared: _Shared, share: range):
+        self.local, self.shared, self.share = local, shared, share
+        self.max_episode_timesteps = local.max_episode_timesteps
+
+    def set_max_episode_timesteps(self, limit: int | None) -> None:
+        self.local.set_max_episode_timesteps(limit)
+
+    def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
+        return self.shared.put(self.share, self.local.reset(seeds))
+
+    def execute(self, rows: Sequence[Any]) -> BatchStep:
+        step = self.local.execute(rows)
+        info = step.info
+        if 'final_states' in info:
+            info['final_states'] = self.shared.put(self.share, info['final_states'], 'finals')
+        return step._replace(states=self.shared.put(self.share, step.states), info=info)
+
+    def close(self, _: Any = None) -> None:
+        self.local.close()
+
+
+def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], share: range, parent: int,
+           by_prctl: bool, shared: _Shared) -> None:
     """A worker's loop: build the environments, then answer (command, argument) messages."""
+    first = share.start
     _exit_with_parent(parent, by_prctl)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -80,8 +152,8 @@ def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], firs
                 raise EnvironmentFailure(f'environment {first + offset}: its states or actions differ from '
                                          f'those of environment {first}')
             envs.append(env)
-        batch = LocalBatch(envs, first)
-        connection.send(('ok', (dict(envs[0].states), dict(envs[0].actions), batch.max_episode_timesteps)))
+        batch = _Batch(LocalBatch(envs, first), shared, share)
+        connection.send(('ok', (_specs_of(envs[0]), batch.max_episode_timesteps)))
     except Exception as error:  # noqa: BLE001 - reported to the parent
         connection.send(('error', _portable(error)))
         return
@@ -133,6 +205,16 @@ class Workers:
 
     def __init__(self, factories: Sequence[Callable[[], Environment]], workers: int, timeout: float):
         self.num_envs, self.timeout, self.failure = len(factories), timeout, None
+        try:
+            probe = factories[0]()  # the specs, to lay out the shared memory before the workers start
+        except Exception as error:  # noqa: BLE001 - the user's factory
+            raise EnvironmentFailure(f'VectorEnvironment: envs[0]() failed: {type(error).__name__}: {error}',
+                                     error) from error
+        if not isinstance(probe, Environment):
+            raise ConfigError(f'VectorEnvironment: envs[0]() returned a {type(probe).__name__}, not an Environment')
+        self.states, self.actions, specs = probe.states, probe.actions, _specs_of(probe)
+        probe.close()
+        self.shared = _Shared(self.states, self.num_envs)
         size, extra = divmod(len(factories), workers)
         self.shares, start = [], 0
         for index in range(workers):
@@ -144,7 +226,8 @@ class Workers:
         for index, share in enumerate(self.shares):
             mine, theirs = multiprocessing.Pipe()
             process = multiprocessing.Process(
-                target=_serve, args=(theirs, [factories[i] for i in share], share.start, os.getpid(), by_prctl),
+                target=_serve, args=(theirs, [factories[i] for i in share], share, os.getpid(), by_prctl,
+                                     self.shared),
                 name=f'modalbridge-worker-{index}', daemon=True)
             process.start()
             theirs.close()
@@ -152,23 +235,34 @@ class Workers:
             self.connections.append(mine)
         self._finalizer = weakref.finalize(self, _stop, self.processes, self.connections, False)
         answers = self._gather('building its environments')
-        states, actions, self.max_episode_timesteps = answers[0]
-        for index, answer in enumerate(answers[1:], 1):
-            mine = ({k: to_dict(v) for k, v in answer[0].items()}, {k: to_dict(v) for k, v in answer[1].items()})
-            if mine != ({k: to_dict(v) for k, v in states.items()}, {k: to_dict(v) for k, v in actions.items()}):
+        self.max_episode_timesteps = answers[0][1]
+        for index, (theirs, _) in enumerate(answers):
+            if theirs != specs:
                 self.fail(f'VectorEnvironment: worker {index}\'s environments have states or actions that differ '
-                          'from worker 0\'s')
-        self.states, self.actions = states, actions
+                          'from those of envs[0]()')
 
     @property
     def pids(self) -> list[int]:
         return [process.pid for process in self.processes]
 
-    def reset(self, seeds: Sequence[int | None]) -> Any:
-        return concatenate_states(self.call('reset', [[seeds[i] for i in share] for share in self.shares]))
+    def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
+        parts = self.call('reset', [[seeds[i] for i in share] for share in self.shares])
+        return self.shared.take(_concatenate_states(parts))
 
     def execute(self, rows: Sequence[Any]) -> BatchStep:
-        return concatenate(self.call('execute', [[rows[i] for i in share] for share in self.shares]))
+        parts = self.call('execute', [[rows[i] for i in share] for share in self.shares])
+        step = concatenate([part._replace(info={k: v for k, v in part.info.items() if k != 'final_states'})
+                            for part in parts])
+        states = self.shared.take(step.states)
+        if step.info['final_mask'].any():
+            finals = self.shared.take(_concatenate_states(
+                [part.info.get('final_states', part.states) for part in parts]), 'finals')
+            for part, share in zip(parts, self.shares):
+                if 'final_states' not in part.info:  # its rows are not final: keep them consistent
+                    for name in self.shared.layout:
+                        finals[name][share.start:share.stop] = states[name][share.start:share.stop]
+            step.info['final_states'] = finals
+        return step._replace(states=states)
 
     def set_max_episode_timesteps(self, limit: int | None) -> None:
         self.call('set_max_episode_timesteps', [limit] * len(self.shares))
@@ -235,8 +329,7 @@ class Workers:
             self.failure = 'VectorEnvironment: closed'
 
 
-def concatenate_states(parts: Sequence[dict]) -> dict:
-    import numpy as np
+def _concatenate_states(parts: Sequence[dict]) -> dict:
     return parts[0] if len(parts) == 1 else {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, GymBridge, ResetNeeded, SpecError,
                                  Step, Terminal, VectorEnvironment)
@@ -463,3 +465,72 @@ def test_the_info_has_one_shape_in_both_modes():
             assert step.reward.dtype == np.float64 and step.terminal.dtype == np.int8
     finally:
         remote.close()
+
+
+# -- one batched protocol: several environments per worker, shared memory (issue 15) -
+
+@pytest.mark.parametrize('workers', [1, 2])
+def test_several_environments_per_worker_step_exactly_like_in_process(workers):
+    local = VectorEnvironment([GymBridge(ID) for _ in range(3)])
+    remote = VectorEnvironment([lambda: GymBridge(ID) for _ in range(3)], processes=True, workers=workers)
+    try:
+        a, b = local.reset(seed=7), remote.reset(seed=7)
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+        rng, finals = np.random.default_rng(0), 0
+        for _ in range(60):
+            actions = {'move': rng.integers(0, 4, 3)}
+            x, y = local.execute(actions), remote.execute(actions)
+            assert all(np.array_equal(x.states[k], y.states[k]) for k in x.states)
+            assert x.terminal.tolist() == y.terminal.tolist() and x.reward.tolist() == y.reward.tolist()
+            assert x.info['final_mask'].tolist() == y.info['final_mask'].tolist()
+            assert x.info['infos'] == y.info['infos']
+            if x.info['final_mask'].any():
+                finals += 1
+                assert all(np.array_equal(x.info['final_states'][k], y.info['final_states'][k])
+                           for k in x.info['final_states'])
+        assert finals > 0
+    finally:
+        remote.close()
+
+
+def test_worker_states_are_fresh_arrays():
+    envs = VectorEnvironment([lambda: GymBridge(ID) for _ in range(2)], processes=True)
+    try:
+        first = envs.reset(seed=0)
+        image = first['image'].copy()
+        second = envs.execute({'move': [0, 0]}).states
+        assert not np.shares_memory(first['image'], second['image'])
+        second['image'][...] = 0
+        assert np.array_equal(first['image'], image)
+    finally:
+        envs.close()
+
+
+def test_the_runner_s_time_limit_holds_under_processes():
+    from modalbridge.agents import RandomAgent, Runner
+    envs = VectorEnvironment([lambda: Ticks(length=100)] * 2, processes=True)
+    try:
+        history = Runner(RandomAgent(envs.states, envs.actions, parallel=2, seed=0), envs).run(
+            episodes=4, max_episode_timesteps=3, progress=False)
+        assert history.episode_lengths[:4] == [3, 3, 3, 3]
+    finally:
+        envs.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.dictionaries(
+    st.sampled_from(['word', 'flag', 'other']),
+    st.one_of(st.lists(st.one_of(st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_size=2),
+                                 st.none(), st.lists(st.integers(0, 1), max_size=2)), max_size=3),
+              st.integers(), st.text(max_size=2), st.none()),
+    max_size=3))
+def test_any_batch_is_either_valid_rows_or_a_spec_error_and_never_half_applied(batch):
+    envs = VectorEnvironment([Typed(), Typed()])
+    envs.reset()
+    try:
+        step = envs.execute(batch)
+    except SpecError as error:
+        assert error.key in ('word', 'flag', 'other', 'actions')
+        assert [env.timestep for env in envs.envs] == [0, 0]
+    else:
+        assert step.reward.shape == (2,) and [env.timestep for env in envs.envs] == [1, 1]
