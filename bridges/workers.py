@@ -124,7 +124,8 @@ class _Batch:
     def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
         return self.shared.put(self.share, self.local.reset(seeds))
 
-    def execute(self, rows: Sequence[Any]) -> BatchStep:
+    def execute(self, batch: Mapping[str, np.ndarray]) -> BatchStep:
+        rows = [{name: value[i] for name, value in batch.items()} for i in range(len(self.share))]
         step = self.local.execute(rows)
         info = step.info
         if 'final_states' in info:
@@ -250,7 +251,9 @@ class Workers:
         return self.shared.take(_concatenate_states(parts))
 
     def execute(self, rows: Sequence[Any]) -> BatchStep:
-        parts = self.call('execute', [[rows[i] for i in share] for share in self.shares])
+        batch = {name: np.stack([row[name] for row in rows]) for name in rows[0]}  # one array a key: cheap to send
+        parts = self.call('execute', [{name: value[share.start:share.stop] for name, value in batch.items()}
+                                      for share in self.shares])
         step = concatenate([part._replace(info={k: v for k, v in part.info.items() if k != 'final_states'})
                             for part in parts])
         states = self.shared.take(step.states)

@@ -534,3 +534,13 @@ def test_any_batch_is_either_valid_rows_or_a_spec_error_and_never_half_applied(b
         assert [env.timestep for env in envs.envs] == [0, 0]
     else:
         assert step.reward.shape == (2,) and [env.timestep for env in envs.envs] == [1, 1]
+
+
+def test_workers_of_a_forgotten_vector_environment_are_stopped():
+    import gc
+    envs = VectorEnvironment([Ticks] * 2, processes=True)
+    pids = envs._workers.pids
+    envs.reset()
+    del envs
+    gc.collect()
+    assert wait_dead(pids, seconds=15) == []
