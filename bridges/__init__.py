@@ -5,7 +5,7 @@ NumPy only: importing this package never imports TensorFlow.
 """
 
 from modalbridge.bridges import envs, names, specs
-from modalbridge.bridges.check import CheckReport, check
+from modalbridge.bridges.conformance import CheckReport, check
 from modalbridge.bridges.dm import DMEnvBridge
 from modalbridge.bridges.environment import Environment, Step, Terminal
 from modalbridge.bridges.events import EventBridge

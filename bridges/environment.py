@@ -56,6 +56,8 @@ def terminal_from_flags(terminated: Any, truncated: Any) -> Any:
     return out
 
 
+
+
 class Step(NamedTuple):
     """What `Environment.execute` returns."""
 
@@ -111,13 +113,7 @@ class Environment(abc.ABC):
                  max_episode_timesteps: int | None = None):
         self._state_specs = specs_lib.as_specs(states, 'states')
         self._action_specs = specs_lib.as_specs(actions, 'actions')
-        if max_episode_timesteps is not None and (
-                not isinstance(max_episode_timesteps, (int, np.integer))
-                or max_episode_timesteps < 1):
-            raise specs_lib.ConfigError(
-                'max_episode_timesteps: expected a positive int or None; '
-                f'received {max_episode_timesteps!r}')
-        self._max_episode_timesteps = max_episode_timesteps
+        self.max_episode_timesteps = max_episode_timesteps
         self._validators = {name: specs_lib.validator(spec, name)
                             for name, spec in self._action_specs.items()}
         self._state_validators = {name: specs_lib.validator(spec, name)
@@ -147,8 +143,23 @@ class Environment(abc.ABC):
 
     @property
     def max_episode_timesteps(self) -> int | None:
-        """Episodes are cut (TRUNCATED) after this many executes; None for no limit."""
+        """Episodes are cut (TRUNCATED) after this many executes; None for no limit.
+
+        The one time-limit mechanism: settable (a `VectorEnvironment` and the
+        Runner set it on every sub-environment, in-process or in workers); a
+        new limit applies from the next execute on.
+        """
         return self._max_episode_timesteps
+
+    @max_episode_timesteps.setter
+    def max_episode_timesteps(self, value: int | None) -> None:
+        if value is not None:
+            try:
+                value = arguments.integer('max_episode_timesteps', value, minimum=1)
+            except ConfigError:
+                raise ConfigError('max_episode_timesteps: expected a positive int or None; '
+                                  f'received {value!r}') from None
+        self._max_episode_timesteps = value
 
     @property
     def timestep(self) -> int:

@@ -30,11 +30,11 @@ import numpy as np
 from dm_env import specs as dm_specs
 
 from modalbridge.bridges import arguments, names
-from modalbridge.bridges.environment import Step, terminal_from_flags
+from modalbridge.bridges.environment import terminal_from_flags
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ResetNeeded, SpecError
 from modalbridge.bridges.specs import describe
 from modalbridge.bridges.gym_spaces import reader, space_leaves
-from modalbridge.bridges.vector import batched_actions
+from modalbridge.bridges.batch import BatchedEnvironment, BatchStep, batched_actions
 
 MISSING = "EnvPoolBridge needs the envpool package: pip install 'modalbridge[envpool]'"
 # Keys of EnvPool's info that are bookkeeping, not information about the step.
@@ -51,7 +51,7 @@ def _decode(row: np.ndarray, cache: dict[bytes, str]) -> str:
     return text
 
 
-class EnvPoolBridge:
+class EnvPoolBridge(BatchedEnvironment):
     """EnvPool's Gymnasium interface as a vector environment of the contract (see the module docstring).
 
     `task_id` is an EnvPool id (``envpool.list_all_envs()``); `make_kwargs`
@@ -132,7 +132,7 @@ class EnvPoolBridge:
         self._started = True
         return self._read(observation)
 
-    def execute(self, actions: Mapping[str, Any]) -> Step:
+    def execute(self, actions: Mapping[str, Any]) -> BatchStep:
         self._check_open()
         if not self._started:
             raise ResetNeeded('EnvPoolBridge: execute() called before reset()')
@@ -155,18 +155,12 @@ class EnvPoolBridge:
             first, _ = self._call(lambda: self.env.reset(ids))
             for name, value in self._read(first, len(ids)).items():
                 states[name][ids] = value
-        return Step(states, reward, terminal, out)
+        return BatchStep(states, reward, terminal, out)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self.env.close()
-
-    def __enter__(self) -> 'EnvPoolBridge':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f'EnvPoolBridge({self.task_id!r}, num_envs={self._num_envs})'

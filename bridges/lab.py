@@ -81,6 +81,12 @@ class LabBridge(Environment):
         return self._last
 
     def _reset(self, seed: int | None) -> dict[str, Any]:
+        # Lab takes a seed per episode: after reset(seed=s), reset() draws the next one from a
+        # generator seeded with s, so the seeded stream continues (Gymnasium's rule)
+        if seed is not None:
+            self._seeds = np.random.default_rng(seed)
+        elif getattr(self, '_seeds', None) is not None:
+            seed = int(self._seeds.integers(2 ** 31 - 1))
         self._env.reset(seed=seed)
         return self._observe()
 

@@ -15,7 +15,7 @@ def test_the_readme_has_the_three_layer_examples():
 
 def test_bridge_example_runs(capsys):
     exec(compile(BLOCKS[0], 'README.md', 'exec'), {})
-    assert '10 passed, 0 failed' in capsys.readouterr().out
+    assert '11 passed, 0 failed' in capsys.readouterr().out
 
 
 def test_preprocessing_example_runs():

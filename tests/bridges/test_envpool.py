@@ -96,3 +96,9 @@ def test_call_order_and_configuration_errors():
     env.close()
     with pytest.raises(ResetNeeded, match='closed'):
         env.reset()
+
+
+def test_check_passes():
+    from modalbridge.bridges import check
+    report = check(EnvPoolBridge(TASK, num_envs=3, seed=0))
+    assert not report.failures

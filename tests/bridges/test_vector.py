@@ -1,11 +1,18 @@
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from modalbridge.bridges import (ConfigError, EnvironmentFailure, GymBridge, SpecError, Step, Terminal,
-                                 VectorEnvironment)
+from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, GymBridge, ResetNeeded, SpecError,
+                                 Step, Terminal, VectorEnvironment)
 from modalbridge.bridges.envs import ID
 
 from tests.agents.test_runner import Ticks
@@ -89,7 +96,8 @@ def test_vector_configuration_errors():
 def test_check_accepts_vector_environments_in_process_and_in_workers():
     from modalbridge.bridges import check
     report = check(VectorEnvironment([GymBridge('CartPole-v1') for _ in range(3)]), steps=50)
-    assert report.ok and report.passed == ('specs', 'stable_specs', 'batched_steps', 'bad_actions', 'close')
+    assert report.ok and report.passed == ('specs', 'stable_specs', 'execute_before', 'batched_steps', 'bad_actions',
+                                           'close')
     assert check(VectorEnvironment([lambda: GymBridge(ID) for _ in range(2)], processes=True), steps=30).ok
 
 
@@ -120,3 +128,420 @@ def test_missing_unknown_and_unbatched_actions_are_refused_alike(processes):
             envs.execute({'action': np.zeros(3, np.int64)})
     finally:
         envs.close()
+
+
+# -- the whole batch is validated before any environment steps (issue 10) -------
+
+def make(processes, factories, **kwargs):
+    if processes:
+        return VectorEnvironment(factories, processes=True, workers=len(factories), timeout=30, **kwargs)
+    return VectorEnvironment([factory() for factory in factories], **kwargs)
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_an_invalid_row_steps_no_environment(processes):
+    envs = make(processes, [Ticks, Ticks, Ticks])
+    try:
+        envs.reset()
+        with pytest.raises(SpecError, match=r"'action': expected .*received .*5\) \(out of bounds\) in row 2"):
+            envs.execute({'action': [0, 1, 5]})
+        step = envs.execute({'action': [0, 1, 1]})   # still usable, and nobody stepped before
+        assert step.states['t'][:, 0].tolist() == [1.0, 1.0, 1.0]
+    finally:
+        envs.close()
+
+
+class Typed(Environment):
+    """A text action and a bool action; the state echoes the text's length."""
+
+    def __init__(self):
+        super().__init__(states=dict(n=dict(type='int', shape=(), num_values=100)),
+                         actions=dict(word=dict(type='text'), flag=dict(type='bool')))
+
+    def _reset(self, seed):
+        return dict(n=0)
+
+    def _execute(self, actions):
+        return Step(dict(n=len(str(actions['word']))), float(actions['flag']), Terminal.NONE, {})
+
+
+@pytest.mark.parametrize('actions, key', [
+    ({'word': [3, 4], 'flag': [True, False]}, 'word'),     # was sent as '3', '4' to workers
+    ({'word': ['a', 'b'], 'flag': [2, 0]}, 'flag'),          # was True in workers
+    ({'word': ['a', 'b'], 'flag': [[1], [0]]}, 'flag'),
+])
+def test_worker_mode_refuses_exactly_what_in_process_refuses(actions, key):
+    messages = []
+    for processes in (False, True):
+        envs = make(processes, [Typed, Typed])
+        try:
+            envs.reset()
+            with pytest.raises(SpecError) as raised:
+                envs.execute(actions)
+            assert raised.value.key == key
+            messages.append(str(raised.value))
+            assert envs.execute({'word': ['ab', 'c'], 'flag': [True, False]}).reward.tolist() == [1.0, 0.0]
+        finally:
+            envs.close()
+    assert messages[0] == messages[1]
+
+
+def test_a_ragged_batch_is_a_spec_error_naming_the_key():
+    envs = VectorEnvironment([Typed(), Typed()])
+    envs.reset()
+    with pytest.raises(SpecError, match="'flag'"):
+        envs.execute({'word': ['a', 'b'], 'flag': [[1, 0], 0]})
+
+
+# -- faults: hangs, deaths, interrupts, bad returns (issue 10) ---------------------
+
+def alive(pid):
+    """Whether process `pid` exists and is not a zombie (/proc, Linux)."""
+    try:
+        with open(f'/proc/{pid}/stat') as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+def wait_dead(pids, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+class Hanging(Ticks):
+    def _execute(self, actions):
+        if self.t >= 1:
+            time.sleep(1000)
+        return super()._execute(actions)
+
+
+def test_a_hanging_worker_times_out_naming_it_and_every_worker_is_stopped():
+    envs = VectorEnvironment([Ticks, Ticks, Hanging], processes=True, workers=3, timeout=1.5)
+    pids = envs._workers.pids
+    envs.reset()
+    envs.execute({'action': [0, 0, 0]})
+    start = time.monotonic()
+    with pytest.raises(EnvironmentFailure, match=r'worker 2 \(environments 2\) did not answer execute within 1.5 s'):
+        envs.execute({'action': [0, 0, 0]})
+    assert time.monotonic() - start < 10
+    assert wait_dead(pids) == []
+    with pytest.raises(EnvironmentFailure, match='did not answer execute .* the VectorEnvironment is closed'):
+        envs.reset()
+    envs.close()
+
+
+PARENT = """
+import time
+from modalbridge.bridges import Environment, Step, Terminal, VectorEnvironment
+
+class Hanging(Environment):
+    def __init__(self):
+        super().__init__(states=dict(t=dict(type='float')), actions=dict(action=dict(type='int', num_values=2)))
+
+    def _reset(self, seed):
+        return dict(t=0.0)
+
+    def _execute(self, actions):
+        time.sleep(1000)
+
+envs = VectorEnvironment([Hanging, Hanging], processes=True, workers=2, timeout=600)
+print(*envs._workers.pids, flush=True)
+envs.reset()
+envs.execute({'action': [0, 0]})
+"""
+
+
+def test_workers_exit_when_their_parent_is_killed():
+    script = PARENT
+    parent = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    pids = []
+    try:
+        pids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        time.sleep(0.5)                                   # the parent now waits on the hung worker
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        assert wait_dead(pids) == []
+    finally:
+        parent.kill()
+        parent.stdout.close()
+        for pid in pids:   # do not leave orphans behind when this test fails
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+class Slow(Ticks):
+    def _execute(self, actions):
+        time.sleep(0.3)
+        return super()._execute(actions)
+
+
+def test_ctrl_c_in_worker_mode_closes_the_environment_with_a_clear_message():
+    envs = VectorEnvironment([Slow, Slow], processes=True, workers=2)
+    pids = envs._workers.pids
+    envs.reset()
+    for pid in pids:        # Ctrl-C reaches the whole process group: workers leave it to the parent
+        os.kill(pid, signal.SIGINT)
+    envs.execute({'action': [0, 0]})
+    timer = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        envs.execute({'action': [0, 0]})
+    assert wait_dead(pids) == []
+    with pytest.raises(EnvironmentFailure, match='interrupted by KeyboardInterrupt during execute; '
+                                                 'the VectorEnvironment is closed, create a new one'):
+        envs.execute({'action': [0, 0]})
+    envs.close()
+
+
+class Interrupted(Ticks):
+    def _execute(self, actions):
+        if self.t == 1:
+            raise KeyboardInterrupt
+        return super()._execute(actions)
+
+
+def test_ctrl_c_in_process_asks_for_a_reset_then_works():
+    envs = VectorEnvironment([Ticks(length=9), Interrupted(length=9)])
+    envs.reset()
+    envs.execute({'action': [0, 0]})
+    with pytest.raises(KeyboardInterrupt):
+        envs.execute({'action': [0, 0]})
+    with pytest.raises(ResetNeeded, match=r'the last execute\(\) did not complete \(interrupted\); call reset'):
+        envs.execute({'action': [0, 0]})
+    envs.reset()
+    assert envs.execute({'action': [0, 0]}).states['t'][:, 0].tolist() == [1.0, 1.0]
+
+
+class RaisingOnce(Ticks):
+    def _execute(self, actions):
+        if self.t == 1 and not getattr(self, 'raised', False):
+            self.raised = True
+            raise RuntimeError('sensor unplugged')
+        return super()._execute(actions)
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_after_an_environment_error_a_reset_makes_it_usable_again(processes):
+    envs = make(processes, [Ticks, RaisingOnce])
+    try:
+        envs.reset()
+        envs.execute({'action': [0, 0]})
+        with pytest.raises(EnvironmentFailure, match='environment 1: .*sensor unplugged'):
+            envs.execute({'action': [0, 0]})
+        with pytest.raises(ResetNeeded, match='sensor unplugged.*call reset'):
+            envs.execute({'action': [0, 0]})
+        envs.reset()
+        assert envs.execute({'action': [0, 0]}).states['t'][:, 0].tolist() == [1.0, 1.0]
+    finally:
+        envs.close()
+
+
+def returning(**fields):
+    class Env(Ticks):
+        def _execute(self, actions):
+            step = super()._execute(actions)
+            return step._replace(**fields) if self.t >= 2 else step
+    return Env
+
+
+@pytest.mark.parametrize('processes', [False, True])
+@pytest.mark.parametrize('fields, message', [
+    (dict(states=dict(t=np.zeros(2, np.float32))),
+     r"environment 1: Env._execute returned an invalid state 't': .*shape \(2,\) instead of \(1,\)"),
+    (dict(reward=None), 'environment 1: Env._execute returned an invalid reward: .*received NoneType None'),
+    (dict(reward='1.5'), "environment 1: Env._execute returned an invalid reward: .*received str '1.5'"),
+    (dict(terminal=7), 'environment 1: Env._execute returned an invalid terminal: .*received int 7'),
+    (dict(info=[1, 2]), r'environment 1: Env._execute returned an invalid info: .*received list \[1, 2\]'),
+])
+def test_a_bad_return_is_an_environment_failure_naming_the_environment_and_field(processes, fields, message):
+    envs = make(processes, [Ticks, returning(**fields)])
+    try:
+        envs.reset()
+        envs.execute({'action': [0, 0]})
+        with pytest.raises(EnvironmentFailure, match=message):
+            envs.execute({'action': [0, 0]})
+    finally:
+        envs.close()
+
+
+def test_close_stops_every_worker_and_is_idempotent():
+    envs = VectorEnvironment([Ticks] * 4, processes=True, workers=2)
+    pids = envs._workers.pids
+    assert envs.num_envs == 4 and len(pids) == 2
+    envs.close()
+    envs.close()
+    assert not any(alive(pid) for pid in pids)
+    with pytest.raises(ResetNeeded, match='VectorEnvironment: closed'):
+        envs.reset()
+
+
+def test_a_factory_that_fails_in_a_worker_names_it():
+    def broken():
+        raise OSError('no display')
+    with pytest.raises(EnvironmentFailure, match='worker 1 could not build its environments: .*no display'):
+        VectorEnvironment([Ticks, broken], processes=True, workers=2)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(processes=True, workers=3), 'workers: expected an int in'),
+    (dict(processes=True, workers=True), 'workers'),
+    (dict(processes=True, timeout=0), 'timeout'),
+    (dict(processes=True, timeout=float('nan')), 'timeout'),
+    (dict(processes=1), 'processes'),
+    (dict(workers=2), 'workers= needs processes=True'),
+])
+def test_worker_configuration_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        VectorEnvironment([Ticks, Ticks], **kwargs)
+
+
+def test_check_runs_every_bad_action_case_on_a_batch():
+    from modalbridge.bridges import check
+    from modalbridge.bridges import conformance
+
+    class Clipping(VectorEnvironment):
+        def execute(self, actions):
+            return super().execute({name: np.clip(value, 0, 1) if np.asarray(value).dtype.kind == 'i' else value
+                                    for name, value in actions.items()})
+    report = check(Clipping([Ticks(), Ticks()]), steps=3, raise_on_failure=False)
+    assert report.failures == (('bad_actions', conformance.BAD_ACTION_ACCEPTED.format(
+        case="'action' above its maximum", key='action')),)
+
+
+# -- one time-limit mechanism, in every mode (issue 18) -----------------------------
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_a_limit_set_like_the_runner_does_truncates_in_every_mode(processes):
+    envs = make(processes, [lambda: Ticks(length=100)] * 2)
+    try:
+        assert envs.max_episode_timesteps is None
+        envs.max_episode_timesteps = 3                        # what Runner.run(max_episode_timesteps=3) does
+        assert envs.max_episode_timesteps == 3
+        envs.reset()
+        terminals = [envs.execute({'action': [0, 0]}).terminal.tolist() for _ in range(4)]
+        assert terminals == [[0, 0], [0, 0], [Terminal.TRUNCATED] * 2, [0, 0]]
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_a_limit_given_at_construction_is_each_sub_environment_s_own(processes):
+    envs = make(processes, [lambda: Ticks(length=100)] * 2, max_episode_timesteps=2)
+    try:
+        if not processes:
+            assert [env.max_episode_timesteps for env in envs.envs] == [2, 2]
+        envs.reset()
+        envs.execute({'action': [0, 0]})
+        step = envs.execute({'action': [0, 0]})
+        assert step.terminal.tolist() == [Terminal.TRUNCATED] * 2 and step.info['final_mask'].all()
+        assert step.info['final_states']['t'][:, 0].tolist() == [2.0, 2.0]
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize('limit', [0, -1, 2.5, True, '3'])
+def test_a_bad_limit_is_refused_in_every_mode(limit):
+    envs = VectorEnvironment([Ticks(), Ticks()])
+    with pytest.raises(ConfigError, match='max_episode_timesteps: expected a positive int or None'):
+        envs.max_episode_timesteps = limit
+    with pytest.raises(ConfigError, match='max_episode_timesteps: expected a positive int or None'):
+        Ticks().max_episode_timesteps = limit
+
+
+def test_the_info_has_one_shape_in_both_modes():
+    local = VectorEnvironment([Ticks(length=2), Ticks(length=3)])
+    remote = make(True, [lambda: Ticks(length=2), lambda: Ticks(length=3)])
+    try:
+        for envs in (local, remote):
+            envs.reset()
+            envs.execute({'action': [0, 0]})
+            step = envs.execute({'action': [0, 0]})
+            assert sorted(step.info) == ['final_mask', 'final_states', 'infos']
+            assert step.info['infos'] == [{}, {}]
+            assert step.reward.dtype == np.float64 and step.terminal.dtype == np.int8
+    finally:
+        remote.close()
+
+
+# -- one batched protocol: several environments per worker, shared memory (issue 15) -
+
+@pytest.mark.parametrize('workers', [1, 2])
+def test_several_environments_per_worker_step_exactly_like_in_process(workers):
+    local = VectorEnvironment([GymBridge(ID) for _ in range(3)])
+    remote = VectorEnvironment([lambda: GymBridge(ID) for _ in range(3)], processes=True, workers=workers)
+    try:
+        a, b = local.reset(seed=7), remote.reset(seed=7)
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+        rng, finals = np.random.default_rng(0), 0
+        for _ in range(60):
+            actions = {'move': rng.integers(0, 4, 3)}
+            x, y = local.execute(actions), remote.execute(actions)
+            assert all(np.array_equal(x.states[k], y.states[k]) for k in x.states)
+            assert x.terminal.tolist() == y.terminal.tolist() and x.reward.tolist() == y.reward.tolist()
+            assert x.info['final_mask'].tolist() == y.info['final_mask'].tolist()
+            assert x.info['infos'] == y.info['infos']
+            if x.info['final_mask'].any():
+                finals += 1
+                assert all(np.array_equal(x.info['final_states'][k], y.info['final_states'][k])
+                           for k in x.info['final_states'])
+        assert finals > 0
+    finally:
+        remote.close()
+
+
+def test_worker_states_are_fresh_arrays():
+    envs = VectorEnvironment([lambda: GymBridge(ID) for _ in range(2)], processes=True)
+    try:
+        first = envs.reset(seed=0)
+        image = first['image'].copy()
+        second = envs.execute({'move': [0, 0]}).states
+        assert not np.shares_memory(first['image'], second['image'])
+        second['image'][...] = 0
+        assert np.array_equal(first['image'], image)
+    finally:
+        envs.close()
+
+
+def test_the_runner_s_time_limit_holds_under_processes():
+    from modalbridge.agents import RandomAgent, Runner
+    envs = VectorEnvironment([lambda: Ticks(length=100)] * 2, processes=True)
+    try:
+        history = Runner(RandomAgent(envs.states, envs.actions, parallel=2, seed=0), envs).run(
+            episodes=4, max_episode_timesteps=3, progress=False)
+        assert history.episode_lengths[:4] == [3, 3, 3, 3]
+    finally:
+        envs.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.dictionaries(
+    st.sampled_from(['word', 'flag', 'other']),
+    st.one_of(st.lists(st.one_of(st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_size=2),
+                                 st.none(), st.lists(st.integers(0, 1), max_size=2)), max_size=3),
+              st.integers(), st.text(max_size=2), st.none()),
+    max_size=3))
+def test_any_batch_is_either_valid_rows_or_a_spec_error_and_never_half_applied(batch):
+    envs = VectorEnvironment([Typed(), Typed()])
+    envs.reset()
+    try:
+        step = envs.execute(batch)
+    except SpecError as error:
+        assert error.key in ('word', 'flag', 'other', 'actions')
+        assert [env.timestep for env in envs.envs] == [0, 0]
+    else:
+        assert step.reward.shape == (2,) and [env.timestep for env in envs.envs] == [1, 1]
+
+
+def test_workers_of_a_forgotten_vector_environment_are_stopped():
+    import gc
+    envs = VectorEnvironment([Ticks] * 2, processes=True)
+    pids = envs._workers.pids
+    envs.reset()
+    del envs
+    gc.collect()
+    assert wait_dead(pids, seconds=15) == []

@@ -1,19 +1,23 @@
 """`check(env)`: the conformance checker for your own adapter.
 
-Run it on a fresh environment (or pass a zero-argument factory)::
+Run it on an environment, fresh or already used, or pass a zero-argument
+factory::
 
     from modalbridge.bridges import GymBridge, check
     report = check(GymBridge('CartPole-v1'))
     print(report)
 
 It runs every check, then raises `CheckFailed` listing all failures, or
-returns a `CheckReport`. The checks, by name:
+returns a `CheckReport`. Each problem is reported once: a check that needs
+something that failed, or that cannot apply, is skipped with the reason.
+The checks, by name:
 
 =================  ==========================================================
 specs              states/actions are dicts of dm_env specs named by their
                    keys, with sane bounds; at least one state
 stable_specs       `env.states` / `env.actions` are the same object each call
-execute_before     execute before reset raises `ResetNeeded`
+execute_before     execute before reset raises `ResetNeeded` (skipped on an
+                   environment that was already reset)
 reset              reset returns exactly the declared keys, each value a
                    numpy array of its spec's dtype, valid and finite
 step               execute returns a `Step` with a `Terminal`, a finite
@@ -22,23 +26,31 @@ bad_actions        a missing, extra, misshapen, out-of-range, NaN or
                    mistyped action raises `SpecError` naming the key
 determinism        the same seed and actions give identical first steps
 fresh_arrays       returned arrays are new: mutating one changes nothing later
+                   (compared with a reference run only when deterministic)
+seeding            Gymnasium's rule: ``reset(seed=s)`` then ``reset()``
+                   continues the seeded stream (two runs agree)
 after_end          execute after a terminal step raises `ResetNeeded`
                    (skipped if no episode ends within `max_steps`)
 close              close twice is fine
 =================  ==========================================================
+
+An environment whose ``reset(seed=...)`` refuses a seed is reseeded through
+its dm_control task's random state (``env.env.task.random``) when it has
+one; otherwise the seeded checks are skipped, saying why.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 from dm_env import specs as dm_specs
 
 from modalbridge.bridges import specs as specs_lib
+from modalbridge.bridges.batch import BatchedEnvironment
 from modalbridge.bridges.environment import Environment, Step, Terminal
-from modalbridge.bridges.errors import CheckFailed, ResetNeeded, SpecError
+from modalbridge.bridges.errors import CheckFailed, ConfigError, ResetNeeded, SpecError
 
 NOT_A_MAPPING = 'env.{what} is a {type}, not a dict of specs'
 NO_STATES = 'env.states is empty: an environment needs at least one state'
@@ -59,6 +71,9 @@ BAD_ACTION_ACCEPTED = 'the invalid action {case} was accepted; expected SpecErro
 BAD_ACTION_WRONG_ERROR = 'the invalid action {case} raised {type} instead of SpecError: {error}'
 BAD_ACTION_UNNAMED = 'the invalid action {case} raised SpecError without naming {key!r}: {error}'
 NOT_DETERMINISTIC = 'reset(seed={seed}) and the same actions gave a different {what} at step {step}'
+NOT_CONTINUED = ('reset(seed={seed}) then reset() gave a different {what} at step {step} of the second episode '
+                 'in two runs: reset() must continue the seeded random stream (seed a generator only when '
+                 'given a seed, as Gymnasium\'s np_random)')
 SHARED_MEMORY = '{method} returned {key!r} sharing memory with an earlier result; return fresh arrays'
 MUTATION_LEAKED = 'mutating returned arrays changed {what} at step {step}; return fresh arrays'
 EXECUTE_AFTER_END_ALLOWED = 'execute() after a {terminal} step {outcome}; expected ResetNeeded'
@@ -67,32 +82,51 @@ NOT_BATCHED = '{method} returned {key!r} with shape {received}; expected a leadi
 BAD_BATCH = 'execute() returned {what} {received}; expected {expected}'
 RAISED = 'raised {error!r}'
 
+SKIP_USED = 'the environment was already reset before check(); pass a fresh one or a factory to test this'
+SKIP_NEEDS = 'needs {check}, which failed'
+SKIP_NOT_DETERMINISTIC = 'needs determinism, which did not pass'
+SKIP_UNSEEDABLE = 'reset(seed=...) is refused ({error}) and there is no dm_control task random state to reseed'
+SKIP_NO_END = 'no episode ended within max_steps={max_steps}'
+
 EXTRA_KEY = '__check_extra__'
 
 
 @dataclasses.dataclass(frozen=True)
 class CheckReport:
-    """What `check` found: the names of passed and skipped checks and the failures."""
+    """What `check` found: the passed checks, the skipped ones (with why) and the failures.
+
+    >>> report = CheckReport('Env()', ('specs',), (('after_end', 'no episode ended'),), ())
+    >>> report.ok, report.skipped_names
+    (True, ('after_end',))
+    """
 
     environment: str
     passed: tuple[str, ...]
-    skipped: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]
     failures: tuple[tuple[str, str], ...]
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def skipped_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.skipped)
+
     def __str__(self) -> str:
         lines = [f'check({self.environment}): {len(self.passed)} passed, '
                  f'{len(self.failures)} failed, {len(self.skipped)} skipped']
         lines += [f'  FAIL [{name}] {message}' for name, message in self.failures]
-        lines += [f'  skip [{name}]' for name in self.skipped]
+        lines += [f'  skip [{name}] {reason}' for name, reason in self.skipped]
         return '\n'.join(lines)
 
 
 class _Failure(Exception):
     """One check's failure message (internal)."""
+
+
+class _Skip(Exception):
+    """One check does not apply; the message says why (internal)."""
 
 
 def _outcome(call: Callable[[], Any]) -> str | None:
@@ -142,7 +176,7 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def _bad_actions(actions: Mapping[str, Any], valid: dict[str, np.ndarray]):
+def _bad_actions(actions: Mapping[str, Any], valid: dict[str, np.ndarray]) -> Iterator[tuple[str, str, dict]]:
     """(case, key, actions) triples that every environment must reject."""
     yield 'with an extra key', EXTRA_KEY, {**valid, EXTRA_KEY: 0}
     for key, spec in actions.items():
@@ -164,22 +198,59 @@ def _bad_actions(actions: Mapping[str, Any], valid: dict[str, np.ndarray]):
             yield f'{key!r} NaN', key, {**others, key: np.full(spec.shape, np.nan, spec.dtype)}
 
 
+def _batched(actions: Mapping[str, Any], num_envs: int) -> dict[str, np.ndarray]:
+    """The same action for every environment of a batch."""
+    return {key: np.stack([np.asarray(value)] * num_envs) for key, value in actions.items()}
+
+
+def _expect_rejected(execute: Callable[[dict], Any], cases: Iterator[tuple[str, str, dict]]) -> None:
+    for case, key, actions in cases:
+        try:
+            execute(actions)
+        except SpecError as error:
+            if error.key != key and repr(key) not in str(error):
+                raise _Failure(BAD_ACTION_UNNAMED.format(case=case, key=key, error=error)) from None
+        except Exception as error:  # noqa: BLE001
+            raise _Failure(BAD_ACTION_WRONG_ERROR.format(
+                case=case, type=type(error).__name__, error=error)) from None
+        else:
+            raise _Failure(BAD_ACTION_ACCEPTED.format(case=case, key=key))
+
+
+def _task_random(env: Any) -> np.random.RandomState | None:
+    """The random state of a wrapped dm_control task (``env.env.task.random``), if any."""
+    random = getattr(getattr(getattr(env, 'env', None), 'task', None), 'random', None)
+    return random if isinstance(random, np.random.RandomState) else None
+
+
 class _Checker:
-    def __init__(self, env: Environment, steps: int, seed: int, max_steps: int):
+    def __init__(self, env: Any, steps: int, seed: int, max_steps: int):
         self.env, self.steps, self.seed, self.max_steps = env, steps, seed, max_steps
         self.passed: list[str] = []
-        self.skipped: list[str] = []
+        self.skipped: list[tuple[str, str]] = []
         self.failures: list[tuple[str, str]] = []
+        # an Environment (or VectorEnvironment) that is inside an episode cannot show execute-before-reset
+        self.used = getattr(env, '_needs_reset', True) is False
+        self.reseed: Callable[[int], Any] | None = None
+        self.unseedable: str | None = None
+        self.first_episode = 0
 
-    def run(self, name: str, check: Callable[[], bool | None]) -> None:
+    def run(self, name: str, check: Callable[[], bool | None], needs: tuple[str, ...] = ()) -> None:
+        for needed in needs:
+            if needed not in self.passed:
+                reason = SKIP_NOT_DETERMINISTIC if needed == 'determinism' else SKIP_NEEDS.format(check=needed)
+                self.skipped.append((name, reason))
+                return
         try:
-            result = check()
+            check()
+        except _Skip as skip:
+            self.skipped.append((name, str(skip)))
         except _Failure as failure:
             self.failures.append((name, str(failure)))
         except Exception as error:  # noqa: BLE001 - an adapter bug is a failed check
             self.failures.append((name, RAISED.format(error=error)))
         else:
-            (self.skipped if result is False else self.passed).append(name)
+            self.passed.append(name)
 
     # -- the checks ----------------------------------------------------------
 
@@ -206,15 +277,28 @@ class _Checker:
                 raise _Failure(NOT_STABLE.format(what=what))
 
     def execute_before(self) -> None:
+        if self.used:
+            raise _Skip(SKIP_USED)
         outcome = _outcome(lambda: self.env.execute(self.sample_actions(np.random.default_rng(0))))
         if outcome is not None:
             raise _Failure(EXECUTE_BEFORE_RESET_ALLOWED.format(outcome=outcome))
 
     def reset(self) -> None:
-        _check_values('reset()', self.env.reset(seed=self.seed), self.env.states)
+        """Also finds how to reseed: reset(seed=...), a dm_control task's random state, or not at all."""
+        try:
+            states = self.env.reset(seed=self.seed)
+            self.reseed = lambda seed: self.env.reset(seed=seed)
+        except ConfigError as error:
+            random = _task_random(self.env)
+            if random is None:
+                self.unseedable = SKIP_UNSEEDABLE.format(error=error)
+            else:
+                self.reseed = lambda seed: (random.seed(seed), self.env.reset())[1]
+            states = self.start(self.seed)
+        _check_values('reset()', states, self.env.states)
 
     def step(self) -> None:
-        self.env.reset(seed=self.seed)
+        self.start(self.seed)
         step = self.env.execute(self.sample_actions(np.random.default_rng(self.seed)))
         if not isinstance(step, Step):
             raise _Failure(NOT_A_STEP.format(type=type(step).__name__))
@@ -227,32 +311,29 @@ class _Checker:
         _check_values('execute()', step.states, self.env.states)
 
     def bad_actions(self) -> None:
-        self.env.reset(seed=self.seed)
+        self.start(self.seed)
         valid = self.sample_actions(np.random.default_rng(self.seed))
-        for case, key, actions in _bad_actions(self.env.actions, valid):
-            try:
-                self.env.execute(actions)
-            except SpecError as error:
-                if error.key != key and repr(key) not in str(error):
-                    raise _Failure(BAD_ACTION_UNNAMED.format(case=case, key=key, error=error)) from None
-            except Exception as error:  # noqa: BLE001
-                raise _Failure(BAD_ACTION_WRONG_ERROR.format(
-                    case=case, type=type(error).__name__, error=error)) from None
-            else:
-                raise _Failure(BAD_ACTION_ACCEPTED.format(case=case, key=key))
+        _expect_rejected(self.env.execute, _bad_actions(self.env.actions, valid))
 
     def determinism(self) -> None:
-        first, second = self.rollout(), self.rollout()
-        self.compare(first, second, NOT_DETERMINISTIC)
+        if self.reseed is None:
+            raise _Skip(self.unseedable)
+        self.reference = self.rollout()
+        self.compare(self.reference, self.rollout(), NOT_DETERMINISTIC)
 
     def fresh_arrays(self) -> None:
-        reference = self.rollout()
-        mutated = self.rollout(mutate=True)
-        self.compare(reference, mutated, MUTATION_LEAKED)
+        mutated = self.rollout(mutate=True)  # fails on shared memory whether or not deterministic
+        if 'determinism' in self.passed:
+            self.compare(self.reference, mutated, MUTATION_LEAKED)
 
-    def after_end(self) -> bool:
+    def seeding(self) -> None:
+        first = self.rollout(episodes=2)[self.first_episode:]
+        second = self.rollout(episodes=2)[self.first_episode:]
+        self.compare(first, second, NOT_CONTINUED)
+
+    def after_end(self) -> None:
         env, rng = self.env, np.random.default_rng(self.seed)
-        env.reset(seed=self.seed)
+        self.start(self.seed)
         for _ in range(self.max_steps):
             step = env.execute(self.sample_actions(rng))
             if step.terminal != Terminal.NONE:
@@ -260,8 +341,8 @@ class _Checker:
                 if outcome is not None:
                     raise _Failure(EXECUTE_AFTER_END_ALLOWED.format(
                         terminal=step.terminal.name, outcome=outcome))
-                return True
-        return False
+                return
+        raise _Skip(SKIP_NO_END.format(max_steps=self.max_steps))
 
     def close(self) -> None:
         for call in (1, 2):
@@ -272,34 +353,43 @@ class _Checker:
 
     # -- helpers -------------------------------------------------------------
 
+    def start(self, seed: int) -> Any:
+        """Resets with `seed` if the environment can be reseeded, else without."""
+        return self.reseed(seed) if self.reseed is not None else self.env.reset()
+
     def sample_actions(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {key: specs_lib.sample(spec, rng) for key, spec in self.env.actions.items()}
 
-    def rollout(self, mutate: bool = False) -> list[tuple[dict[str, np.ndarray], float, int]]:
-        """Up to `steps` steps from reset(seed); records copies. With `mutate`, also checks
-        that no result shares memory with the one before and mutates every result."""
+    def rollout(self, mutate: bool = False, episodes: int = 1) -> list[tuple[dict[str, np.ndarray], float, int]]:
+        """Up to `steps` steps from reset(seed) (then, for `episodes` 2, as many from reset());
+        records copies. With `mutate`, also checks that no result shares memory with the one
+        before and mutates every result."""
         rng = np.random.default_rng(self.seed)
-        states = self.env.reset(seed=self.seed)
-        records, previous = [], []
-        reward, terminal = 0.0, Terminal.NONE
-        for index in range(self.steps + 1):
-            method = 'reset()' if index == 0 else 'execute()'
-            for earlier in previous if mutate else ():
-                for key, value in states.items():
-                    if isinstance(value, np.ndarray) and np.shares_memory(value, earlier[key]):
-                        raise _Failure(SHARED_MEMORY.format(method=method, key=key))
-            records.append(({k: np.array(v, copy=True) for k, v in states.items()}, reward, int(terminal)))
-            if mutate:
-                for value in states.values():
-                    _mutate(value)
-            previous = [states]
-            if terminal != Terminal.NONE or index == self.steps:
-                break
-            step = self.env.execute(self.sample_actions(rng))
-            states, reward, terminal = step.states, step.reward, step.terminal
+        records: list[tuple[dict[str, np.ndarray], float, int]] = []
+        for episode in range(episodes):
+            if episode == 1:
+                self.first_episode = len(records)
+            states = self.start(self.seed) if episode == 0 else self.env.reset()
+            previous: list[Mapping[str, Any]] = []
+            reward, terminal = 0.0, Terminal.NONE
+            for index in range(self.steps + 1):
+                method = 'reset()' if index == 0 else 'execute()'
+                for earlier in previous if mutate else ():
+                    for key, value in states.items():
+                        if isinstance(value, np.ndarray) and np.shares_memory(value, earlier[key]):
+                            raise _Failure(SHARED_MEMORY.format(method=method, key=key))
+                records.append(({k: np.array(v, copy=True) for k, v in states.items()}, reward, int(terminal)))
+                if mutate:
+                    for value in states.values():
+                        _mutate(value)
+                previous = [states]
+                if terminal != Terminal.NONE or index == self.steps:
+                    break
+                step = self.env.execute(self.sample_actions(rng))
+                states, reward, terminal = step.states, step.reward, step.terminal
         return records
 
-    def compare(self, first, second, message: str) -> None:
+    def compare(self, first: list, second: list, message: str) -> None:
         for index, (a, b) in enumerate(zip(first, second)):
             for key in a[0]:
                 if not _equal(a[0][key], b[0][key]):
@@ -315,44 +405,53 @@ class _Checker:
 
 def check(env: Environment | Callable[[], Environment], *, steps: int = 20, seed: int = 0,
           max_steps: int = 1000, raise_on_failure: bool = True) -> CheckReport:
-    """Runs every conformance check on a fresh environment; see the module docstring.
+    """Runs every conformance check; see the module docstring.
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> check(GymBridge('CartPole-v1')).ok
+    True
 
     `steps` executes are compared for determinism and freshness; `after_end`
     steps up to `max_steps` looking for an episode end. The environment is
     closed at the end. Raises `CheckFailed` (unless `raise_on_failure` is
-    False) listing every failed check.
+    False) listing every failed check. A `BatchedEnvironment` (`VectorEnvironment`,
+    `EnvPoolBridge`) gets the checks that apply to a batch.
     """
     if callable(env) and not isinstance(env, Environment):
         env = env()
-    from modalbridge.bridges.vector import VectorEnvironment
-    if isinstance(env, VectorEnvironment):
+    if isinstance(env, BatchedEnvironment):
         return _check_vector(env, steps, seed, raise_on_failure)
     checker = _Checker(env, steps, seed, max_steps)
     checker.run('specs', checker.specs)
     checker.run('stable_specs', checker.stable_specs)
     checker.run('execute_before', checker.execute_before)
     checker.run('reset', checker.reset)
-    checker.run('step', checker.step)
-    checker.run('bad_actions', checker.bad_actions)
-    checker.run('determinism', checker.determinism)
-    checker.run('fresh_arrays', checker.fresh_arrays)
-    checker.run('after_end', checker.after_end)
+    checker.run('step', checker.step, needs=('reset',))
+    checker.run('bad_actions', checker.bad_actions, needs=('reset',))
+    checker.run('determinism', checker.determinism, needs=('reset',))
+    checker.run('fresh_arrays', checker.fresh_arrays, needs=('reset',))
+    checker.run('seeding', checker.seeding, needs=('determinism',))
+    checker.run('after_end', checker.after_end, needs=('reset',))
     checker.run('close', checker.close)
-    report = CheckReport(repr(env), tuple(checker.passed), tuple(checker.skipped),
-                         tuple(checker.failures))
+    return _report(repr(env), checker, raise_on_failure)
+
+
+def _report(environment: str, checker: _Checker, raise_on_failure: bool) -> CheckReport:
+    report = CheckReport(environment, tuple(checker.passed), tuple(checker.skipped), tuple(checker.failures))
     if report.failures and raise_on_failure:
         raise CheckFailed(report)
     return report
 
 
 def _check_vector(env: Any, steps: int, seed: int, raise_on_failure: bool) -> CheckReport:
-    """The checks that apply to a batch: specs, batched reset/execute, bad actions, close."""
+    """The checks that apply to a batch: specs, order, batched reset/execute, bad actions, close."""
     checker = _Checker(env, steps, seed, 0)
     count = env.num_envs
 
     def batched(method: str, states: Mapping[str, Any]) -> None:
         if not isinstance(states, Mapping) or set(states) != set(env.states):
-            raise _Failure(WRONG_KEYS.format(method=method, received=sorted(states), expected=sorted(env.states)))
+            received = sorted(states) if isinstance(states, Mapping) else type(states).__name__
+            raise _Failure(WRONG_KEYS.format(method=method, received=received, expected=sorted(env.states)))
         for key, spec in env.states.items():
             value = states[key]
             if not isinstance(value, np.ndarray) or value.shape != (count,) + spec.shape:
@@ -364,13 +463,22 @@ def _check_vector(env: Any, steps: int, seed: int, raise_on_failure: bool) -> Ch
                 except SpecError as error:
                     raise _Failure(INVALID_STATE.format(method=method, error=error)) from None
 
+    def sample(rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {key: np.stack([specs_lib.sample(spec, rng) for _ in range(count)])
+                for key, spec in env.actions.items()}
+
+    def execute_before() -> None:
+        if checker.used:
+            raise _Skip(SKIP_USED)
+        outcome = _outcome(lambda: env.execute(sample(np.random.default_rng(0))))
+        if outcome is not None:
+            raise _Failure(EXECUTE_BEFORE_RESET_ALLOWED.format(outcome=outcome))
+
     def run_steps() -> None:
         batched('reset()', env.reset(seed=seed))
         rng = np.random.default_rng(seed)
         for _ in range(steps):
-            actions = {key: np.stack([specs_lib.sample(spec, rng) for _ in range(count)])
-                       for key, spec in env.actions.items()}
-            step = env.execute(actions)
+            step = env.execute(sample(rng))
             batched('execute()', step.states)
             reward, terminal = np.asarray(step.reward), np.asarray(step.terminal)
             if reward.shape != (count,) or not np.all(np.isfinite(reward)):
@@ -384,26 +492,13 @@ def _check_vector(env: Any, steps: int, seed: int, raise_on_failure: bool) -> Ch
 
     def bad_actions() -> None:
         env.reset(seed=seed)
-        missing = dict(list({key: None for key in env.actions}.items())[1:])
-        first = next(iter(env.actions))
-        try:
-            env.execute(missing)
-        except SpecError as error:
-            if error.key != first and repr(first) not in str(error):
-                raise _Failure(BAD_ACTION_UNNAMED.format(case=f'missing {first!r}', key=first, error=error)) from None
-        except Exception as error:  # noqa: BLE001
-            raise _Failure(BAD_ACTION_WRONG_ERROR.format(case=f'missing {first!r}', type=type(error).__name__,
-                                                         error=error)) from None
-        else:
-            raise _Failure(BAD_ACTION_ACCEPTED.format(case=f'missing {first!r}', key=first))
+        valid = {key: specs_lib.sample(spec, np.random.default_rng(seed)) for key, spec in env.actions.items()}
+        _expect_rejected(lambda actions: env.execute(_batched(actions, count)), _bad_actions(env.actions, valid))
 
     checker.run('specs', checker.specs)
     checker.run('stable_specs', checker.stable_specs)
+    checker.run('execute_before', execute_before)
     checker.run('batched_steps', run_steps)
-    checker.run('bad_actions', bad_actions)
+    checker.run('bad_actions', bad_actions, needs=('batched_steps',))
     checker.run('close', checker.close)
-    report = CheckReport(f'VectorEnvironment({count} x {env.envs[0]!r})', tuple(checker.passed),
-                         tuple(checker.skipped), tuple(checker.failures))
-    if report.failures and raise_on_failure:
-        raise CheckFailed(report)
-    return report
+    return _report(repr(env), checker, raise_on_failure)

@@ -4,11 +4,9 @@ import numpy as np
 import pytest
 from dm_env import specs as dm_specs
 
-from modalbridge.bridges import (CheckFailed, Environment, EnvironmentFailure, ResetNeeded, SpecError, Step,
+from modalbridge.bridges import (CheckFailed, ConfigError, Environment, EnvironmentFailure, ResetNeeded, SpecError, Step,
                                  Terminal, check)
-import importlib
-
-check_lib = importlib.import_module("modalbridge.bridges.check")
+from modalbridge.bridges import conformance as check_lib
 
 
 class Good(Environment):
@@ -22,7 +20,8 @@ class Good(Environment):
                          push=dict(type='float', shape=(), min_value=-1.0, max_value=1.0)))
 
     def _reset(self, seed):
-        self.rng = np.random.default_rng(seed)
+        if seed is not None or not hasattr(self, 'rng'):  # reset() continues the seeded stream
+            self.rng = np.random.default_rng(seed)
         self.position = np.zeros(2, np.float32)
         return dict(position=self.position, caption='walk')
 
@@ -36,8 +35,8 @@ def test_a_good_environment_passes_every_check():
     report = check(Good())
     assert report.ok and report.failures == ()
     assert report.passed == ('specs', 'stable_specs', 'execute_before', 'reset', 'step', 'bad_actions',
-                             'determinism', 'fresh_arrays', 'after_end', 'close')
-    assert '10 passed, 0 failed, 0 skipped' in str(report)
+                             'determinism', 'fresh_arrays', 'seeding', 'after_end', 'close')
+    assert '11 passed, 0 failed, 0 skipped' in str(report)
 
 
 def test_check_accepts_a_factory():
@@ -102,6 +101,15 @@ class Unseeded(Good):
     def _reset(self, seed):
         states = super()._reset(seed)
         self.rng = np.random.default_rng(next(self.draws))
+        return states
+
+
+class ReseedsEveryReset(Good):
+    """The pattern Gymnasium's rule forbids: reset() starts an unseeded stream."""
+
+    def _reset(self, seed):
+        states = super()._reset(seed)
+        self.rng = np.random.default_rng(seed)
         return states
 
 
@@ -184,6 +192,7 @@ BROKEN = [
     (raising(SpecError(None, 'something', 'else')), 'bad_actions', check_lib.BAD_ACTION_UNNAMED.format(
         case='with an extra key', key='__check_extra__', error="value: expected something; received else")),
     (Unseeded, 'determinism', check_lib.NOT_DETERMINISTIC.format(seed=0, what="state 'position'", step=1)),
+    (ReseedsEveryReset, 'seeding', check_lib.NOT_CONTINUED.format(seed=0, what="state 'position'", step=1)),
     (SharedBuffer, 'fresh_arrays', check_lib.SHARED_MEMORY.format(method='execute()', key='position')),
     (KeepsReturned, 'fresh_arrays', check_lib.MUTATION_LEAKED.format(what="state 'position'", step=1)),
     (EndlessAfterEnd, 'after_end', check_lib.EXECUTE_AFTER_END_ALLOWED.format(
@@ -201,11 +210,24 @@ def test_each_broken_environment_triggers_exactly_its_message(factory, name, mes
     assert name not in report.passed
 
 
+class ThreeFaults(Unstable):
+    def execute(self, actions):
+        try:
+            return super().execute(actions)
+        except ResetNeeded:
+            return Step(valid_states(), 0.0, Terminal.NONE, {})
+
+    def close(self):
+        if getattr(self, 'was_closed', False):
+            raise RuntimeError('already closed')
+        self.was_closed = True
+
+
 def test_check_raises_one_error_listing_every_failure():
     with pytest.raises(CheckFailed) as caught:
-        check(Exploding)
+        check(ThreeFaults)
     report = caught.value.report
-    assert len(report.failures) >= 5
+    assert [name for name, _ in report.failures] == ['stable_specs', 'execute_before', 'after_end', 'close']
     for name, message in report.failures:
         assert f'[{name}] {message}' in str(caught.value)
 
@@ -215,4 +237,60 @@ def test_a_terminal_that_never_comes_skips_after_end():
         def _execute(self, actions):
             return Step(valid_states(), 0.0, Terminal.NONE, {})
     report = check(Forever, max_steps=10)
-    assert report.skipped == ('after_end',) and report.ok
+    assert report.skipped == (('after_end', 'no episode ended within max_steps=10'),) and report.ok
+    assert 'skip [after_end] no episode ended within max_steps=10' in str(report)
+
+
+# -- judging used, non-deterministic and unseedable environments (issue 10) ------
+
+def test_a_used_environment_is_judged_without_false_failures():
+    env = Good()
+    env.reset(seed=5)
+    env.execute(dict(move=np.int64(2), push=np.float32(0.0)))
+    report = check(env)
+    assert report.ok and report.skipped == (('execute_before', check_lib.SKIP_USED),)
+    assert 'determinism' in report.passed and 'seeding' in report.passed
+
+
+def test_an_environment_whose_episode_ended_still_checks_execute_before():
+    env = Good()
+    env.reset(seed=0)
+    while env.execute(dict(move=np.int64(2), push=np.float32(0.0))).terminal == Terminal.NONE:
+        pass
+    assert 'execute_before' in check(env).passed
+
+
+def test_a_non_deterministic_environment_is_reported_once():
+    report = check(Unseeded, raise_on_failure=False)
+    assert [name for name, _ in report.failures] == ['determinism']
+    assert 'fresh_arrays' in report.passed
+    assert ('seeding', check_lib.SKIP_NOT_DETERMINISTIC) in report.skipped
+
+
+def test_a_failing_reset_is_reported_once_and_what_needs_it_is_skipped():
+    report = check(Exploding, raise_on_failure=False)
+    assert [name for name, _ in report.failures] == ['reset']
+    assert report.skipped_names == ('step', 'bad_actions', 'determinism', 'fresh_arrays', 'seeding', 'after_end')
+    assert ('step', check_lib.SKIP_NEEDS.format(check='reset')) in report.skipped
+
+
+class NoSeed(Good):
+    def _reset(self, seed):
+        if seed is not None:
+            raise ConfigError('NoSeed: takes no seed')
+        return super()._reset(seed)
+
+
+def test_an_environment_that_cannot_be_reseeded_skips_the_seeded_checks_saying_why():
+    report = check(NoSeed)
+    reason = check_lib.SKIP_UNSEEDABLE.format(error='NoSeed: takes no seed')
+    assert report.ok and report.skipped == (('determinism', reason), ('seeding', check_lib.SKIP_NOT_DETERMINISTIC))
+    assert 'fresh_arrays' in report.passed and 'after_end' in report.passed
+
+
+def test_a_dm_control_task_is_reseeded_through_its_random_state():
+    suite = pytest.importorskip('dm_control.suite')
+    from modalbridge.bridges import DMEnvBridge
+    report = check(DMEnvBridge(suite.load('cartpole', 'swingup')), steps=5)
+    assert report.ok and report.skipped == ()
+    assert {'determinism', 'seeding', 'fresh_arrays', 'after_end'} <= set(report.passed)

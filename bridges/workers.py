@@ -1,0 +1,340 @@
+"""Worker processes for `VectorEnvironment(processes=True)`.
+
+Each worker builds its share of the environments from their factories and
+steps them with the same `LocalBatch` as in-process, so both modes return
+the same `BatchStep`. The parent never waits longer than `timeout` for an
+answer: a worker that hangs, dies or cannot be reached is an
+`EnvironmentFailure` naming it, after which every worker is stopped and the
+`Workers` refuse further calls with that message. Workers ignore Ctrl-C
+(the parent decides) and exit when their parent dies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
+from modalbridge.bridges.environment import Environment
+from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
+from modalbridge.bridges.specs import is_text, to_dict
+
+PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent: int, by_prctl: bool) -> None:
+    """Makes this process exit when `parent` dies (Linux: the kernel; elsewhere: a watcher thread)."""
+    if by_prctl and sys.platform.startswith('linux'):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:  # died before we could ask
+        os._exit(1)
+    threading.Thread(target=watch, name='modalbridge-parent-watcher', daemon=True).start()
+
+
+def _portable(error: BaseException) -> BaseException:
+    """`error` if it survives pickling, else an EnvironmentFailure carrying its description."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001 - anything unpicklable is described instead
+        original = getattr(error, 'original', None)
+        return EnvironmentFailure(str(error) if isinstance(error, EnvironmentFailure) else
+                                  f'{type(error).__name__}: {error}' + (f' ({original!r})' if original else ''))
+
+
+def _specs_of(env: Environment) -> tuple[dict, dict]:
+    return {k: to_dict(v) for k, v in env.states.items()}, {k: to_dict(v) for k, v in env.actions.items()}
+
+
+class _Shared:
+    """The batch's numeric states (and final states) in shared memory, one block per key.
+
+    Created before the workers start and inherited by them: a worker writes
+    its rows, the parent copies the whole batch out in one go per key, so
+    observations never go through a pipe. Text states are small and do.
+    """
+
+    def __init__(self, specs: Mapping[str, Any], num_envs: int):
+        self.order = list(specs)
+        self.layout = {name: ((num_envs,) + spec.shape, spec.dtype) for name, spec in specs.items()
+                       if not is_text(spec)}
+        self.blocks = {name: tuple(multiprocessing.RawArray('B', max(1, int(np.prod(shape)) * dtype.itemsize))
+                                   for _ in range(2)) for name, (shape, dtype) in self.layout.items()}
+        self.attach()
+
+    def attach(self) -> None:
+        """(Re)builds the array views, in the parent and in each worker."""
+        self.states, self.finals = {}, {}
+        for name, (shape, dtype) in self.layout.items():
+            states, finals = self.blocks[name]
+            size = int(np.prod(shape))
+            self.states[name] = np.frombuffer(states, dtype, size).reshape(shape)
+            self.finals[name] = np.frombuffer(finals, dtype, size).reshape(shape)
+
+    def __getstate__(self) -> dict:
+        return dict(order=self.order, layout=self.layout, blocks=self.blocks)  # views are rebuilt, never pickled
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.attach()
+
+    def put(self, share: range, states: dict[str, np.ndarray], into: str = 'states') -> dict[str, np.ndarray]:
+        """Writes this share's numeric rows; returns what is left to send (the text states)."""
+        target = getattr(self, into)
+        for name in self.layout:
+            target[name][share.start:share.stop] = states[name]
+        return {name: value for name, value in states.items() if name not in self.layout}
+
+    def take(self, rest: dict[str, np.ndarray], of: str = 'states') -> dict[str, np.ndarray]:
+        """The batch: fresh copies of the shared rows, and the text states received."""
+        source = getattr(self, of)
+        return {name: (source[name].copy() if name in self.layout else rest[name]) for name in self.order}
+
+
+class _Batch:
+    """A worker's environments, writing their states into the shared blocks."""
+
+    def __init__(self, local: LocalBatch, shared: _Shared, share: range):
+        self.local, self.shared, self.share = local, shared, share
+        self.max_episode_timesteps = local.max_episode_timesteps
+
+    def set_max_episode_timesteps(self, limit: int | None) -> None:
+        self.local.set_max_episode_timesteps(limit)
+
+    def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
+        return self.shared.put(self.share, self.local.reset(seeds))
+
+    def execute(self, batch: Mapping[str, np.ndarray]) -> BatchStep:
+        rows = [{name: value[i] for name, value in batch.items()} for i in range(len(self.share))]
+        step = self.local.execute(rows)
+        info = step.info
+        if 'final_states' in info:
+            info['final_states'] = self.shared.put(self.share, info['final_states'], 'finals')
+        return step._replace(states=self.shared.put(self.share, step.states), info=info)
+
+    def close(self, _: Any = None) -> None:
+        self.local.close()
+
+
+def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], share: range, parent: int,
+           by_prctl: bool, shared: _Shared) -> None:
+    """A worker's loop: build the environments, then answer (command, argument) messages."""
+    first = share.start
+    _exit_with_parent(parent, by_prctl)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        envs = []
+        for offset, factory in enumerate(factories):
+            env = factory()
+            if not isinstance(env, Environment):
+                raise EnvironmentFailure(f'environment {first + offset}: the factory returned a '
+                                         f'{type(env).__name__}, not an Environment')
+            if envs and _specs_of(env) != _specs_of(envs[0]):
+                raise EnvironmentFailure(f'environment {first + offset}: its states or actions differ from '
+                                         f'those of environment {first}')
+            envs.append(env)
+        batch = _Batch(LocalBatch(envs, first), shared, share)
+        connection.send(('ok', (_specs_of(envs[0]), batch.max_episode_timesteps)))
+    except Exception as error:  # noqa: BLE001 - reported to the parent
+        connection.send(('error', _portable(error)))
+        return
+    while True:
+        try:
+            command, argument = connection.recv()
+        except (EOFError, OSError):
+            break  # the parent is gone
+        try:
+            connection.send(('ok', getattr(batch, command)(argument)))
+        except Exception as error:  # noqa: BLE001 - reported to the parent
+            connection.send(('error', _portable(error)))
+        if command == 'close':
+            break
+
+
+def _stop(processes: Sequence[Any], connections: Sequence[Any], polite: bool) -> None:
+    """Asks the workers to close (if `polite`), then terminates and reaps any that remain."""
+    if polite:
+        for connection in connections:
+            try:
+                connection.send(('close', None))
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 5.0
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(2.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    for connection in connections:
+        connection.close()
+
+
+class Workers:
+    """`factories` split over `workers` processes (consecutive shares).
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> workers = Workers([lambda: GymBridge('CartPole-v1')] * 4, workers=2, timeout=60.0)
+    >>> workers.reset([0, 1, 2, 3])['state'].shape
+    (4, 4)
+    >>> workers.close()
+    """
+
+    def __init__(self, factories: Sequence[Callable[[], Environment]], workers: int, timeout: float):
+        self.num_envs, self.timeout, self.failure = len(factories), timeout, None
+        try:
+            probe = factories[0]()  # the specs, to lay out the shared memory before the workers start
+        except Exception as error:  # noqa: BLE001 - the user's factory
+            raise EnvironmentFailure(f'VectorEnvironment: envs[0]() failed: {type(error).__name__}: {error}',
+                                     error) from error
+        if not isinstance(probe, Environment):
+            raise ConfigError(f'VectorEnvironment: envs[0]() returned a {type(probe).__name__}, not an Environment')
+        self.states, self.actions, specs = probe.states, probe.actions, _specs_of(probe)
+        probe.close()
+        self.shared = _Shared(self.states, self.num_envs)
+        size, extra = divmod(len(factories), workers)
+        self.shares, start = [], 0
+        for index in range(workers):
+            stop = start + size + (index < extra)
+            self.shares.append(range(start, stop))
+            start = stop
+        by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the forking thread
+        self.processes, self.connections = [], []
+        for index, share in enumerate(self.shares):
+            mine, theirs = multiprocessing.Pipe()
+            process = multiprocessing.Process(
+                target=_serve, args=(theirs, [factories[i] for i in share], share, os.getpid(), by_prctl,
+                                     self.shared),
+                name=f'modalbridge-worker-{index}', daemon=True)
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.connections.append(mine)
+        self._finalizer = weakref.finalize(self, _stop, self.processes, self.connections, False)
+        answers = self._gather('building its environments')
+        self.max_episode_timesteps = answers[0][1]
+        for index, (theirs, _) in enumerate(answers):
+            if theirs != specs:
+                self.fail(f'VectorEnvironment: worker {index}\'s environments have states or actions that differ '
+                          'from those of envs[0]()')
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
+        parts = self.call('reset', [[seeds[i] for i in share] for share in self.shares])
+        return self.shared.take(_concatenate_states(parts))
+
+    def execute(self, rows: Sequence[Any]) -> BatchStep:
+        batch = {name: np.stack([row[name] for row in rows]) for name in rows[0]}  # one array a key: cheap to send
+        parts = self.call('execute', [{name: value[share.start:share.stop] for name, value in batch.items()}
+                                      for share in self.shares])
+        step = concatenate([part._replace(info={k: v for k, v in part.info.items() if k != 'final_states'})
+                            for part in parts])
+        states = self.shared.take(step.states)
+        if step.info['final_mask'].any():
+            finals = self.shared.take(_concatenate_states(
+                [part.info.get('final_states', part.states) for part in parts]), 'finals')
+            for part, share in zip(parts, self.shares):
+                if 'final_states' not in part.info:  # its rows are not final: keep them consistent
+                    for name in self.shared.layout:
+                        finals[name][share.start:share.stop] = states[name][share.start:share.stop]
+            step.info['final_states'] = finals
+        return step._replace(states=states)
+
+    def set_max_episode_timesteps(self, limit: int | None) -> None:
+        self.call('set_max_episode_timesteps', [limit] * len(self.shares))
+        self.max_episode_timesteps = limit
+
+    def call(self, command: str, arguments: Sequence[Any]) -> list[Any]:
+        """Sends each worker its argument and gathers the answers (EnvironmentFailure on any error)."""
+        if self.failure is not None:
+            raise EnvironmentFailure(self.failure)
+        try:
+            for connection, argument in zip(self.connections, arguments):
+                connection.send((command, argument))
+        except (OSError, ValueError):
+            pass  # a dead worker: found and named below
+        return self._gather(command)
+
+    def _gather(self, what: str) -> list[Any]:
+        answers: list[Any] = [None] * len(self.connections)
+        pending = dict(zip(self.connections, range(len(self.connections))))
+        deadline = time.monotonic() + self.timeout
+        errors = []
+        try:
+            while pending:
+                ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    index = min(pending.values())
+                    self.fail(f'VectorEnvironment: worker {index} (environments {_span(self.shares[index])}) '
+                              f'did not answer {what} within {self.timeout:g} s (timeout=)')
+                for connection in ready:
+                    index = pending.pop(connection)
+                    try:
+                        status, answers[index] = connection.recv()
+                    except (EOFError, OSError):
+                        process = self.processes[index]
+                        process.join(2.0)
+                        self.fail(f'VectorEnvironment: worker {index} failed (exit code {process.exitcode}) '
+                                  f'during {what}; it held environments {_span(self.shares[index])}')
+                    if status == 'error':
+                        errors.append((index, answers[index]))
+        except BaseException as error:
+            if self.failure is None:  # Ctrl-C (or any interruption) while waiting: results are lost
+                self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {what}', raise_=False)
+            raise
+        if errors:
+            index, error = min(errors, key=lambda item: item[0])
+            if what == 'building its environments':
+                self.fail(f'VectorEnvironment: worker {index} could not build its environments: {error}', error)
+            message = f'VectorEnvironment: worker {index}, {error}'
+            raise EnvironmentFailure(message, getattr(error, 'original', None) or error)
+        return answers
+
+    def fail(self, message: str, original: BaseException | None = None, raise_: bool = True) -> None:
+        """Stops every worker; this and every later call raise EnvironmentFailure(message)."""
+        self.failure = f'{message}; the VectorEnvironment is closed, create a new one'
+        self._finalizer.detach()
+        _stop(self.processes, self.connections, polite=False)
+        if raise_:
+            raise EnvironmentFailure(self.failure, original)
+
+    def close(self) -> None:
+        if self._finalizer.detach() is not None:
+            _stop(self.processes, self.connections, polite=True)
+        if self.failure is None:
+            self.failure = 'VectorEnvironment: closed'
+
+
+def _concatenate_states(parts: Sequence[dict]) -> dict:
+    return parts[0] if len(parts) == 1 else {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _span(share: range) -> str:
+    return f'{share.start}' if len(share) == 1 else f'{share.start}-{share.stop - 1}'
