@@ -8,12 +8,12 @@ Gymnasium wrapper, single and vector), `PreprocessDMEnv` (dm_env) or
 """
 
 from modalbridge.preprocess import custom, image, running, scalar, shape, temporal, text  # noqa: F401 (registry)
-from modalbridge.preprocess.base import REGISTRY, Preprocessor
-from modalbridge.preprocess.stack import Stack, load
+from modalbridge.preprocess.base import Preprocessor, preprocessor_types
+from modalbridge.preprocess.stack import Stack, normalize_declaration
 from modalbridge.preprocess.wrappers import PreprocessDMEnv, PreprocessObservation, PreprocessVectorObservation
 
 __all__ = ['PreprocessDMEnv', 'PreprocessObservation', 'PreprocessVectorObservation', 'Preprocessor',
-           'REGISTRY', 'Stack', 'load']
+           'PreprocessingLayer', 'Stack', 'normalize_declaration', 'preprocessor_types']
 
 
 def __getattr__(name: str):

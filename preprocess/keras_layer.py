@@ -30,7 +30,7 @@ class PreprocessingLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.stack = Stack(states, preprocessing, num_envs=num_envs, backend='tf')
         self._config = dict(states={name: to_dict(spec) for name, spec in as_specs(states).items()},
-                            preprocessing=self.stack.preprocessing, num_envs=num_envs)
+                            preprocessing=self.stack.config(), num_envs=num_envs)
 
     def call(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         processed = self.stack.apply_tf({name: inputs[name] for name in self.stack.preprocessing})

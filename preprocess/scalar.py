@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 from dm_env import specs as dm_specs
 
+from modalbridge.bridges.arguments import number
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe
 from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric, scalar_bounds
 
 STD_FLOOR = 1e-8
+F32_MAX, F32_TINY = float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny)
 
 
 def _axes(x: Any) -> tuple[int, ...]:
@@ -99,15 +101,24 @@ class Clip(Preprocessor):
     type = 'clip'
 
     def __init__(self, spec: Spec, min_value: float, max_value: float):
+        min_value, max_value = number('min_value', min_value), number('max_value', max_value)
         require_numeric(spec)
         if not min_value <= max_value:
             raise ConfigError(f'min_value must not exceed max_value; received {min_value!r}, {max_value!r}')
         if spec.dtype.kind in 'iu' and (min_value != int(min_value) or max_value != int(max_value)):
             raise ConfigError(f'integer specs clip to integer bounds; received {min_value!r}, {max_value!r} '
                               f'for {describe(spec)}')
-        bounds = scalar_bounds(spec)
-        low, high = (min_value, max_value) if bounds is None else \
-            (max(min_value, bounds[0]), min(max_value, bounds[1]))
+        # Bounds never reach outside what the dtype holds (an int8 state clipped to [-1000, 1000]).
+        if spec.dtype.kind in 'iu':
+            info = np.iinfo(spec.dtype)
+            bounds = [int(b) for b in scalar_bounds(spec) or (info.min, info.max)]
+            limits = (int(info.min), int(info.max))
+            min_value, max_value = int(min_value), int(max_value)
+        else:
+            info = np.finfo(spec.dtype)
+            bounds = scalar_bounds(spec) or (float(info.min), float(info.max))
+            limits = (float(info.min), float(info.max))
+        low, high = max(min_value, bounds[0], limits[0]), min(max_value, bounds[1], limits[1])
         if low > high:
             raise ConfigError(f'[{min_value}, {max_value}] does not overlap the spec\'s bounds; got {describe(spec)}')
         super().__init__(spec, dm_specs.BoundedArray(spec.shape, spec.dtype, low, high, name=spec.name))
@@ -127,12 +138,17 @@ class Scale(Preprocessor):
     type = 'scale'
 
     def __init__(self, spec: Spec, factor: float):
+        factor = number('factor', factor)
+        # The output is float32: the factor and the scaled bounds must be finite non-zero float32 numbers.
+        if factor == 0 or not F32_TINY <= abs(factor) <= F32_MAX:
+            raise ConfigError(f'factor: expected a non-zero number within float32 range (its magnitude in '
+                              f'[{F32_TINY}, {F32_MAX}]); received {factor!r}')
         require_numeric(spec)
-        if not isinstance(factor, (int, float)) or not np.isfinite(factor) or factor == 0:
-            raise ConfigError(f'factor must be a finite non-zero number; received {factor!r}')
         bounds = scalar_bounds(spec)
         if bounds is not None:
             bounds = tuple(sorted((bounds[0] * factor, bounds[1] * factor)))
+            if not all(np.isfinite(np.float32(bound)) for bound in bounds if np.isfinite(bound)):
+                raise ConfigError(f'factor: {factor!r} takes the bounds of {describe(spec)} beyond float32 range')
         super().__init__(spec, float_spec(spec, bounds=bounds))
         self.factor = np.float32(factor)
 

@@ -11,9 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from modalbridge.bridges.arguments import integer
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe, is_text
 from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric, same_kind_spec
+
+
+MAX_LENGTH = 1 << 12  # frames kept per environment; far beyond any use, short of a memory error
 
 
 def _mask(first: Any, rank: int, tf: Any = None) -> Any:
@@ -35,10 +39,9 @@ class Sequence(Preprocessor):
     stateful = True
 
     def __init__(self, spec: Spec, length: int, axis: int = -1):
+        length, axis = integer('length', length, minimum=1, maximum=MAX_LENGTH), integer('axis', axis)
         if is_text(spec):
             raise ConfigError(f'expects a numeric or bool array; got {describe(spec)}')
-        if not isinstance(length, (int, np.integer)) or length < 1:
-            raise ConfigError(f'length must be a positive int; received {length!r}')
         rank = len(spec.shape)
         if rank and not -rank <= axis < rank:
             raise ConfigError(f'axis {axis} is out of range for {describe(spec)}')

@@ -48,5 +48,5 @@ def test_running_standardize_agrees_across_backends_on_batches():
 
 
 def test_running_standardize_epsilon_must_be_positive():
-    with pytest.raises(ConfigError, match=r'\(running_standardize\): epsilon must be a positive number'):
+    with pytest.raises(ConfigError, match=r'\(running_standardize\): epsilon: expected a finite number > 0'):
         Stack(dict(x=FLOAT4), [dict(type='running_standardize', epsilon=0)])

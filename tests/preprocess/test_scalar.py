@@ -77,7 +77,7 @@ def test_scale_golden_value_and_bounds():
 
 
 def test_scale_refuses_zero():
-    with pytest.raises(ConfigError, match=r'\(scale\): factor must be a finite non-zero number; received 0'):
+    with pytest.raises(ConfigError, match=r'\(scale\): factor: expected a non-zero number within float32 range'):
         Stack(dict(x=VECTOR), [dict(type='scale', factor=0)])
 
 
