@@ -217,6 +217,9 @@ class Stack:
         self._frozen = False
         self._memory = {key: p.initial_state(self.num_envs) for key, p in self._stateful()}
         self._names = self._state_names()
+        # A plug-in that does not name its state arrays gets them numbered.
+        self._fields = {key: p.state_names or tuple(map(str, range(len(self._memory[key]))))
+                        for key, p in self._stateful()}
         if backend == 'tf':
             self._build_tf()
 
@@ -283,7 +286,7 @@ class Stack:
         repeated in one chain gets ``_1``, ``_2``, ...) and ``'stack/first'``."""
         out = {}
         for key, preprocessor in self._stateful():
-            for field, value in zip(preprocessor.state_names, self._read(key)):
+            for field, value in zip(self._fields[key], self._read(key)):
                 out[self._names[key] + field] = np.array(value)
         out[FIRST] = self._read_first()
         return out
@@ -310,7 +313,7 @@ class Stack:
                 raise ConfigError(f'load_state: {name!r} holds a non-finite value')
             loaded[name] = value.astype(reference.dtype)
         for key, preprocessor in self._stateful():
-            self._write(key, tuple(loaded[self._names[key] + field] for field in preprocessor.state_names))
+            self._write(key, tuple(loaded[self._names[key] + field] for field in self._fields[key]))
         first = loaded[FIRST]
         if self.backend == 'numpy':
             self._first = first.copy()

@@ -37,6 +37,7 @@ class Sequence(Preprocessor):
 
     type = 'sequence'
     stateful = True
+    state_names = ('buffer',)
 
     def __init__(self, spec: Spec, length: int, axis: int = -1):
         length, axis = integer('length', length, minimum=1, maximum=MAX_LENGTH), integer('axis', axis)
@@ -85,6 +86,7 @@ class FrameMax(Preprocessor):
 
     type = 'frame_max'
     stateful = True
+    state_names = ('previous',)
 
     def __init__(self, spec: Spec):
         super().__init__(spec, require_numeric(spec))
@@ -110,6 +112,7 @@ class Deltafier(Preprocessor):
 
     type = 'deltafier'
     stateful = True
+    state_names = ('previous',)
 
     def __init__(self, spec: Spec):
         super().__init__(spec, float_spec(require_numeric(spec)))
