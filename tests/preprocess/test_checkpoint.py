@@ -143,3 +143,9 @@ def test_load_state_refuses_a_state_that_does_not_fit(edit, message):
     stack = Stack(STATES, DECLARATION, num_envs=2, backend='numpy')
     with pytest.raises(ConfigError, match='load_state: .*' + message):
         stack.load_state(edit(stack.state()))
+
+
+def test_a_stateful_plug_in_that_does_not_name_its_state_gets_numbered_names():
+    stack = Stack(STATES, dict(speed=['tests.preprocess.plugins.Count']), backend='numpy')
+    stack(batch(0, num_envs=1))
+    assert stack.state()['speed/Count/0'].tolist() == [1]

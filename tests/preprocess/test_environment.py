@@ -110,3 +110,21 @@ def test_the_vector_placement_equals_the_tf_stack_run_by_hand_with_final_states(
     assert finished >= 4
     assert envs.num_envs == 2 and dict(envs.states) == dict(envs.stack.states)
     envs.close()
+
+
+class Finals(Room):
+    """An environment that reports the last states of an episode it restarted itself."""
+
+    def _execute(self, actions):
+        step = super()._execute(actions)
+        return step._replace(info=dict(final_states=self.raw[-1]), terminal=Terminal.NONE)
+
+
+def test_final_states_the_environment_reports_are_preprocessed_without_being_recorded():
+    env = Preprocessed(Finals(), dict(speed=[dict(type='sequence', length=2)]))
+    env.reset(seed=0)
+    step = env.execute(dict(move=0))
+    np.testing.assert_array_equal(step.info['final_states']['speed'], step.states['speed'])
+    before = env.stack.state()
+    env.execute(dict(move=0))
+    assert not np.array_equal(before['speed/sequence/buffer'], env.stack.state()['speed/sequence/buffer'])
