@@ -12,13 +12,13 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from modalbridge.bridges.arguments import boolean, choice, integer
-from modalbridge.bridges.errors import ConfigError, ModalbridgeError, SpecError
+from modalbridge.bridges.errors import ConfigError, SpecError
 from modalbridge.bridges.specs import Spec, SpecLike, as_specs, describe, is_text
 from modalbridge.preprocess import custom
+from modalbridge.preprocess.backends import BACKENDS, stateful
 from modalbridge.preprocess.base import _REGISTRY as REGISTRY, Preprocessor
 
 Declaration = Union[Sequence[Any], Mapping[str, Sequence[Any]], str, os.PathLike]
-BACKENDS = ('tf', 'numpy')
 
 UNKNOWN_TYPE = 'unknown type {type!r}{hint}; known types: {known}'
 LIST_FOR_MANY = ('a list applies to a single state, but there are {count}: {names}; '
@@ -194,7 +194,7 @@ class Stack:
 
     def __init__(self, states: Mapping[str, SpecLike], preprocessing: Declaration, num_envs: int = 1,
                  backend: str = 'tf', jit_compile: bool = False, safe_mode: bool | None = None):
-        backend = choice('backend', backend, BACKENDS)
+        backend = choice('backend', backend, list(BACKENDS))
         num_envs = integer('num_envs', num_envs, minimum=1)
         jit_compile = boolean('jit_compile', jit_compile)
         from_file = isinstance(preprocessing, (str, os.PathLike))
@@ -213,15 +213,13 @@ class Stack:
             self._chains[name] = chain
             outputs[name] = spec
         self.states = as_specs(outputs, 'states')
-        self._first = np.ones(self.num_envs, bool)
         self._frozen = False
-        self._memory = {key: p.initial_state(self.num_envs) for key, p in self._stateful()}
+        self._backend = BACKENDS[backend](self._chains, self.num_envs, input_states=self.input_states,
+                                          jit_compile=jit_compile)
         self._names = self._state_names()
         # A plug-in that does not name its state arrays gets them numbered.
-        self._fields = {key: p.state_names or tuple(map(str, range(len(self._memory[key]))))
+        self._fields = {key: p.state_names or tuple(map(str, range(len(self._backend.read(key)))))
                         for key, p in self._stateful()}
-        if backend == 'tf':
-            self._build_tf()
 
     # -- public API ----------------------------------------------------------
 
@@ -238,12 +236,7 @@ class Stack:
         (for the final states of finished episodes, say).
         """
         inputs, unbatched = self._inputs(states)
-        if self.backend == 'numpy':
-            outputs = self._numpy(inputs, update)
-        else:
-            import tensorflow as tf
-            tensors = {name: tf.constant(value) for name, value in inputs.items()}
-            outputs = {name: value.numpy() for name, value in self._calls[update](tensors).items()}
+        outputs = self._backend.run(inputs, update)
         result = {name: states[name] for name in self.states if name not in outputs}
         for name, value in outputs.items():
             result[name] = value[0] if unbatched else value
@@ -257,10 +250,7 @@ class Stack:
         if mask.shape != (self.num_envs,) or mask.dtype != bool:
             raise SpecError('mask', f'bool array of shape ({self.num_envs},)',
                             f'{mask.dtype.name} array of shape {mask.shape}')
-        if self.backend == 'numpy':
-            self._first |= mask
-        else:
-            self._first_variable.assign(self._first_variable.read_value() | mask)
+        self._backend.reset(mask)
 
     @property
     def frozen(self) -> bool:
@@ -271,7 +261,7 @@ class Stack:
         """Stops (or, with False, resumes) updating running statistics (`running_standardize`)."""
         frozen = boolean('frozen', frozen)
         for key, preprocessor in self._stateful():
-            self._write(key, preprocessor.freeze(self._read(key), frozen))
+            self._backend.write(key, preprocessor.freeze(self._backend.read(key), frozen))
         self._frozen = frozen
 
     def config(self) -> dict[str, list[dict[str, Any]]]:
@@ -286,9 +276,9 @@ class Stack:
         repeated in one chain gets ``_1``, ``_2``, ...) and ``'stack/first'``."""
         out = {}
         for key, preprocessor in self._stateful():
-            for field, value in zip(self._fields[key], self._read(key)):
+            for field, value in zip(self._fields[key], self._backend.read(key)):
                 out[self._names[key] + field] = np.array(value)
-        out[FIRST] = self._read_first()
+        out[FIRST] = self._backend.first
         return out
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -313,12 +303,8 @@ class Stack:
                 raise ConfigError(f'load_state: {name!r} holds a non-finite value')
             loaded[name] = value.astype(reference.dtype)
         for key, preprocessor in self._stateful():
-            self._write(key, tuple(loaded[self._names[key] + field] for field in self._fields[key]))
-        first = loaded[FIRST]
-        if self.backend == 'numpy':
-            self._first = first.copy()
-        else:
-            self._first_variable.assign(first)
+            self._backend.write(key, tuple(loaded[self._names[key] + field] for field in self._fields[key]))
+        self._backend.set_first(loaded[FIRST])
         frozen = [bool(loaded[self._names[key] + 'frozen']) for key, p in self._stateful()
                   if 'frozen' in p.state_names]
         if frozen:
@@ -328,12 +314,12 @@ class Stack:
         """The TF computation on batched tensors, in the caller's graph (TF backend)."""
         if self.backend != 'tf':
             raise ConfigError("apply_tf needs backend='tf'")
-        return self._tf_body(dict(inputs))
+        return self._backend.apply(dict(inputs))
 
     @property
     def tracing_count(self) -> int:
         """How often the TF function was traced (1 after any number of calls)."""
-        return self._function.experimental_get_tracing_count() if self.backend == 'tf' else 0
+        return getattr(self._backend, 'tracing_count', 0)
 
     def __reduce__(self):
         options = dict(num_envs=self.num_envs, backend=self.backend, jit_compile=self.jit_compile)
@@ -346,10 +332,7 @@ class Stack:
     # -- internals -----------------------------------------------------------
 
     def _stateful(self):
-        for name, chain in self._chains.items():
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    yield (name, index), preprocessor
+        return stateful(self._chains)
 
     def _state_names(self) -> dict[tuple[str, int], str]:
         """The public prefix of each stateful preprocessor's arrays."""
@@ -360,21 +343,6 @@ class Stack:
             seen[(name, kind)] = count + 1
             names[(name, index)] = f'{name}/{kind}{f"_{count}" if count else ""}/'
         return names
-
-    def _read(self, key: tuple[str, int]) -> tuple:
-        if self.backend == 'numpy':
-            return self._memory[key]
-        return tuple(variable.numpy() for variable in self._variables[key])
-
-    def _write(self, key: tuple[str, int], values: tuple) -> None:
-        if self.backend == 'numpy':
-            self._memory[key] = tuple(np.array(value) for value in values)
-        else:
-            for variable, value in zip(self._variables[key], values):
-                variable.assign(value)
-
-    def _read_first(self) -> np.ndarray:
-        return self._first.copy() if self.backend == 'numpy' else self._first_variable.numpy()
 
     def _inputs(self, states: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
         if not isinstance(states, Mapping):
@@ -400,65 +368,6 @@ class Stack:
         if len(ranks) > 1:
             raise SpecError('states', 'all states batched or all unbatched', 'a mix of both')
         return inputs, ranks == {'single'}
-
-    def _numpy(self, inputs: dict[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
-        first, outputs, memory = self._first, {}, {}
-        for name, chain in self._chains.items():
-            x = inputs[name]
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    key = (name, index)
-                    x, memory[key] = preprocessor.numpy_step(x, self._memory[key], first)
-                else:
-                    x = preprocessor.numpy(x)
-            outputs[name] = x
-        if update:  # only once every state went through: a failure leaves the memory as it was
-            self._memory.update(memory)
-            self._first = np.zeros(self.num_envs, bool)
-        return outputs
-
-    def _build_tf(self) -> None:
-        import tensorflow as tf
-        if self.jit_compile:
-            text = [name for name in self._chains if is_text(self.input_states[name])]
-            if text:
-                raise ConfigError(f'jit_compile: the text state(s) {text} use string ops, which XLA '
-                                  'cannot compile; use jit_compile=False')
-        for chain in self._chains.values():
-            for preprocessor in chain:
-                preprocessor.prepare_tf()
-        self._first_variable = tf.Variable(self._first, trainable=False, name='first')
-        self._variables = {key: tuple(tf.Variable(value, trainable=False) for value in self._memory[key])
-                           for key, _ in self._stateful()}
-        signature = {name: tf.TensorSpec((self.num_envs,) + self.input_states[name].shape,
-                                          tf.string if is_text(self.input_states[name])
-                                          else self.input_states[name].dtype, name=name)
-                     for name in self._chains}
-        self._function = tf.function(lambda inputs: self._tf_body(inputs), input_signature=[signature],
-                                     jit_compile=self.jit_compile or None, reduce_retracing=False)
-        self._peek_function = tf.function(lambda inputs: self._tf_body(inputs, update=False),
-                                          input_signature=[signature], jit_compile=self.jit_compile or None)
-        # Calling the concrete functions skips tf.function's dispatch (a large part of a call here).
-        self._calls = {True: self._function.get_concrete_function(),
-                       False: self._peek_function.get_concrete_function()}
-
-    def _tf_body(self, inputs: dict[str, Any], update: bool = True) -> dict[str, Any]:
-        first, outputs = self._first_variable.read_value(), {}
-        for name, chain in self._chains.items():
-            x = inputs[name]
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    variables = self._variables[(name, index)]
-                    x, new = preprocessor.tf_step(x, tuple(v.read_value() for v in variables), first)
-                    for variable, value in zip(variables, new):
-                        if update:
-                            variable.assign(value)
-                else:
-                    x = preprocessor.tf(x)
-            outputs[name] = x
-        if update:
-            self._first_variable.assign(np.zeros(self.num_envs, bool))
-        return outputs
 
 
 def _numeric(name: str, spec: Spec, value: Any) -> np.ndarray:
