@@ -77,8 +77,11 @@ class Normalize(Preprocessor):
             raise ConfigError(f'needs a bounded spec (min_value/max_value); got {describe(spec)}')
         low = np.broadcast_to(spec.minimum, spec.shape).astype(np.float64)
         high = np.broadcast_to(spec.maximum, spec.shape).astype(np.float64)
-        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))) or np.any(high <= low):
-            raise ConfigError(f'needs finite bounds with max_value > min_value; got {describe(spec)}')
+        span = (high - low).astype(np.float32)
+        if (not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))) or np.any(high <= low)
+                or not np.all(np.isfinite(span)) or np.any(span <= 0)):
+            raise ConfigError(f'needs finite bounds with max_value > min_value, their difference a finite '
+                              f'non-zero float32; got {describe(spec)}')
         super().__init__(spec, float_spec(spec, bounds=(0.0, 1.0)))
         uniform = np.all(low == low.flat[0]) and np.all(high == high.flat[0])
         self._low = np.float32(low.flat[0]) if uniform else low.astype(np.float32)

@@ -235,6 +235,7 @@ class Stack:
         outputs are what these states would give, without recording them
         (for the final states of finished episodes, say).
         """
+        update = boolean('update', update)
         inputs, unbatched = self._inputs(states)
         outputs = self._backend.run(inputs, update)
         result = {name: states[name] for name in self.states if name not in outputs}

@@ -4,7 +4,7 @@ on both backends, and leaves the stack's memory as it was."""
 import numpy as np
 import pytest
 
-from modalbridge.bridges import SpecError
+from modalbridge.bridges import ConfigError, SpecError
 from modalbridge.preprocess import Stack
 
 TEXT = dict(caption=dict(type='text'))
@@ -61,3 +61,9 @@ def test_a_refused_batch_leaves_the_memory_as_it_was():
         stack(dict(x=np.ones((1, 2), np.float32), caption=[5]))
     after = stack.state()
     assert all(np.array_equal(before[name], after[name]) for name in before)
+
+
+def test_update_must_be_a_bool():
+    stack = Stack(VECTOR, ['center'], backend='numpy')
+    with pytest.raises(ConfigError, match="update: expected True or False; received 'no'"):
+        stack(dict(x=np.ones(2, np.float32)), update='no')

@@ -40,7 +40,11 @@ def test_normalize_per_element_bounds():
 @pytest.mark.parametrize('spec, message', [
     (VECTOR, 'needs a bounded spec (min_value/max_value); got float32 array of shape (4,), finite'),
     (dict(type='float', shape=(2,), min_value=0.0),
-     'needs finite bounds with max_value > min_value; got float32 array of shape (2,) in [0.0, inf]'),
+     'needs finite bounds with max_value > min_value, their difference a finite non-zero float32; '
+     'got float32 array of shape (2,) in [0.0, inf]'),
+    (dict(type='float', shape=(2,), min_value=-3e38, max_value=3e38, dtype='float32'),
+     'needs finite bounds with max_value > min_value, their difference a finite non-zero float32; '
+     'got float32 array of shape (2,) in [-3.0000000054977558e+38, 3.0000000054977558e+38]'),
     (dict(type='text'), 'expects a numeric array; got text'),
     (dict(type='bool', shape=(2,)), 'expects a numeric array; got bool array of shape (2,)'),
 ])
