@@ -99,6 +99,61 @@ class Preprocessor:
         return state
 
 
+class NumpyOps:
+    """The few array operations elementwise preprocessors use, on NumPy arrays."""
+
+    float32 = np.float32
+
+    @staticmethod
+    def cast(x: Any, dtype: Any) -> Any:
+        return x.astype(dtype)
+
+    @staticmethod
+    def mean(x: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
+        return x.mean(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def clip(x: Any, low: Any, high: Any) -> Any:
+        return np.clip(x, low, high)
+
+    sqrt, maximum, reshape = staticmethod(np.sqrt), staticmethod(np.maximum), staticmethod(np.reshape)
+
+
+class TFOps:
+    """The same operations on TensorFlow tensors (TensorFlow imported on first use)."""
+
+    float32 = np.float32  # TF takes NumPy dtypes
+
+    def __getattr__(self, name: str) -> Any:
+        import tensorflow as tf
+        operations = dict(cast=tf.cast, sqrt=tf.sqrt, maximum=tf.maximum, reshape=tf.reshape,
+                          mean=lambda x, axis, keepdims=False: tf.reduce_mean(x, axis=axis, keepdims=keepdims),
+                          clip=lambda x, low, high: tf.clip_by_value(x, tf.cast(low, x.dtype), tf.cast(high, x.dtype)))
+        if name not in operations:
+            raise AttributeError(name)
+        return operations[name]
+
+
+class Elementwise(Preprocessor):
+    """A stateless preprocessor written once, as ``apply(x, ops)``, for both backends.
+
+    `ops` is `NumpyOps` or `TFOps`; writing the formula once keeps the two
+    backends the same computation, operation for operation.
+    """
+
+    def apply(self, x: Any, ops: Any) -> Any:
+        raise NotImplementedError
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        return self.apply(x, NumpyOps)
+
+    def tf(self, x: Any) -> Any:
+        return self.apply(x, _TF_OPS)
+
+
+_TF_OPS = TFOps()
+
+
 # -- spec requirements shared by the types ------------------------------------
 
 

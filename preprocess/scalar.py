@@ -11,7 +11,7 @@ from dm_env import specs as dm_specs
 from modalbridge.bridges.arguments import number
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe
-from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric, scalar_bounds
+from modalbridge.preprocess.base import Elementwise, float_spec, require_numeric, scalar_bounds
 
 STD_FLOOR = 1e-8
 F32_MAX, F32_TINY = float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny)
@@ -21,7 +21,7 @@ def _axes(x: Any) -> tuple[int, ...]:
     return tuple(range(1, len(x.shape)))
 
 
-class Center(Preprocessor):
+class Center(Elementwise):
     """``x - mean(x)`` per observation (the mean over all but the batch axis).
 
     Output spec: float32 `Array` of the same shape.
@@ -32,14 +32,9 @@ class Center(Preprocessor):
     def __init__(self, spec: Spec):
         super().__init__(spec, float_spec(require_numeric(spec)))
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.float32)
-        return x - x.mean(axis=_axes(x), keepdims=True)
-
-    def tf(self, x: Any) -> Any:
-        import tensorflow as tf
-        x = tf.cast(x, tf.float32)
-        return x - tf.reduce_mean(x, axis=_axes(x), keepdims=True)
+    def apply(self, x: Any, ops: Any) -> Any:
+        x = ops.cast(x, ops.float32)
+        return x - ops.mean(x, axis=_axes(x), keepdims=True)
 
 
 class Standardize(Center):
@@ -50,19 +45,13 @@ class Standardize(Center):
 
     type = 'standardize'
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
-        centered = super().numpy(x)
-        std = np.sqrt((centered * centered).mean(axis=_axes(centered), keepdims=True))
-        return centered / np.maximum(std, np.float32(STD_FLOOR))
-
-    def tf(self, x: Any) -> Any:
-        import tensorflow as tf
-        centered = super().tf(x)
-        std = tf.sqrt(tf.reduce_mean(centered * centered, axis=_axes(centered), keepdims=True))
-        return centered / tf.maximum(std, STD_FLOOR)
+    def apply(self, x: Any, ops: Any) -> Any:
+        centered = super().apply(x, ops)
+        std = ops.sqrt(ops.mean(centered * centered, axis=_axes(centered), keepdims=True))
+        return centered / ops.maximum(std, np.float32(STD_FLOOR))
 
 
-class Normalize(Preprocessor):
+class Normalize(Elementwise):
     """``(x - min_value) / (max_value - min_value)`` from the spec's bounds.
 
     Needs finite bounds (uint8 images: 0..255 -> [0, 1]). Output spec:
@@ -87,15 +76,11 @@ class Normalize(Preprocessor):
         self._low = np.float32(low.flat[0]) if uniform else low.astype(np.float32)
         self._range = np.float32(high.flat[0] - low.flat[0]) if uniform else (high - low).astype(np.float32)
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
-        return (x.astype(np.float32) - self._low) / self._range
-
-    def tf(self, x: Any) -> Any:
-        import tensorflow as tf
-        return (tf.cast(x, tf.float32) - self._low) / self._range
+    def apply(self, x: Any, ops: Any) -> Any:
+        return (ops.cast(x, ops.float32) - self._low) / self._range
 
 
-class Clip(Preprocessor):
+class Clip(Elementwise):
     """``min(max(x, min_value), max_value)``; dtype kept.
 
     Output spec: bounds narrowed to [min_value, max_value].
@@ -127,15 +112,11 @@ class Clip(Preprocessor):
         super().__init__(spec, dm_specs.BoundedArray(spec.shape, spec.dtype, low, high, name=spec.name))
         self.bounds = (spec.dtype.type(low), spec.dtype.type(high))
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(x, *self.bounds)
-
-    def tf(self, x: Any) -> Any:
-        import tensorflow as tf
-        return tf.clip_by_value(x, tf.cast(self.bounds[0], x.dtype), tf.cast(self.bounds[1], x.dtype))
+    def apply(self, x: Any, ops: Any) -> Any:
+        return ops.clip(x, *self.bounds)
 
 
-class Scale(Preprocessor):
+class Scale(Elementwise):
     """``x * factor`` as float32; bounds scaled too."""
 
     type = 'scale'
@@ -155,9 +136,5 @@ class Scale(Preprocessor):
         super().__init__(spec, float_spec(spec, bounds=bounds))
         self.factor = np.float32(factor)
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
-        return x.astype(np.float32) * self.factor
-
-    def tf(self, x: Any) -> Any:
-        import tensorflow as tf
-        return tf.cast(x, tf.float32) * self.factor
+    def apply(self, x: Any, ops: Any) -> Any:
+        return ops.cast(x, ops.float32) * self.factor

@@ -97,3 +97,17 @@ def test_numeric_types_refuse_text_naming_the_spec_they_got(kind):
     with pytest.raises(ConfigError) as caught:
         Stack(dict(caption=dict(type='text')), dict(caption=[kind]))
     assert str(caught.value) == f"preprocessing['caption'][0] ({kind}): expects a numeric array; got text"
+
+
+def test_elementwise_types_are_written_once_and_their_backends_agree_bit_for_bit():
+    from modalbridge.preprocess.base import Elementwise
+    from modalbridge.preprocess import preprocessor_types
+    for kind in ('center', 'standardize', 'normalize', 'clip', 'scale', 'flatten'):
+        cls = preprocessor_types()[kind]
+        assert issubclass(cls, Elementwise) and 'numpy' not in vars(cls) and 'tf' not in vars(cls), kind
+    states = dict(x=dict(type='float', shape=(3, 2), min_value=-2.0, max_value=3.0))
+    declaration = [dict(type='clip', min_value=-1, max_value=2), dict(type='scale', factor=0.37), 'normalize',
+                   'flatten']
+    batches = [dict(x=np.random.default_rng(seed).uniform(-2, 3, (4, 3, 2)).astype(np.float32)) for seed in range(3)]
+    _, out = both(states, declaration, batches, atol=0)
+    assert out[0]['x'].shape == (4, 6)
