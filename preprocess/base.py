@@ -18,15 +18,21 @@ same object serves both backends::
         def tf(self, x):
             return -x
 
-Stateful ones set ``stateful = True`` and implement
-``initial_state(num_envs)`` plus ``numpy_step`` / ``tf_step``, which take
-``(x, state, first)`` (``first`` a bool mask of the environments whose
-episode starts with this input) and return ``(y, new_state)``.
+Stateful ones set ``stateful = True``, name the arrays of their state in
+``state_names`` and implement ``initial_state(num_envs)`` plus
+``numpy_step`` / ``tf_step``, which take ``(x, state, first)`` (``first`` a
+bool mask of the environments whose episode starts with this input) and
+return ``(y, new_state)``. A preprocessor whose state can stop learning
+(running statistics) overrides ``freeze(state, frozen)``.
+
+``config()`` is the entry that rebuilds the preprocessor, by value and
+JSON-able (`tokenize` built from a corpus answers with its vocabulary).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import types
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 from dm_env import specs as dm_specs
@@ -34,7 +40,12 @@ from dm_env import specs as dm_specs
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe, is_text
 
-REGISTRY: dict[str, type['Preprocessor']] = {}
+_REGISTRY: dict[str, type['Preprocessor']] = {}
+
+
+def preprocessor_types() -> Mapping[str, type['Preprocessor']]:
+    """The built-in preprocessor types by name (a read-only view)."""
+    return types.MappingProxyType(_REGISTRY)
 
 
 class Preprocessor:
@@ -42,11 +53,13 @@ class Preprocessor:
 
     type: ClassVar[str] = ''
     stateful: ClassVar[bool] = False
+    state_names: ClassVar[tuple[str, ...]] = ()  # the arrays of `initial_state`, in order
+    entry: dict[str, Any]  # the normal-form declaration it was built from (set by the stack)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.type:
-            REGISTRY[cls.type] = cls
+            _REGISTRY[cls.type] = cls
 
     def __init__(self, input_spec: Spec, spec: Spec):
         self.input_spec = input_spec
@@ -54,6 +67,10 @@ class Preprocessor:
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({describe(self.input_spec)} -> {describe(self.spec)})'
+
+    def config(self) -> dict[str, Any]:
+        """The declaration entry that builds this preprocessor again, by value."""
+        return dict(self.entry)
 
     def prepare_tf(self) -> None:
         """Creates TF resources (tables, constants) eagerly, before tracing."""
@@ -76,6 +93,65 @@ class Preprocessor:
 
     def tf_step(self, x: Any, state: tuple, first: Any) -> tuple[Any, tuple]:
         return self.tf(x), state
+
+    def freeze(self, state: tuple, frozen: bool) -> tuple:
+        """The state with learning stopped (or resumed); unchanged by default."""
+        return state
+
+
+class NumpyOps:
+    """The few array operations elementwise preprocessors use, on NumPy arrays."""
+
+    float32 = np.float32
+
+    @staticmethod
+    def cast(x: Any, dtype: Any) -> Any:
+        return x.astype(dtype)
+
+    @staticmethod
+    def mean(x: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
+        return x.mean(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def clip(x: Any, low: Any, high: Any) -> Any:
+        return np.clip(x, low, high)
+
+    sqrt, maximum, reshape = staticmethod(np.sqrt), staticmethod(np.maximum), staticmethod(np.reshape)
+
+
+class TFOps:
+    """The same operations on TensorFlow tensors (TensorFlow imported on first use)."""
+
+    float32 = np.float32  # TF takes NumPy dtypes
+
+    def __getattr__(self, name: str) -> Any:
+        import tensorflow as tf
+        operations = dict(cast=tf.cast, sqrt=tf.sqrt, maximum=tf.maximum, reshape=tf.reshape,
+                          mean=lambda x, axis, keepdims=False: tf.reduce_mean(x, axis=axis, keepdims=keepdims),
+                          clip=lambda x, low, high: tf.clip_by_value(x, tf.cast(low, x.dtype), tf.cast(high, x.dtype)))
+        if name not in operations:
+            raise AttributeError(name)
+        return operations[name]
+
+
+class Elementwise(Preprocessor):
+    """A stateless preprocessor written once, as ``apply(x, ops)``, for both backends.
+
+    `ops` is `NumpyOps` or `TFOps`; writing the formula once keeps the two
+    backends the same computation, operation for operation.
+    """
+
+    def apply(self, x: Any, ops: Any) -> Any:
+        raise NotImplementedError
+
+    def numpy(self, x: np.ndarray) -> np.ndarray:
+        return self.apply(x, NumpyOps)
+
+    def tf(self, x: Any) -> Any:
+        return self.apply(x, _TF_OPS)
+
+
+_TF_OPS = TFOps()
 
 
 # -- spec requirements shared by the types ------------------------------------

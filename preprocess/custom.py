@@ -14,12 +14,10 @@ from typing import Any, Callable
 import numpy as np
 from dm_env import specs as dm_specs
 
-from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.errors import ConfigError, ModalbridgeError
 from modalbridge.bridges.plugins import resolve
 from modalbridge.bridges.specs import Spec, describe, is_text
 from modalbridge.preprocess.base import Preprocessor
-
-
 
 
 class Function(Preprocessor):
@@ -54,10 +52,16 @@ class Function(Preprocessor):
         return self.function(x)
 
 
-def build(path: str, spec: Spec, kwargs: dict[str, Any], backend: str) -> Preprocessor:
-    target = resolve(path)
+def build(path: str, spec: Spec, kwargs: dict[str, Any], backend: str, safe_mode: bool = False) -> Preprocessor:
+    """The preprocessor a dotted path names (safe mode: registered plug-ins only, nothing imported)."""
+    target = resolve(path, safe_mode=safe_mode)
     if inspect.isclass(target) and issubclass(target, Preprocessor):
-        return target(spec, **kwargs)
+        try:
+            return target(spec, **kwargs)
+        except ModalbridgeError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a plug-in's failure is a configuration error here
+            raise ConfigError(f'the plug-in {target.__name__} failed on {describe(spec)}: {error!r}') from error
     if callable(target):
         return Function(spec, target, backend, **kwargs)
     raise ConfigError(f'{path!r} is neither a Preprocessor subclass nor a function')

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from modalbridge.bridges.arguments import boolean, choice, integer, number
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe
 from modalbridge.preprocess.base import Preprocessor, require_image, require_numeric, round_to, same_kind_spec
@@ -22,6 +23,7 @@ DEFAULT_GRAY = (0.299, 0.587, 0.114)
 # OpenCV's fixed-point RGB->gray for 8-bit images: weights * 2**15, rounded.
 _GRAY_FIXED = (9798, 19235, 3735)
 _GRAY_SHIFT = 15
+MAX_SIZE = 1 << 15  # pixels along one axis; far beyond any observation, short of a memory error
 
 
 def resize_weights(size_in: int, size_out: int, method: str) -> np.ndarray:
@@ -71,17 +73,16 @@ class ImageResize(Preprocessor):
     Output spec: shape (height, width, channels), dtype and bounds kept.
 
     >>> dict(type='image_resize', height=84, width=84)
+    {'type': 'image_resize', 'height': 84, 'width': 84}
     """
 
     type = 'image_resize'
 
     def __init__(self, spec: Spec, height: int, width: int, method: str = 'area'):
+        height = integer('height', height, minimum=1, maximum=MAX_SIZE)
+        width = integer('width', width, minimum=1, maximum=MAX_SIZE)
+        method = choice('method', method, sorted(_CV2_METHODS))
         require_image(spec)
-        for label, size in (('height', height), ('width', width)):
-            if not isinstance(size, (int, np.integer)) or size < 1:
-                raise ConfigError(f'{label} must be a positive int; received {size!r}')
-        if method not in _CV2_METHODS:
-            raise ConfigError(f'method must be one of {sorted(_CV2_METHODS)}; received {method!r}')
         if spec.dtype.type not in _OPENCV_DTYPES:
             raise ConfigError(f'dtype {spec.dtype} is not resized by OpenCV; expected one of '
                               f'{[np.dtype(d).name for d in _OPENCV_DTYPES]}; got {describe(spec)}')
@@ -138,11 +139,12 @@ class Grayscale(Preprocessor):
         require_numeric(spec, 'an RGB array (..., 3)')
         if not spec.shape or spec.shape[-1] != 3:
             raise ConfigError(f'expects an RGB array (..., 3); got {describe(spec)}')
-        weights = tuple(float(w) for w in weights)
-        if len(weights) != 3:
-            raise ConfigError(f'weights must be 3 numbers (r, g, b); received {weights!r}')
-        if min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-6:
-            raise ConfigError(f'weights must be non-negative and sum to 1; received {weights!r}')
+        if not isinstance(weights, (list, tuple)) or len(weights) != 3:
+            raise ConfigError(f'weights: expected 3 numbers (r, g, b); received {weights!r:.80}')
+        weights = tuple(number(f'weights[{i}]', w, minimum=0) for i, w in enumerate(weights))
+        keep_dim = boolean('keep_dim', keep_dim)
+        if abs(sum(weights) - 1.0) > 1e-6:
+            raise ConfigError(f'weights: expected non-negative numbers summing to 1; received {weights!r}')
         shape = spec.shape[:-1] + ((1,) if keep_dim else ())
         super().__init__(spec, same_kind_spec(spec, shape))
         self.weights, self.keep_dim = weights, bool(keep_dim)
@@ -183,11 +185,8 @@ class Crop(Preprocessor):
         if len(spec.shape) < 2:
             raise ConfigError(f'expects an array of rank 2 or more (height, width, ...); got {describe(spec)}')
         in_height, in_width = spec.shape[:2]
-        values = dict(top=top, left=left, height=height, width=width)
-        for label, value in values.items():
-            if not isinstance(value, (int, np.integer)) or value < (1 if label in ('height', 'width') else 0):
-                raise ConfigError(f'{label} must be a {"positive" if label in ("height", "width") else "non-negative"} '
-                                  f'int; received {value!r}')
+        top, left = integer('top', top, minimum=0), integer('left', left, minimum=0)
+        height, width = integer('height', height, minimum=1), integer('width', width, minimum=1)
         if top + height > in_height or left + width > in_width:
             raise ConfigError(f'the box top={top}, left={left}, height={height}, width={width} does not fit '
                               f'inside {in_height}x{in_width}; got {describe(spec)}')

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import tensorflow as tf
+from keras.src.saving import serialization_lib
 
 from modalbridge.bridges.specs import SpecLike, as_specs, from_dict, is_text, to_dict
 from modalbridge.preprocess.stack import Declaration, Stack
@@ -22,15 +23,17 @@ class PreprocessingLayer(keras.layers.Layer):
         model = keras.Model(inputs, layer(inputs))
 
     Stateless declarations take any batch size; stateful ones (`sequence`,
-    `deltafier`, ...) need batches of ``num_envs``.
+    `deltafier`, ...) need batches of ``num_envs``. Its config holds the
+    declaration by value; rebuilt while Keras loads in safe mode, a dotted
+    type resolves only to registered plug-ins.
     """
 
     def __init__(self, states: Mapping[str, SpecLike], preprocessing: Declaration, num_envs: int = 1,
-                 **kwargs: Any):
+                 safe_mode: bool | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.stack = Stack(states, preprocessing, num_envs=num_envs, backend='tf')
+        self.stack = Stack(states, preprocessing, num_envs=num_envs, backend='tf', safe_mode=safe_mode)
         self._config = dict(states={name: to_dict(spec) for name, spec in as_specs(states).items()},
-                            preprocessing=self.stack.preprocessing, num_envs=num_envs)
+                            preprocessing=self.stack.config(), num_envs=num_envs)
 
     def call(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         processed = self.stack.apply_tf({name: inputs[name] for name in self.stack.preprocessing})
@@ -48,4 +51,6 @@ class PreprocessingLayer(keras.layers.Layer):
     def from_config(cls, config: dict[str, Any]) -> 'PreprocessingLayer':
         config = dict(config)
         states = {name: from_dict(spec, name=name) for name, spec in config.pop('states').items()}
-        return cls(states, config.pop('preprocessing'), **config)
+        # Loading a saved model (Keras' safe mode, on by default there) resolves only registered plug-ins.
+        safe_mode = bool(serialization_lib.in_safe_mode())
+        return cls(states, config.pop('preprocessing'), safe_mode=safe_mode, **config)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.arguments import number
+from modalbridge.bridges.errors import SpecError
 from modalbridge.bridges.specs import Spec
 from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric
 
@@ -17,22 +18,36 @@ class RunningStandardize(Preprocessor):
     environments together, by the parallel-variance formula) *before* it
     is normalized; computed in float64, output as float32. They are shared
     by the environments and survive `stack.reset`; `stack.freeze()` stops
-    updating them (for evaluation), `stack.freeze(False)` resumes.
+    updating them (for evaluation), `stack.freeze(False)` resumes. They are
+    public through `stack.state()`: ``'<state>/running_standardize/mean'``,
+    ``.../var``, ``.../count`` and ``.../frozen``.
+
+    A non-finite value never enters the statistics: the stack refuses
+    non-finite float states with a `SpecError` naming the state, the NumPy
+    backend refuses a non-finite input here too (after earlier steps of
+    the chain), and the TF backend, which cannot raise from inside its
+    compiled function, leaves the statistics unchanged for such a batch.
     Output spec: float32 `Array` of the same shape.
+
+    >>> dict(type='running_standardize', epsilon=1e-8)
+    {'type': 'running_standardize', 'epsilon': 1e-08}
     """
 
     type = 'running_standardize'
     stateful = True
+    state_names = ('mean', 'var', 'count', 'frozen')
 
     def __init__(self, spec: Spec, epsilon: float = 1e-8):
-        if not isinstance(epsilon, (int, float)) or epsilon <= 0:
-            raise ConfigError(f'epsilon must be a positive number; received {epsilon!r}')
+        epsilon = number('epsilon', epsilon, minimum=0, inclusive=False)
         super().__init__(spec, float_spec(require_numeric(spec)))
-        self.epsilon = float(epsilon)
+        self.epsilon = epsilon
 
     def initial_state(self, num_envs: int) -> tuple[np.ndarray, ...]:
         shape = self.input_spec.shape
-        return (np.zeros(shape), np.ones(shape), np.array(1e-4), np.array(True))
+        return (np.zeros(shape), np.ones(shape), np.array(1e-4), np.array(False))
+
+    def freeze(self, state: tuple, frozen: bool) -> tuple:
+        return tuple(state[:3]) + (np.array(bool(frozen)),)
 
     @staticmethod
     def _update(x, mean, var, count, xp):
@@ -48,20 +63,24 @@ class RunningStandardize(Preprocessor):
         return new_mean, m2 / total, total
 
     def numpy_step(self, x, state, first):
-        mean, var, count, training = state
+        mean, var, count, frozen = state
         x = x.astype(np.float64)
-        if training:
+        if not frozen:
+            if not np.isfinite(x).all():
+                raise SpecError(self.input_spec.name, 'finite values (running_standardize would keep a '
+                                'NaN or inf in its statistics forever)', 'a non-finite value')
             mean, var, count = self._update(x, mean, var, count, np)
         y = ((x - mean) / np.sqrt(var + self.epsilon)).astype(np.float32)
-        return y, (mean, var, np.asarray(count), training)
+        return y, (mean, var, np.asarray(count), frozen)
 
     def tf_step(self, x, state, first):
         import tensorflow as tf
-        mean, var, count, training = state
+        mean, var, count, frozen = state
         x = tf.cast(x, tf.float64)
         new_mean, new_var, new_count = self._update(x, mean, var, count, tf.math)
-        mean = tf.where(training, new_mean, mean)
-        var = tf.where(training, new_var, var)
-        count = tf.where(training, new_count, count)
+        learn = tf.logical_and(tf.logical_not(frozen), tf.reduce_all(tf.math.is_finite(x)))
+        mean = tf.where(learn, new_mean, mean)
+        var = tf.where(learn, new_var, var)
+        count = tf.where(learn, new_count, count)
         y = tf.cast((x - mean) / tf.sqrt(var + self.epsilon), tf.float32)
-        return y, (mean, var, count, training)
+        return y, (mean, var, count, frozen)

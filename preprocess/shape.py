@@ -8,10 +8,12 @@ import numpy as np
 
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe, is_discrete, is_text, num_values
-from modalbridge.preprocess.base import Preprocessor, float_spec, same_kind_spec
+from modalbridge.preprocess.base import Elementwise, Preprocessor, float_spec, same_kind_spec
+
+MAX_DEPTH = 1 << 16  # one-hot width
 
 
-class Flatten(Preprocessor):
+class Flatten(Elementwise):
     """Reshapes each observation to one axis; dtype and bounds kept."""
 
     type = 'flatten'
@@ -21,12 +23,8 @@ class Flatten(Preprocessor):
             raise ConfigError(f'expects a numeric or bool array; got {describe(spec)}')
         super().__init__(spec, same_kind_spec(spec, (int(np.prod(spec.shape, dtype=np.int64)),)))
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
-        return x.reshape(x.shape[0], -1)
-
-    def tf(self, x: Any) -> Any:
-        import tensorflow as tf
-        return tf.reshape(x, (-1,) + self.spec.shape)
+    def apply(self, x: Any, ops: Any) -> Any:
+        return ops.reshape(x, (-1,) + self.spec.shape)
 
 
 class OneHot(Preprocessor):
@@ -42,6 +40,9 @@ class OneHot(Preprocessor):
             raise ConfigError(f'expects discrete ids with one num_values (an int spec with minimum 0); '
                               f'got {describe(spec)}')
         self.depth = num_values(spec)
+        if self.depth > MAX_DEPTH:
+            raise ConfigError(f'{self.depth} values would make one-hot vectors of {self.depth} floats '
+                              f'(at most {MAX_DEPTH}); embed the ids instead; got {describe(spec)}')
         super().__init__(spec, float_spec(spec, spec.shape + (self.depth,), bounds=(0.0, 1.0)))
 
     def numpy(self, x: np.ndarray) -> np.ndarray:

@@ -6,23 +6,27 @@ import difflib
 import inspect
 import json
 import os
-import types
+import reprlib
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
+from modalbridge.bridges.arguments import boolean, choice, integer
 from modalbridge.bridges.errors import ConfigError, SpecError
 from modalbridge.bridges.specs import Spec, SpecLike, as_specs, describe, is_text
 from modalbridge.preprocess import custom
-from modalbridge.preprocess.base import REGISTRY, Preprocessor
+from modalbridge.preprocess.backends import BACKENDS, stateful
+from modalbridge.preprocess.base import _REGISTRY as REGISTRY, Preprocessor
 
 Declaration = Union[Sequence[Any], Mapping[str, Sequence[Any]], str, os.PathLike]
-BACKENDS = ('tf', 'numpy')
 
 UNKNOWN_TYPE = 'unknown type {type!r}{hint}; known types: {known}'
 LIST_FOR_MANY = ('a list applies to a single state, but there are {count}: {names}; '
                  'use a dict keyed by state name')
 UNKNOWN_STATE = 'no state named {name!r}{hint}; the states are {names}'
+FIRST = 'stack/first'  # the name of the episode-start mask in `Stack.state()`
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
 
 
 def _hint(word: str, choices: Sequence[str]) -> str:
@@ -30,8 +34,8 @@ def _hint(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ''
 
 
-def load(preprocessing: Declaration, states: Mapping[str, Spec]
-         ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+def normalize_declaration(preprocessing: Declaration, states: Mapping[str, Spec]
+                          ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """The declaration in its normal form, {state: [dict(type=..., **kwargs), ...]},
     and the place of each state's list for error messages.
 
@@ -44,8 +48,10 @@ def load(preprocessing: Declaration, states: Mapping[str, Spec]
         try:
             with open(path, encoding='utf-8') as file:
                 preprocessing = json.load(file)
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: not JSON, not UTF-8, a number too long
             raise ConfigError(f'preprocessing: cannot read the JSON file {path!r}: {error}') from error
+        except RecursionError:
+            raise ConfigError(f'preprocessing: cannot read the JSON file {path!r}: nested too deeply') from None
     if isinstance(preprocessing, Mapping):
         declared = dict(preprocessing)
         for name in declared:
@@ -61,6 +67,10 @@ def load(preprocessing: Declaration, states: Mapping[str, Spec]
     else:
         raise ConfigError(f'preprocessing: expected a list, a dict of lists or a JSON file path; '
                           f'received {type(preprocessing).__name__}')
+    if isinstance(preprocessing, Mapping):
+        for name in declared:
+            if not isinstance(name, str):
+                raise ConfigError(f'preprocessing: state names are strings; received {_short.repr(name)}')
     normal = {}
     for name, entries in declared.items():
         if isinstance(entries, (str, Mapping)):
@@ -75,25 +85,32 @@ def _entry(entry: Any, place: str) -> dict[str, Any]:
     if isinstance(entry, str):
         return dict(type=entry)
     if not isinstance(entry, Mapping) or 'type' not in entry:
-        raise ConfigError(f'{place}: expected dict(type=..., ...) or a type name; received {entry!r}')
+        raise ConfigError(f'{place}: expected dict(type=..., ...) or a type name; received {_short.repr(entry)}')
     entry = dict(entry)
     kwargs = entry.pop('kwargs', {})
     if not isinstance(kwargs, Mapping):
-        raise ConfigError(f'{place}: kwargs must be a dict; received {kwargs!r}')
+        raise ConfigError(f'{place}: kwargs must be a dict; received {_short.repr(kwargs)}')
+    for key in list(entry) + list(kwargs):
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ConfigError(f'{place}: argument names are identifiers; received {_short.repr(key)}')
     both = sorted(set(kwargs) & set(entry))
     if both:
         raise ConfigError(f'{place}: {both} given both beside type and in kwargs')
     return {**entry, **kwargs}
 
 
-def build(entry: dict[str, Any], spec: Spec, place: str, backend: str) -> Preprocessor:
-    """One preprocessor from a normal-form entry; errors name `place`."""
+def build(entry: dict[str, Any], spec: Spec, place: str, backend: str, safe_mode: bool = False) -> Preprocessor:
+    """One preprocessor from a normal-form entry; errors name `place`.
+
+    A dotted type resolves through `modalbridge.bridges.plugins.resolve`:
+    in safe mode only registered plug-ins, and nothing is imported.
+    """
     kwargs = {key: value for key, value in entry.items() if key != 'type'}
     kind = entry['type']
-    where = f'{place} ({kind})'
+    where = f'{place} ({_short.repr(kind)[1:-1] if isinstance(kind, str) else _short.repr(kind)})'
     try:
         if not isinstance(kind, str):
-            raise ConfigError(f'type must be a string; received {kind!r}')
+            raise ConfigError(f'type must be a string; received {_short.repr(kind)}')
         if kind in REGISTRY:
             cls = REGISTRY[kind]
             parameters = inspect.signature(cls.__init__).parameters
@@ -106,63 +123,110 @@ def build(entry: dict[str, Any], spec: Spec, place: str, backend: str) -> Prepro
                 missing = sorted(set(required) - set(kwargs))
                 problem = f'unknown argument(s) {unknown}' if unknown else f'missing argument(s) {missing}'
                 raise ConfigError(f'{problem}; {kind} takes {accepted}') from None
-            return cls(spec, **kwargs)
-        if '.' in kind:
-            return custom.build(kind, spec, kwargs, backend)
-        raise ConfigError(UNKNOWN_TYPE.format(type=kind, hint=_hint(kind, list(REGISTRY)),
-                                              known=sorted(REGISTRY)))
+            preprocessor = cls(spec, **kwargs)
+        elif '.' in kind:
+            preprocessor = custom.build(kind, spec, kwargs, backend, safe_mode)
+        else:
+            raise ConfigError(UNKNOWN_TYPE.format(type=kind[:60], hint=_hint(kind, list(REGISTRY)),
+                                                  known=sorted(REGISTRY)))
     except ConfigError as error:
         raise ConfigError(f'{where}: {error}') from error.__cause__
+    except RecursionError:
+        raise ConfigError(f'{where}: an argument is nested too deeply') from None
+    preprocessor.entry = dict(entry)
+    return preprocessor
+
+
+def _jsonable(value: Any, place: str) -> Any:
+    """`value` as plain JSON types (tuples as lists, NumPy scalars as numbers), or a ConfigError."""
+    if isinstance(value, (str, bool)) or value is None:
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item, place) for item in value]
+    if isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
+        return {key: _jsonable(item, place) for key, item in value.items()}
+    raise ConfigError(f'{place}: {_short.repr(value)} cannot be written as JSON')
 
 
 class Stack:
     """Preprocessing declared per state, run on batches of `num_envs` environments.
 
-    >>> stack = Stack(env.states, dict(
-    ...     image=[dict(type='grayscale'), dict(type='image_resize', height=84, width=84),
+    >>> import numpy as np
+    >>> states = dict(image=dict(type='int', shape=(8, 8, 3), min_value=0, max_value=255, dtype='uint8'),
+    ...               caption=dict(type='text'))
+    >>> stack = Stack(states, dict(
+    ...     image=[dict(type='grayscale'), dict(type='image_resize', height=4, width=4),
     ...            dict(type='normalize'), dict(type='sequence', length=4)],
-    ...     caption=[dict(type='tokenize', length=8, vocabulary=['red', 'ball'])]),
-    ...     num_envs=8)
+    ...     caption=[dict(type='tokenize', length=3, vocabulary=['red', 'ball'])]),
+    ...     num_envs=2, backend='numpy')
     >>> stack.states['image'].shape
-    (84, 84, 4)
-    >>> out = stack(batched_states)        # dict of arrays with a leading axis of 8
-    >>> stack.reset(finished)              # bool mask: these environments start an episode
+    (4, 4, 4)
+    >>> out = stack(dict(image=np.zeros((2, 8, 8, 3), np.uint8), caption=['red ball', 'a red cube']))
+    >>> out['caption'].tolist()
+    [[2, 3, 0], [1, 2, 1]]
+    >>> stack.reset(np.array([True, False]))  # environment 0 starts an episode
 
     States not named pass through. ``backend='tf'`` runs the whole stack as
     one `tf.function` (``jit_compile=True`` for XLA, numeric states only);
     ``backend='numpy'`` uses NumPy and OpenCV and never imports TensorFlow.
     A single unbatched state dict is accepted when ``num_envs == 1``.
     Every environment starts as if reset.
+
+    A declaration read from a JSON file (`preprocessing` a path) is built
+    in safe mode: a dotted ``type`` resolves only to plug-ins registered
+    in code (`modalbridge.bridges.plugins.register`), nothing is imported;
+    pass ``safe_mode=False`` if you trust the file. A declaration written
+    in code resolves any dotted path unless ``safe_mode=True``.
+
+    As part of a checkpoint: `config()` is the declaration by value (JSON),
+    `state()` the named arrays of its memory (running statistics, frame
+    buffers, the episode-start mask) and `load_state` puts them back;
+    ``Stack(states, stack.config(), ...)`` followed by
+    ``load_state(stack.state())`` continues exactly where `stack` was. A
+    stack also pickles (declaration, options and state).
     """
 
     def __init__(self, states: Mapping[str, SpecLike], preprocessing: Declaration, num_envs: int = 1,
-                 backend: str = 'tf', jit_compile: bool = False):
-        if backend not in BACKENDS:
-            raise ConfigError(f'backend must be one of {list(BACKENDS)}; received {backend!r}')
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ConfigError(f'num_envs must be a positive int; received {num_envs!r}')
+                 backend: str = 'tf', jit_compile: bool = False, safe_mode: bool | None = None):
+        backend = choice('backend', backend, list(BACKENDS))
+        num_envs = integer('num_envs', num_envs, minimum=1)
+        jit_compile = boolean('jit_compile', jit_compile)
+        from_file = isinstance(preprocessing, (str, os.PathLike))
+        safe_mode = from_file if safe_mode is None else boolean('safe_mode', safe_mode)
         self.input_states = as_specs(states, 'states')
-        self.preprocessing, places = load(preprocessing, self.input_states)
-        self.num_envs, self.backend, self.jit_compile = int(num_envs), backend, bool(jit_compile)
+        declaration, places = normalize_declaration(preprocessing, self.input_states)
+        self.num_envs, self.backend, self.jit_compile = num_envs, backend, jit_compile
         self._chains: dict[str, list[Preprocessor]] = {}
         outputs = dict(self.input_states)
-        for name, entries in self.preprocessing.items():
+        for name, entries in declaration.items():
             chain, spec = [], self.input_states[name]
             for index, entry in enumerate(entries):
-                preprocessor = build(entry, spec, f'{places[name]}[{index}]', backend)
+                preprocessor = build(entry, spec, f'{places[name]}[{index}]', backend, safe_mode)
                 chain.append(preprocessor)
                 spec = preprocessor.spec.replace(name=name) if preprocessor.spec.name != name else preprocessor.spec
             self._chains[name] = chain
             outputs[name] = spec
         self.states = as_specs(outputs, 'states')
-        self._first = np.ones(self.num_envs, bool)
-        self._memory = {(name, index): p.initial_state(self.num_envs)
-                        for name, chain in self._chains.items() for index, p in enumerate(chain)
-                        if p.stateful}
-        if backend == 'tf':
-            self._build_tf()
+        self._frozen = False
+        self._backend = BACKENDS[backend](self._chains, self.num_envs, input_states=self.input_states,
+                                          jit_compile=jit_compile)
+        self._names = self._state_names()
+        # A plug-in that does not name its state arrays gets them numbered.
+        self._fields = {key: p.state_names or tuple(map(str, range(len(self._backend.read(key)))))
+                        for key, p in self._stateful()}
 
     # -- public API ----------------------------------------------------------
+
+    @property
+    def preprocessing(self) -> dict[str, list[dict[str, Any]]]:
+        """The declaration as given, in normal form ({state: [entry, ...]})."""
+        return {name: [dict(p.entry) for p in chain] for name, chain in self._chains.items()}
 
     def __call__(self, states: Mapping[str, Any], update: bool = True) -> dict[str, np.ndarray]:
         """Preprocesses one batch of states; returns the output states (NumPy).
@@ -171,13 +235,9 @@ class Stack:
         outputs are what these states would give, without recording them
         (for the final states of finished episodes, say).
         """
+        update = boolean('update', update)
         inputs, unbatched = self._inputs(states)
-        if self.backend == 'numpy':
-            outputs = self._numpy(inputs, update)
-        else:
-            import tensorflow as tf
-            tensors = {name: tf.constant(value) for name, value in inputs.items()}
-            outputs = {name: value.numpy() for name, value in self._calls[update](tensors).items()}
+        outputs = self._backend.run(inputs, update)
         result = {name: states[name] for name in self.states if name not in outputs}
         for name, value in outputs.items():
             result[name] = value[0] if unbatched else value
@@ -191,35 +251,80 @@ class Stack:
         if mask.shape != (self.num_envs,) or mask.dtype != bool:
             raise SpecError('mask', f'bool array of shape ({self.num_envs},)',
                             f'{mask.dtype.name} array of shape {mask.shape}')
-        if self.backend == 'numpy':
-            self._first |= mask
-        else:
-            self._first_variable.assign(self._first_variable.read_value() | mask)
+        self._backend.reset(mask)
+
+    @property
+    def frozen(self) -> bool:
+        """Whether running statistics are frozen (see `freeze`)."""
+        return self._frozen
 
     def freeze(self, frozen: bool = True) -> None:
-        """Stops (or resumes) updating running statistics (`running_standardize`)."""
+        """Stops (or, with False, resumes) updating running statistics (`running_standardize`)."""
+        frozen = boolean('frozen', frozen)
         for key, preprocessor in self._stateful():
-            if preprocessor.type == 'running_standardize':
-                if self.backend == 'numpy':
-                    self._memory[key] = self._memory[key][:3] + (np.array(not frozen),)
-                else:
-                    self._variables[key][3].assign(not frozen)
+            self._backend.write(key, preprocessor.freeze(self._backend.read(key), frozen))
+        self._frozen = frozen
+
+    def config(self) -> dict[str, list[dict[str, Any]]]:
+        """The declaration by value, JSON-able: ``Stack(states, stack.config())`` builds the same
+        stack (a vocabulary built from a corpus is written out; no file paths)."""
+        return {name: [_jsonable(p.config(), f'{name}[{index}] ({p.entry["type"]})')
+                       for index, p in enumerate(chain)] for name, chain in self._chains.items()}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The stack's memory as named arrays (copies): ``'<state>/<type>/<field>'``
+        (``'image/running_standardize/mean'``, ``'image/sequence/buffer'``; a type
+        repeated in one chain gets ``_1``, ``_2``, ...) and ``'stack/first'``."""
+        out = {}
+        for key, preprocessor in self._stateful():
+            for field, value in zip(self._fields[key], self._backend.read(key)):
+                out[self._names[key] + field] = np.array(value)
+        out[FIRST] = self._backend.first
+        return out
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restores what `state()` returned (validated: names, shapes, dtypes, finite)."""
+        if not isinstance(state, Mapping):
+            raise ConfigError(f'load_state: expected a dict of named arrays; received {type(state).__name__}')
+        expected = self.state()
+        missing, unknown = sorted(set(expected) - set(state)), sorted(map(str, set(state) - set(expected)))
+        if missing or unknown:
+            raise ConfigError(f'load_state: the names differ from this stack\'s: ' + '; '.join(
+                ([f'missing {missing}'] if missing else []) + ([f'unknown {unknown}'] if unknown else [])))
+        loaded = {}
+        for name, reference in expected.items():
+            try:
+                value = np.asarray(state[name])
+            except Exception as error:  # noqa: BLE001 - anything not an array is a bad state
+                raise ConfigError(f'load_state: {name!r} is not an array: {error!r}') from None
+            if value.shape != reference.shape or not np.can_cast(value.dtype, reference.dtype, 'safe'):
+                raise ConfigError(f'load_state: {name!r}: expected {reference.dtype.name} array of shape '
+                                  f'{reference.shape}; received {value.dtype.name} array of shape {value.shape}')
+            if value.dtype.kind == 'f' and not np.isfinite(value).all():
+                raise ConfigError(f'load_state: {name!r} holds a non-finite value')
+            loaded[name] = value.astype(reference.dtype)
+        for key, preprocessor in self._stateful():
+            self._backend.write(key, tuple(loaded[self._names[key] + field] for field in self._fields[key]))
+        self._backend.set_first(loaded[FIRST])
+        frozen = [bool(loaded[self._names[key] + 'frozen']) for key, p in self._stateful()
+                  if 'frozen' in p.state_names]
+        if frozen:
+            self._frozen = all(frozen)
 
     def apply_tf(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The TF computation on batched tensors, in the caller's graph (TF backend)."""
         if self.backend != 'tf':
             raise ConfigError("apply_tf needs backend='tf'")
-        return self._tf_body(dict(inputs))
+        return self._backend.apply(dict(inputs))
 
     @property
     def tracing_count(self) -> int:
         """How often the TF function was traced (1 after any number of calls)."""
-        return self._function.experimental_get_tracing_count() if self.backend == 'tf' else 0
+        return getattr(self._backend, 'tracing_count', 0)
 
-    def to_config(self) -> dict[str, Any]:
-        """A JSON-able description: Stack(states, **config) builds the same stack."""
-        return dict(preprocessing=self.preprocessing, num_envs=self.num_envs, backend=self.backend,
-                    jit_compile=self.jit_compile)
+    def __reduce__(self):
+        options = dict(num_envs=self.num_envs, backend=self.backend, jit_compile=self.jit_compile)
+        return _unpickle, (dict(self.input_states), self.config(), options, self.state())
 
     def __repr__(self) -> str:
         chains = {name: [p.type or type(p).__name__ for p in chain] for name, chain in self._chains.items()}
@@ -228,10 +333,17 @@ class Stack:
     # -- internals -----------------------------------------------------------
 
     def _stateful(self):
-        for name, chain in self._chains.items():
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    yield (name, index), preprocessor
+        return stateful(self._chains)
+
+    def _state_names(self) -> dict[tuple[str, int], str]:
+        """The public prefix of each stateful preprocessor's arrays."""
+        names, seen = {}, {}
+        for (name, index), preprocessor in self._stateful():
+            kind = preprocessor.type or type(preprocessor).__name__
+            count = seen.get((name, kind), 0)
+            seen[(name, kind)] = count + 1
+            names[(name, index)] = f'{name}/{kind}{f"_{count}" if count else ""}/'
+        return names
 
     def _inputs(self, states: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
         if not isinstance(states, Mapping):
@@ -243,11 +355,7 @@ class Stack:
         for name in self._chains:
             spec, value = self.input_states[name], states[name]
             text = is_text(spec)
-            dtype = np.dtype(object) if text else spec.dtype
-            if not isinstance(value, np.ndarray):
-                value = np.asarray(value, dtype=dtype)
-            elif value.dtype != dtype and not (text and value.dtype.kind in 'OUS'):
-                raise SpecError(name, f'{describe(spec)}, batched', f'dtype {value.dtype.name}')
+            value = _text(name, spec, value) if text else _numeric(name, spec, value)
             if value.shape == (self.num_envs,) + spec.shape:
                 ranks.add('batched')
             elif self.num_envs == 1 and value.shape == spec.shape:
@@ -262,62 +370,55 @@ class Stack:
             raise SpecError('states', 'all states batched or all unbatched', 'a mix of both')
         return inputs, ranks == {'single'}
 
-    def _numpy(self, inputs: dict[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
-        first, outputs = self._first, {}
-        for name, chain in self._chains.items():
-            x = inputs[name]
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    key = (name, index)
-                    x, memory = preprocessor.numpy_step(x, self._memory[key], first)
-                    if update:
-                        self._memory[key] = memory
-                else:
-                    x = preprocessor.numpy(x)
-            outputs[name] = x
-        if update:
-            self._first = np.zeros(self.num_envs, bool)
-        return outputs
 
-    def _build_tf(self) -> None:
-        import tensorflow as tf
-        if self.jit_compile:
-            text = [name for name in self._chains if is_text(self.input_states[name])]
-            if text:
-                raise ConfigError(f'jit_compile: the text state(s) {text} use string ops, which XLA '
-                                  'cannot compile; use jit_compile=False')
-        for chain in self._chains.values():
-            for preprocessor in chain:
-                preprocessor.prepare_tf()
-        self._first_variable = tf.Variable(self._first, trainable=False, name='first')
-        self._variables = {key: tuple(tf.Variable(value, trainable=False) for value in self._memory[key])
-                           for key, _ in self._stateful()}
-        signature = {name: tf.TensorSpec((self.num_envs,) + self.input_states[name].shape,
-                                          tf.string if is_text(self.input_states[name])
-                                          else self.input_states[name].dtype, name=name)
-                     for name in self._chains}
-        self._function = tf.function(lambda inputs: self._tf_body(inputs), input_signature=[signature],
-                                     jit_compile=self.jit_compile or None, reduce_retracing=False)
-        self._peek_function = tf.function(lambda inputs: self._tf_body(inputs, update=False),
-                                          input_signature=[signature], jit_compile=self.jit_compile or None)
-        # Calling the concrete functions skips tf.function's dispatch (a large part of a call here).
-        self._calls = {True: self._function.get_concrete_function(),
-                       False: self._peek_function.get_concrete_function()}
+def _numeric(name: str, spec: Spec, value: Any) -> np.ndarray:
+    """A numeric state as an array of the spec's dtype: converted only losslessly, finite."""
+    if isinstance(value, np.ndarray):
+        if value.dtype != spec.dtype:
+            raise SpecError(name, f'{describe(spec)}, batched', f'dtype {value.dtype.name}')
+        array = value
+    else:
+        try:
+            raw = np.asarray(value)
+            if raw.dtype.kind == 'f' and not np.isfinite(raw).all():
+                raise SpecError(name, f'{describe(spec)}, batched, finite', 'a NaN or infinite value')
+            array = raw.astype(spec.dtype)
+            lossless = raw.dtype.kind in 'biuf' and bool(np.all(array == raw))
+        except (TypeError, ValueError, OverflowError) as error:
+            if isinstance(error, SpecError):
+                raise
+            lossless = False
+        if not lossless:
+            raise SpecError(name, f'{describe(spec)}, batched', f'{_short.repr(value)} (not losslessly '
+                            f'convertible to {spec.dtype.name})')
+    if array.dtype.kind == 'f' and not np.isfinite(array).all():
+        raise SpecError(name, f'{describe(spec)}, batched, finite', 'a NaN or infinite value')
+    return array
 
-    def _tf_body(self, inputs: dict[str, Any], update: bool = True) -> dict[str, Any]:
-        first, outputs = self._first_variable.read_value(), {}
-        for name, chain in self._chains.items():
-            x = inputs[name]
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    variables = self._variables[(name, index)]
-                    x, new = preprocessor.tf_step(x, tuple(v.read_value() for v in variables), first)
-                    for variable, value in zip(variables, new):
-                        if update:
-                            variable.assign(value)
-                else:
-                    x = preprocessor.tf(x)
-            outputs[name] = x
-        if update:
-            self._first_variable.assign(np.zeros(self.num_envs, bool))
-        return outputs
+
+def _text(name: str, spec: Spec, value: Any) -> np.ndarray:
+    """A text state as an object array of str (UTF-8 bytes decoded)."""
+    try:
+        array = np.array(value, dtype=object)
+    except (TypeError, ValueError) as error:
+        raise SpecError(name, 'text (str or UTF-8 bytes), batched', f'{_short.repr(value)}: {error}') from None
+    if array.dtype != object:
+        array = array.astype(object)
+    for index, item in np.ndenumerate(array):
+        if isinstance(item, bytes):
+            try:
+                array[index] = item.decode('utf-8')
+            except UnicodeDecodeError:
+                raise SpecError(name, 'text (str or UTF-8 bytes), batched',
+                                f'{_short.repr(item)}: not UTF-8') from None
+        elif not isinstance(item, str):
+            raise SpecError(name, 'text (str or UTF-8 bytes), batched',
+                            f'{_short.repr(item)} (a {type(item).__name__})')
+    return array
+
+
+def _unpickle(states: dict[str, Spec], config: dict[str, Any], options: dict[str, Any],
+              state: dict[str, np.ndarray]) -> Stack:
+    stack = Stack(states, config, safe_mode=False, **options)
+    stack.load_state(state)
+    return stack

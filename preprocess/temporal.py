@@ -11,9 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from modalbridge.bridges.arguments import integer
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe, is_text
 from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric, same_kind_spec
+
+
+MAX_LENGTH = 1 << 12  # frames kept per environment; far beyond any use, short of a memory error
 
 
 def _mask(first: Any, rank: int, tf: Any = None) -> Any:
@@ -33,12 +37,12 @@ class Sequence(Preprocessor):
 
     type = 'sequence'
     stateful = True
+    state_names = ('buffer',)
 
     def __init__(self, spec: Spec, length: int, axis: int = -1):
+        length, axis = integer('length', length, minimum=1, maximum=MAX_LENGTH), integer('axis', axis)
         if is_text(spec):
             raise ConfigError(f'expects a numeric or bool array; got {describe(spec)}')
-        if not isinstance(length, (int, np.integer)) or length < 1:
-            raise ConfigError(f'length must be a positive int; received {length!r}')
         rank = len(spec.shape)
         if rank and not -rank <= axis < rank:
             raise ConfigError(f'axis {axis} is out of range for {describe(spec)}')
@@ -82,6 +86,7 @@ class FrameMax(Preprocessor):
 
     type = 'frame_max'
     stateful = True
+    state_names = ('previous',)
 
     def __init__(self, spec: Spec):
         super().__init__(spec, require_numeric(spec))
@@ -107,6 +112,7 @@ class Deltafier(Preprocessor):
 
     type = 'deltafier'
     stateful = True
+    state_names = ('previous',)
 
     def __init__(self, spec: Spec):
         super().__init__(spec, float_spec(require_numeric(spec)))

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from dm_env import specs as dm_specs
 
+from modalbridge.bridges.arguments import boolean, choice, integer
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe, is_text
 from modalbridge.preprocess.base import Preprocessor
@@ -16,6 +17,7 @@ from modalbridge.preprocess.base import Preprocessor
 PAD, UNKNOWN = 0, 1
 _SEPARATORS = {True: '[^a-z0-9]+', False: '[^A-Za-z0-9]+'}
 MODES = ('words', 'characters')
+MAX_LENGTH = 1 << 16  # token ids per text
 
 
 def split(text: str, mode: str = 'words', lowercase: bool = True) -> list[str]:
@@ -53,19 +55,18 @@ class Tokenize(Preprocessor):
                  corpus: Sequence[str] | None = None, mode: str = 'words', lowercase: bool = True):
         if not is_text(spec) or spec.shape != ():
             raise ConfigError(f'expects text (a scalar StringArray); got {describe(spec)}')
-        if not isinstance(length, (int, np.integer)) or length < 1:
-            raise ConfigError(f'length must be a positive int; received {length!r}')
-        if mode not in MODES:
-            raise ConfigError(f'mode must be one of {list(MODES)}; received {mode!r}')
+        length = integer('length', length, minimum=1, maximum=MAX_LENGTH)
+        mode, lowercase = choice('mode', mode, MODES), boolean('lowercase', lowercase)
         if (vocabulary is None) == (corpus is None):
             raise ConfigError('give exactly one of vocabulary=[...] or corpus=[...]')
         if corpus is not None:
-            if isinstance(corpus, str):
-                raise ConfigError('corpus must be a list of texts, not one string')
+            if not isinstance(corpus, (list, tuple)) or not all(isinstance(text, str) for text in corpus):
+                raise ConfigError(f'corpus: expected a list of texts (strings); received {corpus!r:.80}')
             vocabulary = vocabulary_of(corpus, mode, lowercase)
+        if (not isinstance(vocabulary, (list, tuple)) or not vocabulary
+                or not all(isinstance(token, str) for token in vocabulary)):
+            raise ConfigError(f'vocabulary: expected a non-empty list of strings; received {vocabulary!r:.80}')
         vocabulary = list(vocabulary)
-        if not vocabulary or not all(isinstance(token, str) for token in vocabulary):
-            raise ConfigError(f'vocabulary must be a non-empty list of strings; received {vocabulary!r}')
         duplicates = sorted(token for token, n in collections.Counter(vocabulary).items() if n > 1)
         if duplicates:
             raise ConfigError(f'vocabulary has duplicates: {duplicates}')
@@ -81,6 +82,11 @@ class Tokenize(Preprocessor):
         self._ids = {token: index + 2 for index, token in enumerate(vocabulary)}
         self._table = None
 
+    def config(self) -> dict[str, Any]:
+        """The entry with the vocabulary by value (a corpus is not kept)."""
+        entry = {key: value for key, value in self.entry.items() if key != 'corpus'}
+        return {**entry, 'vocabulary': list(self.vocabulary)}
+
     @property
     def num_values(self) -> int:
         return len(self.vocabulary) + 2
@@ -88,7 +94,6 @@ class Tokenize(Preprocessor):
     def numpy(self, x: np.ndarray) -> np.ndarray:
         out = np.zeros((x.shape[0], self.length), np.int32)
         for row, text in enumerate(x):
-            text = text.decode() if isinstance(text, bytes) else text
             ids = [self._ids.get(token, UNKNOWN) for token in split(text, self.mode, self.lowercase)]
             ids = ids[:self.length]
             out[row, :len(ids)] = ids

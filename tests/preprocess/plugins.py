@@ -1,5 +1,6 @@
 """User plug-ins named by dotted path in the stack tests."""
 
+import numpy as np
 from dm_env import specs as dm_specs
 
 from modalbridge.preprocess import Preprocessor
@@ -22,3 +23,18 @@ class Negate(Preprocessor):
 
 
 NOT_CALLABLE = 3
+
+
+class Count(Preprocessor):
+    """A stateful plug-in with an unnamed state array: how many batches it saw."""
+
+    stateful = True
+
+    def __init__(self, spec):
+        super().__init__(spec, spec)
+
+    def initial_state(self, num_envs):
+        return (np.zeros(num_envs, np.int64),)
+
+    def numpy_step(self, x, state, first):
+        return x, (state[0] + 1,)

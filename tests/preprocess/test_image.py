@@ -74,8 +74,8 @@ def test_resize_keeps_one_channel_images():
 @pytest.mark.parametrize('spec, entry, message', [
     (dict(type='text'), dict(height=2, width=2), 'expects an image (height, width, channels); got text'),
     (dict(type='float', shape=(4,)), dict(height=2, width=2), 'got float32 array of shape (4,)'),
-    (image_spec(), dict(height=0, width=2), 'height must be a positive int; received 0'),
-    (image_spec(), dict(height=2, width=2, method='cubic'), "method must be one of ['area', 'bilinear', 'nearest']"),
+    (image_spec(), dict(height=0, width=2), 'height: expected an int in [1, 32768]; received 0'),
+    (image_spec(), dict(height=2, width=2, method='cubic'), "method: expected one of ['area', 'bilinear', 'nearest']; received 'cubic'"),
     (image_spec(), dict(height=12, width=2), "area resizing shrinks images; 6x6 -> 12x2 enlarges"),
     (dict(type='int', shape=(6, 6, 3), min_value=0, max_value=9), dict(height=2, width=2),
      'dtype int64 is not resized by OpenCV'),
@@ -112,8 +112,8 @@ def test_grayscale_custom_weights_round_half_to_even():
 
 
 @pytest.mark.parametrize('entry, message', [
-    (dict(weights=(0.5, 0.5)), 'weights must be 3 numbers'),
-    (dict(weights=(1.0, 1.0, 1.0)), 'weights must be non-negative and sum to 1'),
+    (dict(weights=(0.5, 0.5)), r'weights: expected 3 numbers \(r, g, b\)'),
+    (dict(weights=(1.0, 1.0, 1.0)), 'weights: expected non-negative numbers summing to 1'),
 ])
 def test_grayscale_errors(entry, message):
     with pytest.raises(ConfigError, match=r"preprocessing\[0\] \(grayscale\): " + message):

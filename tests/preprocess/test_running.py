@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from gymnasium.wrappers import NormalizeObservation
 
-from modalbridge.bridges import ConfigError
+from modalbridge.bridges import ConfigError, SpecError
 from modalbridge.preprocess import Stack
 
 from tests.preprocess.helpers import both
@@ -48,5 +48,32 @@ def test_running_standardize_agrees_across_backends_on_batches():
 
 
 def test_running_standardize_epsilon_must_be_positive():
-    with pytest.raises(ConfigError, match=r'\(running_standardize\): epsilon must be a positive number'):
+    with pytest.raises(ConfigError, match=r'\(running_standardize\): epsilon: expected a finite number > 0'):
         Stack(dict(x=FLOAT4), [dict(type='running_standardize', epsilon=0)])
+
+
+@pytest.mark.parametrize('backend', ['numpy', 'tf'])
+def test_a_nan_observation_is_refused_and_never_reaches_the_statistics(backend):
+    stack = Stack(dict(state=FLOAT4), ['running_standardize'], backend=backend)
+    stack(dict(state=np.arange(4, dtype=np.float32)))
+    before = stack.state()
+    with pytest.raises(SpecError, match="'state'.*NaN or infinite"):
+        stack(dict(state=np.array([np.nan, 0, 0, 0], np.float32)))
+    good = np.ones(4, np.float32)
+    assert all(np.array_equal(before[name], stack.state()[name]) for name in before)
+    assert np.isfinite(stack(dict(state=good))['state']).all()
+
+
+def test_a_value_made_infinite_inside_the_chain_never_reaches_the_statistics():
+    chain = [dict(type='scale', factor=1e30), 'running_standardize']
+    numpy_stack = Stack(dict(state=FLOAT4), chain, backend='numpy')
+    with pytest.raises(SpecError, match="'state'.*finite values"):
+        numpy_stack(dict(state=np.full(4, 1e10, np.float32)))
+    tf_stack = Stack(dict(state=FLOAT4), chain, backend='tf')
+    before = tf_stack.state()
+    tf_stack(dict(state=np.full(4, 1e10, np.float32)))  # TF cannot raise here: the batch is not learned
+    after = tf_stack.state()
+    for field in ('mean', 'var', 'count'):
+        name = f'state/running_standardize/{field}'
+        assert np.array_equal(before[name], after[name]), name
+    assert np.isfinite(tf_stack(dict(state=np.ones(4, np.float32)))['state']).all()

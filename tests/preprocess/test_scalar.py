@@ -40,7 +40,11 @@ def test_normalize_per_element_bounds():
 @pytest.mark.parametrize('spec, message', [
     (VECTOR, 'needs a bounded spec (min_value/max_value); got float32 array of shape (4,), finite'),
     (dict(type='float', shape=(2,), min_value=0.0),
-     'needs finite bounds with max_value > min_value; got float32 array of shape (2,) in [0.0, inf]'),
+     'needs finite bounds with max_value > min_value, their difference a finite non-zero float32; '
+     'got float32 array of shape (2,) in [0.0, inf]'),
+    (dict(type='float', shape=(2,), min_value=-3e38, max_value=3e38, dtype='float32'),
+     'needs finite bounds with max_value > min_value, their difference a finite non-zero float32; '
+     'got float32 array of shape (2,) in [-3.0000000054977558e+38, 3.0000000054977558e+38]'),
     (dict(type='text'), 'expects a numeric array; got text'),
     (dict(type='bool', shape=(2,)), 'expects a numeric array; got bool array of shape (2,)'),
 ])
@@ -77,7 +81,7 @@ def test_scale_golden_value_and_bounds():
 
 
 def test_scale_refuses_zero():
-    with pytest.raises(ConfigError, match=r'\(scale\): factor must be a finite non-zero number; received 0'):
+    with pytest.raises(ConfigError, match=r'\(scale\): factor: expected a non-zero number within float32 range'):
         Stack(dict(x=VECTOR), [dict(type='scale', factor=0)])
 
 
@@ -93,3 +97,17 @@ def test_numeric_types_refuse_text_naming_the_spec_they_got(kind):
     with pytest.raises(ConfigError) as caught:
         Stack(dict(caption=dict(type='text')), dict(caption=[kind]))
     assert str(caught.value) == f"preprocessing['caption'][0] ({kind}): expects a numeric array; got text"
+
+
+def test_elementwise_types_are_written_once_and_their_backends_agree_bit_for_bit():
+    from modalbridge.preprocess.base import Elementwise
+    from modalbridge.preprocess import preprocessor_types
+    for kind in ('center', 'standardize', 'normalize', 'clip', 'scale', 'flatten'):
+        cls = preprocessor_types()[kind]
+        assert issubclass(cls, Elementwise) and 'numpy' not in vars(cls) and 'tf' not in vars(cls), kind
+    states = dict(x=dict(type='float', shape=(3, 2), min_value=-2.0, max_value=3.0))
+    declaration = [dict(type='clip', min_value=-1, max_value=2), dict(type='scale', factor=0.37), 'normalize',
+                   'flatten']
+    batches = [dict(x=np.random.default_rng(seed).uniform(-2, 3, (4, 3, 2)).astype(np.float32)) for seed in range(3)]
+    _, out = both(states, declaration, batches, atol=0)
+    assert out[0]['x'].shape == (4, 6)

@@ -40,3 +40,10 @@ def test_one_hot_refuses_non_discrete():
 
 def test_flatten_random_images_agree():
     both(dict(image=image_spec((5, 4, 3))), ['flatten'], [dict(image=image((3, 5, 4, 3)))])
+
+
+def test_one_hot_refuses_a_width_that_would_exhaust_memory():
+    spec = dict(type='int', shape=(2,), min_value=0, max_value=10**9)
+    with pytest.raises(ConfigError, match=r"preprocessing\[0\] \(one_hot\): 1000000001 values would make one-hot "
+                                          r"vectors of 1000000001 floats \(at most 65536\); embed the ids instead"):
+        Stack(dict(x=spec), ['one_hot'], backend='numpy')

@@ -45,7 +45,7 @@ def test_declaration_from_a_json_file(tmp_path):
     path.write_text(json.dumps(ATARI_LIKE))
     stack = Stack(STATES, str(path), num_envs=2, backend='numpy')
     assert stack.preprocessing == Stack(STATES, ATARI_LIKE, num_envs=2, backend='numpy').preprocessing
-    assert json.loads(json.dumps(stack.to_config()))['num_envs'] == 2
+    assert json.loads(json.dumps(stack.config())) == ATARI_LIKE
 
 
 def test_both_backends_agree_on_a_multimodal_stack():
@@ -113,8 +113,8 @@ def test_misconfigurations_are_refused_at_construction_naming_the_place(declarat
 
 
 @pytest.mark.parametrize('option, message', [
-    (dict(backend='jax'), "backend must be one of ['tf', 'numpy']; received 'jax'"),
-    (dict(num_envs=0), 'num_envs must be a positive int; received 0'),
+    (dict(backend='jax'), "backend: expected one of ['tf', 'numpy']; received 'jax'"),
+    (dict(num_envs=0), 'num_envs: expected an int >= 1; received 0'),
 ])
 def test_bad_stack_options(option, message):
     with pytest.raises(ConfigError, match=message.replace('[', r'\[').replace(']', r'\]')):

@@ -44,7 +44,7 @@ def test_sequence_on_another_axis_and_on_scalars():
 
 
 @pytest.mark.parametrize('entry, message', [
-    (dict(length=0), 'length must be a positive int; received 0'),
+    (dict(length=0), r'length: expected an int in \[1, 4096\]; received 0'),
     (dict(length=2, axis=3), 'axis 3 is out of range'),
 ])
 def test_sequence_errors(entry, message):

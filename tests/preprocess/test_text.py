@@ -54,10 +54,10 @@ def test_a_single_unbatched_text_is_accepted():
     (dict(vocabulary=['a', 'a']), "vocabulary has duplicates: ['a']"),
     (dict(vocabulary=['Red']), "vocabulary entries ['Red'] can never match"),
     (dict(vocabulary=['red ball']), "vocabulary entries ['red ball'] can never match"),
-    (dict(vocabulary=[]), 'vocabulary must be a non-empty list of strings'),
-    (dict(corpus='go to'), 'corpus must be a list of texts, not one string'),
-    (dict(vocabulary=['a'], mode='bytes'), "mode must be one of ['words', 'characters']"),
-    (dict(vocabulary=['a'], length=0), 'length must be a positive int'),
+    (dict(vocabulary=[]), 'vocabulary: expected a non-empty list of strings'),
+    (dict(corpus='go to'), 'corpus: expected a list of texts (strings)'),
+    (dict(vocabulary=['a'], mode='bytes'), "mode: expected one of ['words', 'characters']"),
+    (dict(vocabulary=['a'], length=0), 'length: expected an int in [1, 65536]'),
 ])
 def test_tokenize_errors(entry, message):
     with pytest.raises(ConfigError) as caught:

@@ -127,3 +127,18 @@ def test_keras_layer_runs_the_declaration_inside_a_model():
     assert out['caption'].numpy().tolist() == [[2, 3, 0]] * 5
     again = PreprocessingLayer.from_config(layer.get_config())
     assert dict(again.stack.states) == dict(layer.stack.states)
+
+
+def test_keras_layer_config_holds_the_vocabulary_and_loads_in_keras_safe_mode():
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    states = dict(x=dict(type='float', shape=(2,)), caption=dict(type='text'))
+    layer = PreprocessingLayer(states, dict(caption=[dict(type='tokenize', length=2, corpus=['red ball'])]))
+    assert layer.get_config()['preprocessing'] == dict(caption=[dict(type='tokenize', length=2,
+                                                                     vocabulary=['ball', 'red'])])
+    plug_in = PreprocessingLayer(states, dict(x=['tests.preprocess.plugins.double']))
+    with SafeModeScope(True):
+        with pytest.raises(ConfigError, match="'tests.preprocess.plugins.double' is not a registered plug-in"):
+            PreprocessingLayer.from_config(plug_in.get_config())
+    with SafeModeScope(False):
+        assert PreprocessingLayer.from_config(plug_in.get_config()).stack.states['x'].shape == (2,)

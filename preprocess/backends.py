@@ -1,0 +1,162 @@
+"""The two backends a `Stack` runs on, one object each.
+
+A backend holds the memory of a stack's stateful preprocessors (one tuple
+of arrays per preprocessor, keyed by ``(state, index)``) and the
+episode-start mask, and runs every chain on a batch. Both answer the same
+calls: ``run(inputs, update)``, ``reset(mask)``, ``read(key)`` /
+``write(key, values)`` and ``first`` / ``set_first(mask)``, so the `Stack`
+never asks which one it holds.
+
+>>> import numpy as np
+>>> from modalbridge.bridges.specs import from_dict
+>>> from modalbridge.preprocess.temporal import Sequence
+>>> chains = {'x': [Sequence(from_dict(dict(type='float', shape=(1,)), name='x'), length=2)]}
+>>> backend = NumpyBackend(chains, num_envs=1)
+>>> backend.run({'x': np.array([[1.0]], np.float32)})['x'].tolist()
+[[1.0, 1.0]]
+>>> backend.run({'x': np.array([[2.0]], np.float32)})['x'].tolist()
+[[1.0, 2.0]]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.specs import Spec, is_text
+from modalbridge.preprocess.base import Preprocessor
+
+Chains = Mapping[str, list[Preprocessor]]
+Key = tuple[str, int]
+
+
+def stateful(chains: Chains):
+    """``((state, index), preprocessor)`` for every stateful preprocessor, in chain order."""
+    for name, chain in chains.items():
+        for index, preprocessor in enumerate(chain):
+            if preprocessor.stateful:
+                yield (name, index), preprocessor
+
+
+class NumpyBackend:
+    """Runs the chains with NumPy and OpenCV; never imports TensorFlow."""
+
+    name = 'numpy'
+
+    def __init__(self, chains: Chains, num_envs: int, **_: Any):
+        self.chains, self.num_envs = chains, num_envs
+        self._memory = {key: p.initial_state(num_envs) for key, p in stateful(chains)}
+        self._first = np.ones(num_envs, bool)
+
+    def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
+        first, outputs, memory = self._first, {}, {}
+        for name, chain in self.chains.items():
+            x = inputs[name]
+            for index, preprocessor in enumerate(chain):
+                if preprocessor.stateful:
+                    x, memory[(name, index)] = preprocessor.numpy_step(x, self._memory[(name, index)], first)
+                else:
+                    x = preprocessor.numpy(x)
+            outputs[name] = x
+        if update:  # only once every state went through: a failure leaves the memory as it was
+            self._memory.update(memory)
+            self._first = np.zeros(self.num_envs, bool)
+        return outputs
+
+    def reset(self, mask: np.ndarray) -> None:
+        self._first = self._first | mask
+
+    def read(self, key: Key) -> tuple[np.ndarray, ...]:
+        return tuple(np.array(value) for value in self._memory[key])
+
+    def write(self, key: Key, values: tuple) -> None:
+        self._memory[key] = tuple(np.array(value) for value in values)
+
+    @property
+    def first(self) -> np.ndarray:
+        return self._first.copy()
+
+    def set_first(self, mask: np.ndarray) -> None:
+        self._first = np.array(mask, bool)
+
+
+class TFBackend:
+    """Runs the chains as one `tf.function` (concrete, traced once), the memory in TF variables."""
+
+    name = 'tf'
+
+    def __init__(self, chains: Chains, num_envs: int, input_states: Mapping[str, Spec] = None,
+                 jit_compile: bool = False):
+        import tensorflow as tf
+        self.chains, self.num_envs = chains, num_envs
+        if jit_compile:
+            text = [name for name in chains if is_text(input_states[name])]
+            if text:
+                raise ConfigError(f'jit_compile: the text state(s) {text} use string ops, which XLA '
+                                  'cannot compile; use jit_compile=False')
+        for chain in chains.values():
+            for preprocessor in chain:
+                preprocessor.prepare_tf()
+        self._first = tf.Variable(np.ones(num_envs, bool), trainable=False, name='first')
+        self._variables = {key: tuple(tf.Variable(value, trainable=False) for value in p.initial_state(num_envs))
+                           for key, p in stateful(chains)}
+        signature = {name: tf.TensorSpec((num_envs,) + input_states[name].shape,
+                                          tf.string if is_text(input_states[name]) else input_states[name].dtype,
+                                          name=name)
+                     for name in chains}
+        self.function = tf.function(lambda inputs: self.apply(inputs), input_signature=[signature],
+                                    jit_compile=jit_compile or None, reduce_retracing=False)
+        peek = tf.function(lambda inputs: self.apply(inputs, update=False), input_signature=[signature],
+                           jit_compile=jit_compile or None)
+        # Calling the concrete functions skips tf.function's dispatch (a large part of a call here).
+        self._calls = {True: self.function.get_concrete_function(), False: peek.get_concrete_function()}
+
+    def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
+        import tensorflow as tf
+        tensors = {name: tf.constant(value) for name, value in inputs.items()}
+        return {name: value.numpy() for name, value in self._calls[update](tensors).items()}
+
+    def apply(self, inputs: Mapping[str, Any], update: bool = True) -> dict[str, Any]:
+        """The computation on batched tensors, in the caller's graph."""
+        first, outputs = self._first.read_value(), {}
+        for name, chain in self.chains.items():
+            x = inputs[name]
+            for index, preprocessor in enumerate(chain):
+                if preprocessor.stateful:
+                    variables = self._variables[(name, index)]
+                    x, new = preprocessor.tf_step(x, tuple(v.read_value() for v in variables), first)
+                    if update:
+                        for variable, value in zip(variables, new):
+                            variable.assign(value)
+                else:
+                    x = preprocessor.tf(x)
+            outputs[name] = x
+        if update:
+            self._first.assign(np.zeros(self.num_envs, bool))
+        return outputs
+
+    def reset(self, mask: np.ndarray) -> None:
+        self._first.assign(self._first.read_value() | mask)
+
+    def read(self, key: Key) -> tuple[np.ndarray, ...]:
+        return tuple(variable.numpy() for variable in self._variables[key])
+
+    def write(self, key: Key, values: tuple) -> None:
+        for variable, value in zip(self._variables[key], values):
+            variable.assign(value)
+
+    @property
+    def first(self) -> np.ndarray:
+        return self._first.numpy()
+
+    def set_first(self, mask: np.ndarray) -> None:
+        self._first.assign(mask)
+
+    @property
+    def tracing_count(self) -> int:
+        return self.function.experimental_get_tracing_count()
+
+
+BACKENDS = {'tf': TFBackend, 'numpy': NumpyBackend}
