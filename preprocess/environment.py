@@ -13,10 +13,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from modalbridge.bridges.batch import BatchedEnvironment, BatchStep
 from modalbridge.bridges.environment import Environment, Step
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec
-from modalbridge.bridges.vector import VectorEnvironment
 from modalbridge.preprocess.stack import Declaration, Stack
 
 
@@ -47,12 +47,18 @@ class Preprocessed(Environment):
                               'a VectorEnvironment goes to PreprocessedVector)')
         self.env = env
         self.stack = Stack(env.states, preprocessing, num_envs=1, backend='numpy', safe_mode=safe_mode)
-        super().__init__(self.stack.states, env.actions)
+        super().__init__(self.stack.states, env.actions, max_episode_timesteps=env.max_episode_timesteps)
 
     @property
     def max_episode_timesteps(self) -> int | None:
-        """The wrapped environment's limit (it enforces it)."""
+        """The wrapped environment's limit (it enforces it; setting it sets the wrapped one's)."""
         return self.env.max_episode_timesteps
+
+    @max_episode_timesteps.setter
+    def max_episode_timesteps(self, value: int | None) -> None:
+        self._max_episode_timesteps = None  # enforced once, by the wrapped environment
+        if value != self.env.max_episode_timesteps:
+            self.env.max_episode_timesteps = value
 
     def _reset(self, seed: int | None) -> dict[str, np.ndarray]:
         states = self.env.reset(seed)
@@ -73,8 +79,9 @@ class Preprocessed(Environment):
         return f'Preprocessed({self.env._name()})'
 
 
-class PreprocessedVector:
-    """A `VectorEnvironment` with its batched states preprocessed by one NumPy `Stack`.
+class PreprocessedVector(BatchedEnvironment):
+    """A batched environment (`VectorEnvironment`, `EnvPoolBridge`) with its states preprocessed by one
+    NumPy `Stack`.
 
     >>> from modalbridge.bridges import GymBridge, VectorEnvironment
     >>> envs = PreprocessedVector(VectorEnvironment([GymBridge('CartPole-v1') for _ in range(2)]),
@@ -92,9 +99,10 @@ class PreprocessedVector:
     episode (in ``states``) start its new memory.
     """
 
-    def __init__(self, envs: VectorEnvironment, preprocessing: Declaration, safe_mode: bool | None = None):
-        if not isinstance(envs, VectorEnvironment):
-            raise ConfigError(f'PreprocessedVector: envs must be a VectorEnvironment; received {type(envs).__name__}')
+    def __init__(self, envs: BatchedEnvironment, preprocessing: Declaration, safe_mode: bool | None = None):
+        if not isinstance(envs, BatchedEnvironment):
+            raise ConfigError(f'PreprocessedVector: envs must be a batched environment (VectorEnvironment, '
+                              f'EnvPoolBridge); received {type(envs).__name__}')
         self.envs = envs
         self.stack = Stack(envs.states, preprocessing, num_envs=envs.num_envs, backend='numpy',
                            safe_mode=safe_mode)
@@ -124,23 +132,17 @@ class PreprocessedVector:
         self.stack.reset()
         return self.stack(states)
 
-    def execute(self, actions: Mapping[str, Any]) -> Step:
+    def execute(self, actions: Mapping[str, Any]) -> BatchStep:
         step = self.envs.execute(actions)
         info = dict(step.info)
         mask = np.asarray(info['final_mask'], bool)
         if mask.any():
             info['final_states'] = self.stack(info['final_states'], update=False)
             self.stack.reset(mask)
-        return Step(self.stack(step.states), step.reward, step.terminal, info)
+        return BatchStep(self.stack(step.states), step.reward, step.terminal, info)
 
     def close(self) -> None:
         self.envs.close()
-
-    def __enter__(self) -> 'PreprocessedVector':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f'PreprocessedVector({self.envs!r}, {self.stack!r})'

@@ -83,7 +83,7 @@ def test_check_passes_on_a_preprocessed_environment():
 def test_only_environments_are_wrapped():
     with pytest.raises(ConfigError, match='Preprocessed: env must be a modalbridge Environment; received list'):
         Preprocessed([], DECLARATION)
-    with pytest.raises(ConfigError, match='PreprocessedVector: envs must be a VectorEnvironment; received Room'):
+    with pytest.raises(ConfigError, match='PreprocessedVector: envs must be a batched environment .*; received Room'):
         PreprocessedVector(Room(), DECLARATION)
 
 
