@@ -362,7 +362,7 @@ def test_a_bad_return_is_an_environment_failure_naming_the_environment_and_field
     try:
         envs.reset()
         envs.execute({'action': [0, 0]})
-        with pytest.raises(EnvironmentFailure, match=message):
+        with pytest.raises(EnvironmentFailure, match=('VectorEnvironment: worker 1, ' if processes else '^') + message):
             envs.execute({'action': [0, 0]})
     finally:
         envs.close()
