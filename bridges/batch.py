@@ -9,7 +9,7 @@ and the same errors.
 from __future__ import annotations
 
 import abc
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -167,6 +167,30 @@ def action_rows(actions: Mapping[str, Any], validators: Mapping[str, Any], num_e
 def action_validators(actions: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """(spec, validator) per action name, for `action_rows`."""
     return {name: (spec, specs_lib.validator(spec, name)) for name, spec in actions.items()}
+
+
+@runtime_checkable
+class BatchStrategy(Protocol):
+    """How a `VectorEnvironment` runs its environments: in-process (`LocalBatch`) or in
+    worker processes (`workers.Workers`); a new strategy (e.g. Ray actors) implements this.
+
+    `reset` takes one seed per environment, `execute` one validated action
+    dict per environment; both behave identically in every strategy.
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> isinstance(LocalBatch([GymBridge('CartPole-v1')]), BatchStrategy)
+    True
+    """
+
+    max_episode_timesteps: int | None
+
+    def set_max_episode_timesteps(self, limit: int | None) -> None: ...
+
+    def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]: ...
+
+    def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep: ...
+
+    def close(self) -> None: ...
 
 
 class LocalBatch:

@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import numpy as np
 
 from modalbridge.bridges import arguments
-from modalbridge.bridges.batch import (BatchedEnvironment, BatchStep, LocalBatch, action_rows, action_validators,
-                                       stack_states)
+from modalbridge.bridges.batch import (BatchedEnvironment, BatchStep, BatchStrategy, LocalBatch, action_rows,
+                                       action_validators, stack_states)
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ResetNeeded
 from modalbridge.bridges.specs import to_dict
@@ -83,7 +83,7 @@ class VectorEnvironment(BatchedEnvironment):
             self.envs: list[Environment] = []
             self._states = types.MappingProxyType(self._workers.states)
             self._actions = types.MappingProxyType(self._workers.actions)
-            self._backend: Any = self._workers
+            self._backend: BatchStrategy = self._workers
         else:
             if workers is not None:
                 raise ConfigError('VectorEnvironment: workers= needs processes=True')

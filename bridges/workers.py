@@ -277,9 +277,13 @@ class Workers:
             raise EnvironmentFailure(self.failure)
         try:
             for connection, argument in zip(self.connections, arguments):
-                connection.send((command, argument))
-        except (OSError, ValueError):
-            pass  # a dead worker: found and named below
+                try:
+                    connection.send((command, argument))
+                except (OSError, ValueError):
+                    pass  # a dead worker: found and named below
+        except BaseException as error:  # interrupted while sending: some workers have the command, some not
+            self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {command}', raise_=False)
+            raise
         return self._gather(command)
 
     def _gather(self, what: str) -> list[Any]:
@@ -293,7 +297,7 @@ class Workers:
                 if not ready:
                     index = min(pending.values())
                     self.fail(f'VectorEnvironment: worker {index} (environments {_span(self.shares[index])}) '
-                              f'did not answer {what} within {self.timeout:g} s (timeout=)')
+                              f'did not answer {what} within {self.timeout:g} s (the timeout= of VectorEnvironment)')
                 for connection in ready:
                     index = pending.pop(connection)
                     try:

@@ -15,7 +15,24 @@ from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, G
                                  Step, Terminal, VectorEnvironment)
 from modalbridge.bridges.envs import ID
 
-from tests.agents.test_runner import Ticks
+
+
+class Ticks(Environment):
+    """State = the step index; episodes of `length` steps (TERMINATED). NumPy only: no TF import here."""
+
+    def __init__(self, length=3):
+        super().__init__(states=dict(t=dict(type='float', shape=(1,))),
+                         actions=dict(action=dict(type='int', num_values=2)))
+        self.length = length
+
+    def _reset(self, seed):
+        self.t = 0
+        return dict(t=np.array([0.0], np.float32))
+
+    def _execute(self, actions):
+        self.t += 1
+        return Step(dict(t=np.array([float(self.t)], np.float32)), 1.0,
+                    Terminal.TERMINATED if self.t >= self.length else Terminal.NONE, {})
 
 
 def test_batched_states_rewards_terminals_and_same_call_reset():
@@ -363,7 +380,7 @@ def test_a_bad_return_is_an_environment_failure_naming_the_environment_and_field
     try:
         envs.reset()
         envs.execute({'action': [0, 0]})
-        with pytest.raises(EnvironmentFailure, match=message):
+        with pytest.raises(EnvironmentFailure, match=('VectorEnvironment: worker 1, ' if processes else '^') + message):
             envs.execute({'action': [0, 0]})
     finally:
         envs.close()
@@ -545,3 +562,33 @@ def test_workers_of_a_forgotten_vector_environment_are_stopped():
     del envs
     gc.collect()
     assert wait_dead(pids, seconds=15) == []
+
+
+@pytest.fixture(scope='module')
+def typed_pair():
+    local, remote = VectorEnvironment([Typed(), Typed()]), make(True, [Typed, Typed])
+    yield local, remote
+    remote.close()
+
+
+def test_text_actions_reach_workers_intact(typed_pair):
+    for envs in typed_pair:
+        envs.reset()
+        assert envs.execute({'word': ['a\x00', ''], 'flag': [0, 1]}).states['n'].tolist() == [2, 0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.dictionaries(
+    st.sampled_from(['word', 'flag']),
+    st.lists(st.one_of(st.booleans(), st.integers(-2, 2), st.floats(), st.text(max_size=2), st.none()),
+             min_size=1, max_size=3),
+    max_size=2))
+def test_both_modes_give_the_same_answer_to_any_batch(typed_pair, batch):
+    answers = []
+    for envs in typed_pair:
+        envs.reset()
+        try:
+            answers.append(envs.execute(batch).states['n'].tolist())
+        except SpecError as error:
+            answers.append(str(error))
+    assert answers[0] == answers[1]
