@@ -66,14 +66,18 @@ class Evaluation:
 
 
 def evaluate(agent: Any, env: Any, episodes: int, deterministic: bool = True, seed: int | None = None,
-             success: Callable[[Mapping[str, Any]], Any] | None = None) -> Evaluation:
+             success: Callable[[Mapping[str, Any]], Any] | None = None, *,
+             preprocessing: Any = None) -> Evaluation:
     """Runs `episodes` episodes of `agent` on `env` (an Environment, a VectorEnvironment or a
     list of environments) and returns their `Evaluation`.
 
-    `seed` seeds the first reset (sub-environment i gets ``seed + i``).
-    `success(info) -> bool` judges each finished episode from its last
-    info; without it, ``info['success']`` is used where the environment
-    gives it.
+    `seed` seeds the first reset (sub-environment i gets ``seed + i``; on
+    one environment, episode k gets ``seed + k``). `success(info) -> bool`
+    judges each finished episode from its last info; without it,
+    ``info['success']`` is used where the environment gives it.
+    `preprocessing` (a declaration, run on the NumPy backend and reset per
+    episode) is deprecated like the Runner's: an agent that holds its
+    preprocessing acts on raw states.
     """
     episodes = integer('evaluate: episodes', episodes, minimum=1)
     deterministic = boolean('evaluate: deterministic', deterministic)
@@ -84,11 +88,25 @@ def evaluate(agent: Any, env: Any, episodes: int, deterministic: bool = True, se
     if isinstance(env, (list, tuple)):
         env = VectorEnvironment(list(env))
     if isinstance(env, VectorEnvironment):
-        return _vector(agent, env, episodes, deterministic, seed, success)
+        stack = _stack(env, preprocessing, env.num_envs)
+        return _vector(agent, env, episodes, deterministic, seed, success, stack)
     if isinstance(env, Environment):
-        return _single(agent, env, episodes, deterministic, seed, success)
+        return _single(agent, env, episodes, deterministic, seed, success, _stack(env, preprocessing, 1))
     raise ConfigError(f'evaluate: expected an Environment, a VectorEnvironment or a list of environments; '
                       f'received {type(env).__name__}')
+
+
+def _stack(env: Any, preprocessing: Any, num_envs: int) -> Callable | None:
+    if preprocessing is None:
+        return None
+    from modalbridge.preprocess.stack import Stack
+    return Stack(env.states, preprocessing, num_envs=num_envs, backend='numpy')
+
+
+def _one(states: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One environment's states as a batch of one (text as object arrays)."""
+    return {name: np.asarray(value, dtype=object if np.asarray(value).dtype.kind in 'OUS' else None)[None]
+            for name, value in states.items()}
 
 
 def _judge(success: Callable | None, info: Mapping[str, Any]) -> bool | None:
@@ -106,14 +124,21 @@ def _result(returns: list, lengths: list, successes: list) -> Evaluation:
     return Evaluation(tuple(returns), tuple(lengths), judged)
 
 
-def _single(agent, env, episodes, deterministic, seed, success) -> Evaluation:
+def _single(agent, env, episodes, deterministic, seed, success, stack) -> Evaluation:
+    def process(states):
+        return states if stack is None else {name: value[0] for name, value in stack(_one(states)).items()}
+
     returns, lengths, successes = [], [], []
     for episode in range(episodes):
-        states = env.reset(seed=None if seed is None else seed + episode)
+        if stack is not None:
+            stack.reset()
+        states = process(env.reset(seed=None if seed is None else seed + episode))
         total, length = 0.0, 0
         while True:
             step = env.execute(agent.act(states, deterministic=deterministic, independent=True))
             total, length, states = total + float(step.reward), length + 1, step.states
+            if not step.terminal:
+                states = process(states)
             if step.terminal:
                 break
         returns.append(total)
@@ -132,13 +157,16 @@ def _sub_info(info: Mapping[str, Any], index: int) -> Mapping[str, Any]:
     return {}
 
 
-def _vector(agent, env, episodes, deterministic, seed, success) -> Evaluation:
+def _vector(agent, env, episodes, deterministic, seed, success, stack) -> Evaluation:
     count = env.num_envs
     targets = np.array([(episodes + i) // count for i in range(count)])
     done = np.zeros(count, np.int64)
     totals, steps = np.zeros(count), np.zeros(count, np.int64)
     returns, lengths, successes = [], [], []
     states = env.reset(seed=seed)
+    if stack is not None:
+        stack.reset()
+        states = stack(states)
     while (done < targets).any():
         step = env.execute(agent.act(states, deterministic=deterministic, independent=True))
         totals += step.reward
@@ -151,4 +179,8 @@ def _vector(agent, env, episodes, deterministic, seed, success) -> Evaluation:
                 done[index] += 1
             totals[index], steps[index] = 0.0, 0
         states = step.states
+        if stack is not None:
+            if step.info['final_mask'].any():
+                stack.reset(np.asarray(step.info['final_mask'], bool))
+            states = stack(states)
     return _result(returns, lengths, successes)

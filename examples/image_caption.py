@@ -46,7 +46,7 @@ import numpy as np
 from modalbridge.agents import A2C, RandomAgent, Runner, networks
 from modalbridge.agents.checkpoint import load_json
 from modalbridge.agents.evaluation import evaluate as evaluate_policy
-from modalbridge.bridges import ConfigError, Environment, GymBridge, Step, VectorEnvironment, plugins
+from modalbridge.bridges import ConfigError, Environment, GymBridge, VectorEnvironment, plugins
 from modalbridge.bridges.arguments import integer
 from modalbridge.bridges.envs.caption_room import CaptionRoom
 from modalbridge.preprocess import Stack
@@ -203,33 +203,25 @@ def make_env(config: dict[str, Any], **kwargs: Any) -> GymBridge:
     return GymBridge(environment['id'], **{**environment.get('kwargs', {}), **kwargs})
 
 
-class Preprocessed(Environment):
-    """An environment whose states went through the (NumPy) preprocessing stack, reset per episode,
-    and that keeps the first `record` raw frames with their captions (for the image strip).
+class Recorded(Environment):
+    """The environment as it is, keeping its first `record` frames (image, caption, episode) for the strip."""
 
-    A stopgap: once agents hold their preprocessing (issue 11), the agent itself acts on raw states.
-    """
-
-    def __init__(self, env: GymBridge, preprocessing: Any, record: int = 0):
+    def __init__(self, env: GymBridge, record: int):
         self.env, self.record, self.frames, self.episode = env, record, [], -1
-        self.stack = Stack(env.states, preprocessing, backend='numpy')
-        super().__init__(self.stack.states, env.actions)
+        super().__init__(env.states, env.actions)
 
-    def _process(self, states: dict[str, Any]) -> dict[str, np.ndarray]:
+    def _keep(self, states: dict[str, Any]) -> dict[str, Any]:
         if len(self.frames) < self.record:
             self.frames.append((states['image'], str(states['caption'].item()), self.episode))
-        batch = {name: np.asarray(value, dtype=object if value.dtype.kind in 'OUS' else None)[None]
-                 for name, value in states.items()}
-        return {name: value[0] for name, value in self.stack(batch).items()}
+        return states
 
     def _reset(self, seed):
-        self.stack.reset()
         self.episode += 1
-        return self._process(self.env.reset(seed=seed))
+        return self._keep(self.env.reset(seed=seed))
 
     def _execute(self, actions):
         step = self.env.execute(actions)
-        return Step(self._process(step.states), step.reward, step.terminal, step.info)
+        return step._replace(states=self._keep(step.states))
 
     def _close(self):
         self.env.close()
@@ -250,10 +242,11 @@ def evaluate(config: dict[str, Any], agent: Any, swap: bool, seed: int, episodes
              frames: list | None = None, deterministic: bool = False) -> dict[str, float]:
     """Success rate (the target reached, ``info['success']``) and mean return on fresh seeds;
     the policy samples its actions unless `deterministic`."""
-    env = Preprocessed(make_env(config, swap_caption=swap), config['preprocessing'],
-                       record=24 if frames is not None else 0)
+    env = Recorded(make_env(config, swap_caption=swap), record=24 if frames is not None else 0)
+    # the agents of this demo act on preprocessed states (until agents hold their preprocessing, issue 11)
     result = evaluate_policy(agent, env, episodes, deterministic=deterministic, seed=seed,
-                             success=lambda info: bool(info.get('success', False)))
+                             success=lambda info: bool(info.get('success', False)),
+                             preprocessing=config['preprocessing'])
     if frames is not None:
         frames.extend(env.frames)
     return dict(success=result.success_rate, mean_return=result.mean_return)

@@ -106,3 +106,30 @@ def test_something_that_is_not_an_environment_is_refused():
     env = Countdown()
     with pytest.raises(ConfigError, match='evaluate: expected an Environment, a VectorEnvironment or a list'):
         evaluate(Spy(env.states, env.actions), 'CartPole-v1', episodes=1)
+
+
+class Memory(RandomAgent):
+    """Records the (preprocessed) states it is asked to act on."""
+
+    def _act(self, states, deterministic, independent):
+        self.seen = getattr(self, 'seen', []) + [states['t'].copy()]
+        return super()._act(states, deterministic, independent)
+
+
+def test_deprecated_preprocessing_restarts_per_episode_on_one_environment():
+    env = Countdown(length=2)
+    declaration = dict(t=[dict(type='sequence', length=2)])
+    from modalbridge.preprocess import Stack
+    agent = Memory(Stack(env.states, declaration, backend='numpy').states, env.actions, seed=0)
+    evaluate(agent, env, episodes=2, preprocessing=declaration)
+    assert [frame[0].tolist() for frame in agent.seen] == [[0, 0], [0, 1], [0, 0], [0, 1]]
+
+
+def test_deprecated_preprocessing_restarts_per_finished_sub_environment():
+    envs = VectorEnvironment([Countdown(length=2), Countdown(length=3)])
+    declaration = dict(t=[dict(type='sequence', length=2)])
+    from modalbridge.preprocess import Stack
+    agent = Memory(Stack(envs.states, declaration, num_envs=2, backend='numpy').states, envs.actions, parallel=2)
+    evaluate(agent, envs, episodes=4, preprocessing=declaration)
+    assert [frame[0].tolist() for frame in agent.seen][:4] == [[0, 0], [0, 1], [0, 0], [0, 1]]
+    assert [frame[1].tolist() for frame in agent.seen][:4] == [[0, 0], [0, 1], [1, 2], [0, 0]]
