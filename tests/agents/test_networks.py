@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 import tensorflow as tf
 
 from modalbridge.agents import networks
@@ -265,3 +266,29 @@ def test_safe_mode_resolves_registered_plug_ins():
 def test_safe_mode_builds_the_built_in_forms():
     for declaration in ('auto', dict(type='auto', size=8), [dict(type='dense', size=4, activation='relu')]):
         networks.build(dict(speed=STATES['speed']), declaration, safe_mode=True)
+
+
+VALUES = st.none() | st.booleans() | st.integers(-3, 70) | st.floats(-2, 2) | st.text(max_size=6) | st.sampled_from(
+    ['relu', 'same', 'valid', 'max', 'average', 'payload.Dense', 'keras.layers.Lambda', 'tanh'])
+ENTRY = st.fixed_dictionaries(
+    dict(type=st.sampled_from(list(networks.LAYER_TYPES) + ['auto', 'payload.Dense', 'keras.layers.Dense', 3])),
+    optional={key: VALUES | st.lists(VALUES, max_size=2) | st.dictionaries(st.text(max_size=4), VALUES, max_size=2)
+              for key in ('size', 'window', 'stride', 'rate', 'activation', 'num_embeddings', 'l2_regularization',
+                          'reduction', 'units', 'padding', 'bias')})
+DECLARATION = (st.lists(ENTRY, max_size=3)
+               | st.fixed_dictionaries({}, optional=dict(image=st.lists(ENTRY, max_size=2),
+                                                          caption=st.lists(ENTRY, max_size=2),
+                                                          combine=VALUES, layers=st.lists(ENTRY, max_size=2)))
+               | st.fixed_dictionaries(dict(type=st.just('auto')), optional=dict(size=VALUES, depth=VALUES,
+                                                                                  patch=VALUES)))
+
+
+@settings(max_examples=120, deadline=None)
+@given(declaration=DECLARATION, single=st.booleans())
+def test_any_declaration_builds_or_is_a_config_error_and_imports_nothing_in_safe_mode(declaration, single):
+    states = dict(speed=STATES['speed']) if single else dict(image=STATES['image'], caption=STATES['caption'])
+    try:
+        networks.build(states, declaration, safe_mode=True)
+    except ConfigError:
+        pass
+    assert 'payload' not in sys.modules

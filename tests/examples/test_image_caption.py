@@ -4,6 +4,7 @@ import sys
 import gymnasium
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from modalbridge.agents import A2C, Agent
 from modalbridge.bridges import ConfigError
@@ -203,3 +204,27 @@ def test_a_short_fixed_seed_training_learns_to_read_the_caption(demo, tmp_path, 
     # a caption-blind agent reaches at most 1/3; a random one about 1/4
     assert true['success'] >= 0.5, (true, swapped)
     assert swapped['success'] <= 0.2, (true, swapped)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-10, 10) | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+ENTRIES = st.fixed_dictionaries({}, optional=dict(environment=JSON | st.fixed_dictionaries(
+    {}, optional=dict(id=JSON | st.sampled_from(['modalbridge/CaptionRoom-v0', 'a:b-v0']), kwargs=JSON)),
+    preprocessing=JSON, network=JSON, agent=JSON | st.dictionaries(
+        st.sampled_from(['n_steps', 'learning_rate', 'optimizer', 'shared_network', 'seed', 'discount', 'x']),
+        JSON, max_size=3),
+    envs=JSON, steps=JSON, seed=JSON))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=ENTRIES)
+def test_any_json_config_loads_or_is_a_config_error(demo, tmp_path, document):
+    path = tmp_path / 'run.json'
+    path.write_text(json.dumps(document))
+    try:
+        config = demo.load_config(str(path), {})
+    except ConfigError:
+        return
+    assert set(config) == set(demo.CONFIG_KEYS)
