@@ -181,7 +181,10 @@ def recover(path: str | os.PathLike) -> None:
     if asides and not os.path.lexists(path):
         complete = [e for e in asides if is_checkpoint(os.path.join(parent, e))]
         if complete:
-            os.rename(os.path.join(parent, complete[0]), path)
+            try:
+                os.rename(os.path.join(parent, complete[0]), path)
+            except OSError:
+                return  # a read-only place, say: leave everything as it is for a later attempt
     for entry in entries:
         if entry.startswith((f'.{name}.replaced-', f'.{name}.saving-')):
             full = os.path.join(parent, entry)
@@ -208,7 +211,10 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
 def _refuse_foreign(path: str) -> None:
     if not os.path.lexists(path):
         return
-    if os.path.islink(path) or not os.path.isdir(path):
+    if os.path.islink(path):
+        raise ConfigError(f'save: {path!r} is a symbolic link, not a modalbridge checkpoint; it is left as it is '
+                          '(save to another path, or remove it yourself)')
+    if not os.path.isdir(path):
         raise ConfigError(f'save: {path!r} is a file, not a modalbridge checkpoint; it is left as it is '
                           '(save to another path, or remove it yourself)')
     if not os.listdir(path):

@@ -263,6 +263,19 @@ class Runner:
                 self.writer.flush()
         return history
 
+    def record_evaluation(self, evaluation: Any, prefix: str = 'eval') -> None:
+        """Writes an `Evaluation` (mean return and length, success rate) to TensorBoard at the current
+        timestep, as ``eval/mean_return`` etc.; does nothing without `summary_dir`."""
+        if self.writer is None:
+            return
+        import tensorflow as tf
+        with self.writer.as_default(step=self.timesteps):
+            tf.summary.scalar(f'{prefix}/mean_return', evaluation.mean_return)
+            tf.summary.scalar(f'{prefix}/mean_length', evaluation.mean_length)
+            if evaluation.success_rate is not None:
+                tf.summary.scalar(f'{prefix}/success_rate', evaluation.success_rate)
+        self.writer.flush()
+
     def _update_metrics(self, history: History) -> None:
         update = getattr(self.agent, 'last_update', None)
         scalars = {}

@@ -71,6 +71,24 @@ def test_save_refuses_a_regular_file_and_leaves_it(tmp_path):
     assert (tmp_path / 'agent').read_text() == 'not mine to delete' and debris(tmp_path) == []
 
 
+def test_save_refuses_a_symbolic_link_even_to_a_checkpoint(tmp_path):
+    checkpoint.save(tmp_path / 'agent', DOCUMENT, weights(b'old'))
+    os.symlink(tmp_path / 'agent', tmp_path / 'link')
+    with pytest.raises(ConfigError, match='is a symbolic link, not a modalbridge checkpoint'):
+        checkpoint.save(tmp_path / 'link', DOCUMENT, weights(b'new'))
+    assert content(tmp_path / 'agent') == b'old' and os.path.islink(tmp_path / 'link')
+
+
+def test_a_weight_file_linked_outside_the_checkpoint_is_refused(tmp_path):
+    (tmp_path / 'secret').write_bytes(b'secret')
+
+    def linked(directory):
+        os.symlink(tmp_path / 'secret', os.path.join(directory, 'weights.bin'))
+    checkpoint.save(tmp_path / 'agent', DOCUMENT, linked)
+    with pytest.raises(ConfigError, match="the file 'weights.bin' listed in agent.json is missing"):
+        checkpoint.read(tmp_path / 'agent')
+
+
 def test_save_accepts_an_empty_directory(tmp_path):
     (tmp_path / 'agent').mkdir()
     checkpoint.save(tmp_path / 'agent', DOCUMENT, weights(b'new'))

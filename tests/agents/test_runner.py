@@ -193,6 +193,26 @@ def test_tensorboard_scalars_are_written_under_cleanrl_names(tmp_path):
     assert [event.step for event in returns] == [3, 6]
 
 
+def test_an_evaluation_is_recorded_in_tensorboard(tmp_path):
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from modalbridge.agents.evaluation import Evaluation
+    env = Ticks()
+    runner = Runner(RandomAgent(env.states, env.actions), env, summary_dir=str(tmp_path))
+    runner.run(episodes=1, progress=False)
+    runner.record_evaluation(Evaluation((1.0, 3.0), (2, 4), (True, False)))
+    events = EventAccumulator(str(tmp_path)).Reload()
+    assert {'eval/mean_return', 'eval/mean_length', 'eval/success_rate'} <= set(events.Tags()['tensors'])
+    (event,) = events.Tensors('eval/success_rate')
+    assert event.step == 3 and float(tf_value(event)) == 0.5
+    Runner(RandomAgent(env.states, env.actions), env).record_evaluation(Evaluation((1.0,), (1,)))  # no writer: no-op
+
+
+def tf_value(event):
+    import tensorflow as tf
+    return tf.make_ndarray(event.tensor_proto)
+
+
 def test_mismatched_agent_and_environment_are_refused():
     env = Ticks()
     with pytest.raises(ConfigError, match='Runner: the agent was built for states'):
