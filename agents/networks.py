@@ -19,24 +19,41 @@ grid cell when p is a grid world's cell size). With one image beside other
 states (an image and a caption), the others' encodings modulate the image's
 feature maps instead of being concatenated: FiLM (Perez et al. 2018), a
 per-channel scale and shift computed from the caption, so the caption picks
-which visual features matter at every position. A JSON file path is
-accepted for the declarative forms. Text must be tokenized first (the
-`tokenize` preprocessor). The result is a `keras.Model` from a dict of inputs to one
-embedding.
+which visual features matter at every position. Text must be tokenized
+first (the `tokenize` preprocessor). The result is a `keras.Model` from a
+dict of inputs to one embedding.
+
+A declaration kept in a JSON file is read once, by value, with
+`declaration(path)`; `build` never reads files, so a checkpoint holding a
+declaration means the same thing wherever it is loaded. A dotted layer
+``type`` (``'my_project.layers.Gate'``) resolves through
+`modalbridge.bridges.plugins`: in safe mode (declarations read from files
+someone else wrote) only registered plug-ins resolve, nothing is imported,
+and Keras object configs (dict-valued arguments) are refused.
+
+>>> from modalbridge.bridges.specs import as_specs
+>>> states = as_specs(dict(speed=dict(type='float', shape=(3,))))
+>>> build(states, [dict(type='dense', size=8)]).output.shape
+(None, 8)
+>>> build(states, [dict(type='payload.Dense', units=8)], safe_mode=True)
+Traceback (most recent call last):
+...
+modalbridge.bridges.errors.ConfigError: network[0] (payload.Dense): 'payload.Dense' is not a registered plug-in, and safe mode refuses to import it; register it in code (modalbridge.bridges.plugins.register) or load with safe_mode=False if you trust where it came from
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import tensorflow as tf
 
+from modalbridge.bridges.arguments import integer, number
 from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.plugins import resolve
 from modalbridge.bridges.specs import Spec, as_specs, describe, is_bool, is_discrete, is_text, num_values
-from modalbridge.preprocess.custom import resolve
 
 keras = tf.keras
 layers = keras.layers
@@ -48,23 +65,51 @@ TEXT_STATE = ("state {name!r} is text ({spec}); networks take numbers: add "
 
 
 def _regularizer(config: dict[str, Any]):
-    l2 = config.pop('l2_regularization', 0.0)
+    l2 = number('l2_regularization', config.pop('l2_regularization', 0.0), minimum=0)
     return keras.regularizers.L2(l2) if l2 else None
 
 
-def make_layer(config: Mapping[str, Any], spec: Spec | None = None) -> layers.Layer:
+def _size(config: dict[str, Any], key: str = 'size', default: Any = KeyError) -> int:
+    if key not in config and default is KeyError:
+        raise KeyError(key)
+    return integer(key, config.pop(key, default), minimum=1)
+
+
+def _window(config: dict[str, Any], key: str, default: Any) -> Any:
+    value = config.pop(key, default)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return tuple(integer(f'{key}[{i}]', v, minimum=1) for i, v in enumerate(value))
+    return integer(key, value, minimum=1)
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def make_layer(config: Mapping[str, Any], spec: Spec | None = None, safe_mode: bool = False) -> layers.Layer:
     """One Keras layer from a TensorForce-style dict (see the module docstring)."""
     config = dict(config)
     kind = config.pop('type', None)
     if not isinstance(kind, str):
         raise ConfigError(f'expected dict(type=..., ...); received {dict(config, type=kind)!r}')
+    if safe_mode:
+        # A dict argument is a Keras object config, which Keras deserializes (and may import) itself.
+        bad = [key for key, value in config.items() if not _plain(value)]
+        if bad:
+            raise ConfigError(f'argument {bad[0]!r}: safe mode accepts only numbers, strings, bools and lists '
+                              f'of them as layer arguments; received {config[bad[0]]!r} (build with '
+                              'safe_mode=False if you trust where the declaration came from)')
     try:
         if kind == 'dense':
-            return layers.Dense(config.pop('size'), activation=config.pop('activation', 'tanh'),
+            return layers.Dense(_size(config), activation=config.pop('activation', 'tanh'),
                                 use_bias=config.pop('bias', True), kernel_regularizer=_regularizer(config),
                                 **config)
         if kind == 'conv2d':
-            return layers.Conv2D(config.pop('size'), config.pop('window', 3), strides=config.pop('stride', 1),
+            return layers.Conv2D(_size(config), _window(config, 'window', 3), strides=_window(config, 'stride', 1),
                                  padding=config.pop('padding', 'valid'), activation=config.pop('activation', 'relu'),
                                  use_bias=config.pop('bias', True), kernel_regularizer=_regularizer(config), **config)
         if kind == 'pool2d':
@@ -72,7 +117,7 @@ def make_layer(config: Mapping[str, Any], spec: Spec | None = None) -> layers.La
             reduction = config.pop('reduction', 'max')
             if reduction not in pool:
                 raise ConfigError(f"reduction must be 'max' or 'average'; received {reduction!r}")
-            return pool[reduction](config.pop('window', 2), strides=config.pop('stride', None),
+            return pool[reduction](_window(config, 'window', 2), strides=_window(config, 'stride', None),
                                    padding=config.pop('padding', 'valid'), **config)
         if kind == 'flatten':
             return layers.Flatten(**config)
@@ -82,28 +127,33 @@ def make_layer(config: Mapping[str, Any], spec: Spec | None = None) -> layers.La
                 if spec is None or not is_discrete(spec):
                     raise ConfigError('needs num_embeddings, or to be first on a discrete state')
                 count = int(np.max(num_values(spec)))
-            return layers.Embedding(count, config.pop('size'), mask_zero=config.pop('mask_zero', False), **config)
+            count = integer('num_embeddings', count, minimum=1)
+            return layers.Embedding(count, _size(config), mask_zero=config.pop('mask_zero', False), **config)
         if kind in ('lstm', 'gru'):
             cls = layers.LSTM if kind == 'lstm' else layers.GRU
-            return cls(config.pop('size'), return_sequences=config.pop('return_sequences', False),
+            return cls(_size(config), return_sequences=config.pop('return_sequences', False),
                        kernel_regularizer=_regularizer(config), **config)
         if kind == 'dropout':
-            return layers.Dropout(config.pop('rate'), **config)
+            if 'rate' not in config:
+                raise KeyError('rate')
+            return layers.Dropout(number('rate', config.pop('rate'), minimum=0, maximum=1), **config)
         if kind == 'activation':
             return layers.Activation(config.pop('nonlinearity', 'relu'), **config)
         if '.' in kind:
-            target = resolve(kind)
+            target = resolve(kind, safe_mode=safe_mode)
             if not (isinstance(target, type) and issubclass(target, layers.Layer)):
                 raise ConfigError(f'{kind!r} is not a Keras layer class')
             return target(**config)
+    except ConfigError:
+        raise
     except KeyError as error:
         raise ConfigError(f'missing argument {error.args[0]!r}') from None
-    except TypeError as error:
-        raise ConfigError(f'bad arguments: {error}') from None
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f'bad arguments: {str(error).splitlines()[0] if str(error) else error!r}') from None
     raise ConfigError(f'unknown layer type {kind!r}; known: {list(LAYER_TYPES)} or a dotted path to a Keras layer')
 
 
-def _stack(x, configs: Any, place: str, spec: Spec | None):
+def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool):
     if not isinstance(configs, (list, tuple)):
         raise ConfigError(f'{place}: expected a list of layer dicts; received {type(configs).__name__}')
     for index, config in enumerate(configs):
@@ -112,7 +162,7 @@ def _stack(x, configs: Any, place: str, spec: Spec | None):
         if not isinstance(config, Mapping):
             raise ConfigError(f'{where}: expected dict(type=..., ...); received {config!r}')
         try:
-            layer = make_layer(config, spec if index == 0 else None)
+            layer = make_layer(config, spec if index == 0 else None, safe_mode)
             x = layer(x)
         except ConfigError as error:
             raise ConfigError(f'{where}: {error}') from None
@@ -197,38 +247,53 @@ def _combine(tensors: list, how: str, place: str):
     return layers.Multiply()(tensors) if how == 'multiply' else layers.Add()(tensors)
 
 
-def load(network: Any) -> Any:
-    """A network declaration, reading a JSON file path."""
-    if isinstance(network, (str, os.PathLike)) and network != 'auto':
-        try:
-            with open(os.fspath(network), encoding='utf-8') as file:
-                return json.load(file)
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f'network: cannot read the JSON file {os.fspath(network)!r}: {error}') from error
-    return network
+def declaration(network: Any) -> Any:
+    """The declaration to build and to store in a checkpoint, by value.
+
+    A JSON file path (any string but ``'auto'``) is read here, once; other
+    declarations are deep-copied (a builder function is returned as it is,
+    and cannot be saved).
+    """
+    if isinstance(network, os.PathLike) or (isinstance(network, str) and network != 'auto'):
+        from modalbridge.agents.checkpoint import load_json
+        return load_json(network, 'network')
+    return network if callable(network) else copy.deepcopy(network)
 
 
-def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'network') -> keras.Model:
-    """A Keras model from a dict of input tensors (named like the states) to an embedding."""
-    network = load(network)
+def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'network',
+          safe_mode: bool = False) -> keras.Model:
+    """A Keras model from a dict of input tensors (named like the states) to an embedding.
+
+    `safe_mode` (for declarations read from files someone else wrote): only
+    built-in layer types and registered plug-ins, no Keras object configs.
+    """
     states = as_specs(states, 'states')
     inputs = {state: _input(state, spec) for state, spec in states.items()}
+    if isinstance(network, (str, os.PathLike)) and network != 'auto':
+        raise ConfigError(f"network: expected 'auto' or a declaration; received the string {os.fspath(network)!r} "
+                          '(to use a JSON file, pass networks.declaration(path): it is read once, by value)')
     if callable(network):
+        builder = getattr(network, '__name__', repr(network))
         try:
             output = network(dict(inputs))
         except ConfigError:
             raise
         except Exception as error:  # noqa: BLE001 - any failure of a user builder is a config error
-            raise ConfigError(f'network: the builder {getattr(network, "__name__", network)!r} failed: {error!r}') from error
+            raise ConfigError(f'network: the builder {builder!r} failed: {error!r}') from error
+        if not isinstance(output, keras.KerasTensor):
+            raise ConfigError(f'network: the builder {builder!r} must return one Keras tensor computed from '
+                              f'its inputs; it returned {type(output).__name__}')
     elif network == 'auto' or (isinstance(network, Mapping) and network.get('type') == 'auto'):
         options = dict(network) if isinstance(network, Mapping) else {}
         options.pop('type', None)
-        size, depth, patch = options.pop('size', 64), options.pop('depth', 2), options.pop('patch', None)
+        size = integer('network (auto): size', options.pop('size', 64), minimum=1)
+        depth = integer('network (auto): depth', options.pop('depth', 2), minimum=0)
+        patch = options.pop('patch', None)
         if options:
             raise ConfigError(f"network (auto): unknown option(s) {sorted(options)}; "
                               "expected 'size', 'depth', 'patch'")
-        if patch is not None and (not isinstance(patch, int) or isinstance(patch, bool) or patch < 1):
-            raise ConfigError(f'network (auto): patch must be a positive int (pixels); received {patch!r}')
+        if patch is not None:
+            patch = integer('network (auto): patch (pixels)', patch, minimum=1)
         images = [state for state, spec in states.items() if is_image(spec)]
         for state in images:
             if patch is not None and patch > min(states[state].shape[:2]):
@@ -251,7 +316,7 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
                               f'{list(states)}; use a dict of per-state lists')
         (state, spec), = states.items()
         output = _stack(keras.ops.cast(inputs[state], 'float32') if not is_discrete(spec) else inputs[state],
-                        network, 'network', spec)
+                        network, 'network', spec, safe_mode)
     elif isinstance(network, Mapping):
         options = dict(network)
         how = options.pop('combine', 'concat')
@@ -266,16 +331,16 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
             x = inputs[state]
             if state in options:
                 x = _stack(x if is_discrete(spec) else keras.ops.cast(x, 'float32'), options[state],
-                           f'network[{state!r}]', spec)
+                           f'network[{state!r}]', spec, safe_mode)
             if len(x.shape) > 2:
                 x = layers.Flatten()(x)
             elif len(x.shape) == 1:
                 x = x[:, None]
             encoded.append(keras.ops.cast(x, 'float32'))
-        output = _stack(_combine(encoded, how, 'network'), after, "network['layers']", None)
+        output = _stack(_combine(encoded, how, 'network'), after, "network['layers']", None, safe_mode)
     else:
-        raise ConfigError(f"network: expected 'auto', a list or dict of layer dicts, a JSON path or a builder "
-                          f'function; received {type(network).__name__}')
+        raise ConfigError(f"network: expected 'auto', a list or dict of layer dicts or a builder function; "
+                          f'received {type(network).__name__}')
     if len(output.shape) != 2:
         output = layers.Flatten()(output)
     return keras.Model(inputs, output, name=name)

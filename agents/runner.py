@@ -1,55 +1,134 @@
-"""`Runner`: the loop between an agent, an environment and a preprocessing stack."""
+"""`Runner`: the loop between an agent and an environment, and its `History`.
+
+One step of the loop::
+
+    actions = agent.act(states)
+    step = environment.execute(actions)
+    agent.observe(step.reward, step.terminal, final_states=step.info.get('final_states'))
+
+Every update's scalars (``agent.last_update``: losses, entropy, KL, ...)
+and the steps per second go to the progress bar and, with `summary_dir`,
+to TensorBoard under CleanRL's names (``charts/episodic_return``,
+``charts/SPS``, ``losses/<name>``). The progress bar is drawn only on a
+terminal; elsewhere (CI logs, files) a plain line is printed periodically.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import sys
 import time
 from typing import Any, Callable, Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from modalbridge.agents.agent import Agent
-from modalbridge.bridges.environment import Environment, Terminal
+from modalbridge.bridges.arguments import boolean, integer, number
+from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.vector import VectorEnvironment
-from modalbridge.preprocess.stack import Stack
-
 
 TENSORBOARD_MISSING = ("Runner: summary_dir needs the tensorboard package "
                        "(pip install 'modalbridge[tensorboard]')")
+CURVE_POINTS = 1000  # the learning curve keeps at most this many points (halved when full)
 
 
 @dataclasses.dataclass
 class History:
-    """What `Runner.run` returns."""
+    """What `Runner.run` returns: the last `window` episodes and running totals.
 
-    episode_returns: list[float]
-    episode_lengths: list[int]
-    timesteps: int
-    seconds: float
-    updates: int
+    `episode_returns` / `episode_lengths` hold at most the last `window`
+    episodes (memory stays bounded on long runs); `episodes`, `timesteps`
+    and the sums count everything. `curve` is the learning curve, at most
+    1000 points ``(timesteps, mean return of the last 10 episodes)``,
+    thinned evenly as the run grows.
+
+    >>> history = History(window=2)
+    >>> for episode_return in (1.0, 2.0, 3.0):
+    ...     history.add(episode_return, length=5, timesteps=10)
+    >>> history.episode_returns, history.episodes, history.mean_return(), history.total_return
+    ([2.0, 3.0], 3, 2.5, 6.0)
+    """
+
+    window: int = 10_000
+    episodes: int = 0
+    timesteps: int = 0
+    seconds: float = 0.0
+    updates: int = 0
+    total_return: float = 0.0
+    total_length: int = 0
+    curve: list[tuple[int, float]] = dataclasses.field(default_factory=list)
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)  # the last update's scalars
+    _returns: list[float] = dataclasses.field(default_factory=list, repr=False)
+    _lengths: list[int] = dataclasses.field(default_factory=list, repr=False)
+    _ends: list[int] = dataclasses.field(default_factory=list, repr=False)
+    _curve_every: int = dataclasses.field(default=1, repr=False)
+
+    def __post_init__(self) -> None:
+        self.window = integer('History: window', self.window, minimum=1)
+
+    @property
+    def episode_returns(self) -> list[float]:
+        """The returns of the last `window` episodes, oldest first."""
+        return self._returns[-self.window:]
+
+    @property
+    def episode_lengths(self) -> list[int]:
+        return self._lengths[-self.window:]
+
+    @property
+    def episode_ends(self) -> list[int]:
+        """The timesteps at which each of the last `window` episodes ended."""
+        return self._ends[-self.window:]
+
+    def add(self, episode_return: float, length: int, timesteps: int) -> None:
+        """Records one finished episode that ended at `timesteps`."""
+        self.episodes += 1
+        self.total_return += episode_return
+        self.total_length += length
+        for kept, value in ((self._returns, episode_return), (self._lengths, length), (self._ends, timesteps)):
+            kept.append(value)
+            if len(kept) >= 2 * self.window:  # trimmed in batches: amortised O(1) per episode
+                del kept[:-self.window]
+        if self.episodes % self._curve_every == 0:
+            self.curve.append((timesteps, self.mean_return()))
+            if len(self.curve) >= CURVE_POINTS:
+                self.curve = self.curve[1::2]
+                self._curve_every *= 2
 
     def mean_return(self, last: int = 10) -> float:
-        return float(np.mean(self.episode_returns[-last:])) if self.episode_returns else float('nan')
+        """The mean return of the last `last` episodes (NaN before the first)."""
+        kept = self._returns[-min(last, self.window):]
+        return float(np.mean(kept)) if kept else float('nan')
+
+    def plot(self, path: str | os.PathLike, title: str = 'learning curve') -> str:
+        """Writes the learning curve (returns over timesteps) as a PNG at `path`; returns `path`."""
+        from modalbridge.agents import plotting
+        return plotting.learning_curve(path, self.episode_ends, self.episode_returns, self.curve, title)
 
 
 class Runner:
     """Runs an agent on an environment (single, vector, or a list of them).
 
-    >>> runner = Runner(agent, VectorEnvironment([GymBridge('CartPole-v1') for _ in range(8)]))
-    >>> history = runner.run(episodes=300)
-    >>> history.episode_returns[-10:]
+    >>> from modalbridge.agents import RandomAgent
+    >>> from modalbridge.bridges import GymBridge
+    >>> env = GymBridge('CartPole-v1')
+    >>> runner = Runner(RandomAgent(env.states, env.actions, seed=0), env, seed=0)
+    >>> history = runner.run(episodes=3, progress=False)
+    >>> history.episodes, len(history.episode_returns)
+    (3, 3)
 
-    `preprocessing` is a `Stack` or a declaration (built here on the TF
-    backend for the environment's batch); it is reset per finished
-    environment. `callback(runner)` is called after each finished episode
-    and stops the run by returning False. `summary_dir` writes TensorBoard
-    scalars (episode return and length).
+    `callback(runner)` is called after each finished episode; any falsy
+    result but None (False, ``np.False_``, 0) stops the run. `summary_dir`
+    writes TensorBoard scalars. `window` bounds how many episodes the
+    history keeps. `preprocessing` (a `Stack` or a declaration, run here on
+    the TF backend) is deprecated: give it to the agent instead.
     """
 
-    def __init__(self, agent: Agent, environment: Any, preprocessing: Any = None, seed: int | None = None,
-                 summary_dir: str | None = None):
+    def __init__(self, agent: Any, environment: Any, seed: int | None = None, summary_dir: str | None = None,
+                 *, window: int = 10_000, preprocessing: Any = None):
         if isinstance(environment, (list, tuple)):
             environment = VectorEnvironment(list(environment))
         elif isinstance(environment, Environment):
@@ -57,13 +136,18 @@ class Runner:
         if not isinstance(environment, VectorEnvironment):
             raise ConfigError(f'Runner: expected an Environment, a VectorEnvironment or a list of environments; '
                               f'received {type(environment).__name__}')
+        if seed is not None:
+            seed = integer('Runner: seed', seed, minimum=0)
+        self.window = integer('Runner: window', window, minimum=1)
         self.agent, self.environment, self.seed = agent, environment, seed
         self.num_envs = environment.num_envs
-        if preprocessing is not None and not isinstance(preprocessing, Stack):
-            preprocessing = Stack(environment.states, preprocessing, num_envs=self.num_envs)
-        if preprocessing is not None and preprocessing.num_envs != self.num_envs:
-            raise ConfigError(f'Runner: the preprocessing stack is for {preprocessing.num_envs} environments, '
-                              f'the environment has {self.num_envs}')
+        if preprocessing is not None:
+            from modalbridge.preprocess.stack import Stack
+            if not isinstance(preprocessing, Stack):
+                preprocessing = Stack(environment.states, preprocessing, num_envs=self.num_envs)
+            if preprocessing.num_envs != self.num_envs:
+                raise ConfigError(f'Runner: the preprocessing stack is for {preprocessing.num_envs} environments, '
+                                  f'the environment has {self.num_envs}')
         self.preprocessing = preprocessing
         produced = dict(preprocessing.states if preprocessing is not None else environment.states)
         if {k: (v.shape, v.dtype) for k, v in produced.items()} != \
@@ -72,8 +156,9 @@ class Runner:
                               f'{ {k: v.shape for k, v in agent.states.items()} }, but the environment'
                               f'{" after preprocessing" if preprocessing is not None else ""} gives '
                               f'{ {k: v.shape for k, v in produced.items()} }')
-        if agent.parallel != self.num_envs:
-            raise ConfigError(f'Runner: the agent acts for parallel={agent.parallel} environments, '
+        parallel = getattr(agent, 'parallel', self.num_envs)
+        if parallel != self.num_envs:
+            raise ConfigError(f'Runner: the agent acts for parallel={parallel} environments, '
                               f'the environment has {self.num_envs}')
         self.writer = None
         if summary_dir is not None:
@@ -82,85 +167,179 @@ class Runner:
             except ImportError:
                 raise ConfigError(TENSORBOARD_MISSING) from None
             import tensorflow as tf
-            self.writer = tf.summary.create_file_writer(summary_dir)
-        self.episode_returns: list[float] = []
-        self.episode_lengths: list[int] = []
+            self.writer = tf.summary.create_file_writer(os.fspath(summary_dir))
+        self.history = History(window=self.window)
         self.timesteps = 0
+
+    @property
+    def episode_returns(self) -> list[float]:
+        """The returns of the current run's last `window` episodes."""
+        return self.history.episode_returns
+
+    @property
+    def episode_lengths(self) -> list[int]:
+        return self.history.episode_lengths
+
+    @property
+    def episodes(self) -> int:
+        """Episodes finished in the current run."""
+        return self.history.episodes
 
     def _process(self, states: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         return self.preprocessing(states) if self.preprocessing is not None else states
 
     def run(self, episodes: int | None = None, timesteps: int | None = None,
             max_episode_timesteps: int | None = None, callback: Callable[['Runner'], Any] | None = None,
-            evaluate: bool = False, progress: bool = True) -> History:
-        """Runs until `episodes` episodes finished or `timesteps` steps were taken (either or both)."""
+            evaluate: bool = False, progress: bool = True, log_every: float = 30.0) -> History:
+        """Runs until `episodes` episodes finished or `timesteps` steps were taken (either or both).
+
+        `progress`: a progress bar on a terminal, else a plain line every
+        `log_every` seconds (and one at the end); False for silence.
+        `evaluate` acts deterministically without learning (see also
+        `modalbridge.agents.evaluation.evaluate`).
+        """
         for key, value in (('episodes', episodes), ('timesteps', timesteps),
                            ('max_episode_timesteps', max_episode_timesteps)):
-            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-                raise ConfigError(f'run: {key} must be a positive int; received {value!r}')
+            if value is not None:
+                integer(f'run: {key}', value, minimum=1)
         if episodes is None and timesteps is None:
             raise ConfigError('run: give episodes=, timesteps= or both')
+        evaluate, progress = boolean('run: evaluate', evaluate), boolean('run: progress', progress)
+        log_every = number('run: log_every', log_every, minimum=0, inclusive=False)
+        if callback is not None and not callable(callback):
+            raise ConfigError(f'run: callback must be a function callback(runner); received {callback!r}')
         env, agent = self.environment, self.agent
         if max_episode_timesteps is not None:
             env.max_episode_timesteps = max_episode_timesteps
-        start, first_episode = time.perf_counter(), len(self.episode_returns)
-        bar = tqdm(total=episodes or timesteps, unit='episode' if episodes else 'step', disable=not progress,
-                   leave=False, dynamic_ncols=True)
+        self.history = history = History(window=self.window)
+        log = _Progress(episodes or timesteps, 'episode' if episodes else 'step', progress, log_every)
+        start = time.perf_counter()
         if self.preprocessing is not None:
             self.preprocessing.reset()
-        agent.reset()
+        if hasattr(agent, 'reset'):
+            agent.reset()
         states = self._process(env.reset(seed=self.seed))
         if self.seed is not None:
             self.seed += self.num_envs
         returns = np.zeros(self.num_envs)
         lengths = np.zeros(self.num_envs, np.int64)
-        steps, stop = 0, False
+        stop = False
         try:
             while not stop:
                 actions = agent.act(states, deterministic=evaluate, independent=evaluate)
                 step = env.execute(actions)
-                steps += self.num_envs
+                history.timesteps += self.num_envs
                 self.timesteps += self.num_envs
                 returns += step.reward
                 lengths += 1
                 finished = step.info['final_mask']
-                final_states = None
+                final_states = step.info.get('final_states')
                 if finished.any() and self.preprocessing is not None:
                     # the final states continue their episode's memory (without recording them),
                     # then the finished environments start anew
-                    final_states = self.preprocessing(step.info['final_states'], update=False)
+                    final_states = self.preprocessing(final_states, update=False)
                     self.preprocessing.reset(finished)
-                elif finished.any():
-                    final_states = step.info['final_states']
-                if not evaluate:
-                    agent.observe(step.reward, step.terminal, final_states=final_states)
+                if not evaluate and agent.observe(step.reward, step.terminal, final_states=final_states):
+                    history.updates += 1
+                    self._update_metrics(history)
                 states = self._process(step.states)
                 for index in np.flatnonzero(finished):
-                    self._finish(float(returns[index]), int(lengths[index]))
+                    self._finish(history, float(returns[index]), int(lengths[index]))
                     returns[index], lengths[index] = 0.0, 0
-                    if episodes:
-                        bar.update(1)
-                    if callback is not None and callback(self) is False:
+                    if callback is not None:
+                        result = callback(self)
+                        if result is not None and not result:
+                            stop = True
+                    if episodes is not None and history.episodes >= episodes:
                         stop = True
-                    if episodes is not None and len(self.episode_returns) - first_episode >= episodes:
-                        stop = True
-                if not episodes:
-                    bar.update(self.num_envs)
-                if finished.any():
-                    bar.set_postfix(mean_return=f'{np.mean(self.episode_returns[-100:]):.2f}', refresh=False)
-                if timesteps is not None and steps >= timesteps:
+                if timesteps is not None and history.timesteps >= timesteps:
                     stop = True
+                history.seconds = time.perf_counter() - start
+                log.update(history, self.num_envs, int(np.count_nonzero(finished)))
         finally:
-            bar.close()
-        return History(self.episode_returns[first_episode:], self.episode_lengths[first_episode:], steps,
-                       time.perf_counter() - start, agent.updates)
+            history.seconds = time.perf_counter() - start
+            log.close(history)
+            if self.writer is not None:
+                self.writer.flush()
+        return history
 
-    def _finish(self, episode_return: float, length: int) -> None:
-        self.episode_returns.append(episode_return)
-        self.episode_lengths.append(length)
+    def record_evaluation(self, evaluation: Any, prefix: str = 'eval') -> None:
+        """Writes an `Evaluation` (mean return and length, success rate) to TensorBoard at the current
+        timestep, as ``eval/mean_return`` etc.; does nothing without `summary_dir`."""
+        if self.writer is None:
+            return
+        import tensorflow as tf
+        with self.writer.as_default(step=self.timesteps):
+            tf.summary.scalar(f'{prefix}/mean_return', evaluation.mean_return)
+            tf.summary.scalar(f'{prefix}/mean_length', evaluation.mean_length)
+            if evaluation.success_rate is not None:
+                tf.summary.scalar(f'{prefix}/success_rate', evaluation.success_rate)
+        self.writer.flush()
+
+    def _update_metrics(self, history: History) -> None:
+        update = getattr(self.agent, 'last_update', None)
+        scalars = {}
+        if isinstance(update, Mapping):
+            for key, value in update.items():
+                number_like = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+                if number_like or (isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in 'iuf'):
+                    value = float(value)
+                    if math.isfinite(value):
+                        scalars[str(key)] = value
+        history.metrics = scalars
         if self.writer is not None:
             import tensorflow as tf
-            with self.writer.as_default():
-                tf.summary.scalar('episode_return', episode_return, step=len(self.episode_returns))
-                tf.summary.scalar('episode_length', length, step=len(self.episode_returns))
+            with self.writer.as_default(step=self.timesteps):
+                for key, value in scalars.items():
+                    tf.summary.scalar(f'losses/{key}', value)
+                if history.seconds > 0:
+                    tf.summary.scalar('charts/SPS', history.timesteps / history.seconds)
 
+    def _finish(self, history: History, episode_return: float, length: int) -> None:
+        history.add(episode_return, length, self.timesteps)
+        if self.writer is not None:
+            import tensorflow as tf
+            with self.writer.as_default(step=self.timesteps):
+                tf.summary.scalar('charts/episodic_return', episode_return)
+                tf.summary.scalar('charts/episodic_length', length)
+
+
+class _Progress:
+    """A tqdm bar on a terminal; otherwise a plain line every `every` seconds."""
+
+    def __init__(self, total: int, unit: str, enabled: bool, every: float):
+        self.unit, self.enabled, self.every = unit, enabled, every
+        self.terminal = enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit=unit, leave=False, dynamic_ncols=True) if self.terminal else None
+        self.total, self.last = total, time.perf_counter()
+
+    def update(self, history: History, steps: int, finished: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update(finished if self.unit == 'episode' else steps)
+            if finished or history.metrics:
+                self.bar.set_postfix(self.fields(history), refresh=False)
+        elif time.perf_counter() - self.last >= self.every:
+            self.last = time.perf_counter()
+            self.line(history)
+
+    def fields(self, history: History) -> dict[str, str]:
+        fields = {}
+        if history.episode_returns:
+            fields['return'] = f'{history.mean_return(100):.2f}'
+        if history.seconds > 0:
+            fields['SPS'] = f'{history.timesteps / history.seconds:.0f}'
+        fields.update({key: f'{value:.3g}' for key, value in list(history.metrics.items())[:4]})
+        return fields
+
+    def line(self, history: History) -> None:
+        done = history.episodes if self.unit == 'episode' else history.timesteps
+        fields = '  '.join(f'{key} {value}' for key, value in self.fields(history).items())
+        print(f'{done}/{self.total} {self.unit}s  {fields}', file=sys.stderr, flush=True)
+
+    def close(self, history: History) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled:
+            self.line(history)

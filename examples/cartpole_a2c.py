@@ -1,59 +1,56 @@
 """The seed problem: CartPole-v1 solved with A2C on 8 environments.
 
-    python examples/cartpole_a2c.py [--seed 0] [--steps 200000]
+    python examples/cartpole_a2c.py [--seed 0] [--steps 200000] [--out runs/cartpole_a2c]
 
 Trains until the mean return of the last 10 episodes reaches 475 (or the
-step budget runs out), printing progress, then evaluates the greedy policy
-on 10 fresh episodes.
+step budget runs out), then saves the agent (a complete checkpoint: it acts
+on CartPole's raw states once loaded), writes the learning curve and
+evaluates the greedy policy of the loaded checkpoint on 10 fresh episodes.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import os
+from typing import Any
 
-import numpy as np
-
-from modalbridge.agents import A2C, Runner
+from modalbridge.agents import A2C, Agent, Runner
+from modalbridge.agents.evaluation import evaluate
 from modalbridge.bridges import GymBridge, VectorEnvironment
 
+SOLVED = 475.0
 
-def main(argv: list[str] | None = None) -> float:
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description='A2C on CartPole-v1')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--steps', type=int, default=200_000)
     parser.add_argument('--envs', type=int, default=8)
+    parser.add_argument('--out', default=os.path.join('runs', 'cartpole_a2c'),
+                        help='where to save the agent and the learning curve')
     args = parser.parse_args(argv)
     if args.steps < 1 or args.envs < 1:
         parser.error('--steps and --envs must be positive')
+    if args.seed < 0:
+        parser.error('--seed must be >= 0')
 
     env = VectorEnvironment([GymBridge('CartPole-v1') for _ in range(args.envs)])
     agent = A2C(env.states, env.actions, parallel=args.envs, seed=args.seed)
     runner = Runner(agent, env, seed=args.seed)
+    # any falsy result stops the run: here, once the last 10 episodes average SOLVED
+    history = runner.run(timesteps=args.steps,
+                         callback=lambda r: r.episodes < 10 or r.history.mean_return(10) < SOLVED)
+    print(f'trained: {history.timesteps} steps, {history.episodes} episodes, {history.seconds:.1f} s '
+          f'({history.timesteps / max(history.seconds, 1e-9):.0f} steps/s); '
+          f'mean return of the last 10: {history.mean_return():.1f}')
 
-    def progress(runner: Runner) -> bool:
-        episodes = len(runner.episode_returns)
-        mean = float(np.mean(runner.episode_returns[-10:]))
-        if episodes % 50 == 0:
-            print(f'episode {episodes:5d}  steps {runner.timesteps:7d}  mean return (last 10) {mean:6.1f}')
-        return not (episodes >= 10 and mean >= 475)
-
-    start = time.perf_counter()
-    history = runner.run(timesteps=args.steps, callback=progress)
-    seconds = time.perf_counter() - start
-    print(f'trained: {history.timesteps} steps, {len(history.episode_returns)} episodes, {seconds:.1f} s '
-          f'({history.timesteps / seconds:.0f} steps/s); mean return of the last 10: {history.mean_return():.1f}')
-
-    returns = []  # the external act/execute loop, one environment, greedy actions
-    for episode in range(10):
-        single = GymBridge('CartPole-v1')
-        states, total, done = single.reset(seed=10_000 + episode), 0.0, False
-        while not done:
-            step = single.execute(agent.act(states, deterministic=True, independent=True))
-            states, total, done = step.states, total + step.reward, bool(step.terminal)
-        returns.append(total)
-    print(f'evaluation (greedy, 10 fresh episodes): mean return {np.mean(returns):.1f}')
-    return float(np.mean(returns))
+    path = agent.save(os.path.join(args.out, 'agent'))
+    curve = history.plot(os.path.join(args.out, 'learning_curve.png'))
+    print(f'saved the agent to {path} and the learning curve to {curve}')
+    loaded = Agent.load(path)
+    result = evaluate(loaded, GymBridge('CartPole-v1'), episodes=10, seed=10_000)
+    print(f'evaluation of the saved agent (greedy, fresh seeds): {result}')
+    return dict(agent=agent, loaded=loaded, history=history, evaluation=result)
 
 
 if __name__ == '__main__':

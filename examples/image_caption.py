@@ -20,13 +20,21 @@ an agent that ignores it succeeds in at most 1/3 of the episodes.
 
 The same run can be declared in JSON (``--config``): a dict with the keys
 environment, preprocessing, network, agent, envs, steps, seed (see
-``DEFAULT_CONFIG``); a bad entry is refused before training starts.
+``DEFAULT_CONFIG``); a bad entry is refused before training starts, naming
+it. A config file is read in safe mode: dotted types in the preprocessing or
+the network resolve only to registered plug-ins, and a Gymnasium id of the
+form ``module:Env-v0`` (which imports ``module``) is refused, unless you
+pass ``--allow-imports`` for a file you trust. The run's configuration is
+saved beside the agent (``run.json``), by value.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import difflib
+import inspect
 import json
 import os
 import sys
@@ -35,8 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from modalbridge.agents import A2C, RandomAgent, Runner
-from modalbridge.bridges import ConfigError, GymBridge, Terminal, VectorEnvironment
+from modalbridge.agents import A2C, RandomAgent, Runner, networks
+from modalbridge.agents.checkpoint import load_json
+from modalbridge.agents.evaluation import evaluate as evaluate_policy
+from modalbridge.bridges import ConfigError, Environment, GymBridge, VectorEnvironment, plugins
+from modalbridge.bridges.arguments import integer
 from modalbridge.bridges.envs.caption_room import CaptionRoom
 from modalbridge.preprocess import Stack
 
@@ -52,31 +63,139 @@ DEFAULT_CONFIG: dict[str, Any] = dict(
     seed=0,
 )
 CONFIG_KEYS = tuple(DEFAULT_CONFIG)
+ENVIRONMENT_KEYS = ('id', 'kwargs')
+SET_BY_THE_DEMO = dict(states='the environment', actions='the environment', parallel="config['envs']",
+                       num_envs="config['envs']", seed="config['seed']", network="config['network']",
+                       preprocessing="config['preprocessing']")
 EVALUATION_EPISODES = 300
+RUN_FILE = 'run.json'
 
 
-def load_config(path: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The run's configuration: defaults, then the JSON file, then flags; unknown keys refused."""
+def load_config(path: str | os.PathLike | None, overrides: dict[str, Any],
+                allow_imports: bool = False) -> dict[str, Any]:
+    """The run's configuration: defaults, then the JSON file, then flags; every entry checked.
+
+    A file is read in safe mode unless `allow_imports` (see the module docstring).
+    """
     config = copy.deepcopy(DEFAULT_CONFIG)
     if path is not None:
-        try:
-            with open(path, encoding='utf-8') as file:
-                document = json.load(file)
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f'config: cannot read {path!r}: {error}') from error
+        document = load_json(path, 'config')
         if not isinstance(document, dict):
-            raise ConfigError(f'config: {path!r} must hold a JSON object with some of {list(CONFIG_KEYS)}')
+            raise ConfigError(f'config: {os.fspath(path)!r} must hold a JSON object with some of {list(CONFIG_KEYS)}; '
+                              f'it holds a {type(document).__name__}')
         for key, value in document.items():
             if key not in CONFIG_KEYS:
-                raise ConfigError(f'config[{key!r}]: unknown key; expected some of {list(CONFIG_KEYS)}')
+                raise ConfigError(f'config[{key!r}]: unknown key{_did_you_mean(key, CONFIG_KEYS)}; '
+                                  f'expected some of {list(CONFIG_KEYS)}')
             config[key] = value
-        if not isinstance(config['environment'], dict) or set(config['environment']) - {'id', 'kwargs'}:
-            raise ConfigError("config['environment']: expected dict(id=..., kwargs={...})")
     config.update({key: value for key, value in overrides.items() if value is not None})
-    for key in ('envs', 'steps'):
-        if not isinstance(config[key], int) or config[key] < 1:
-            raise ConfigError(f'config[{key!r}]: expected a positive int; received {config[key]!r}')
+    check_config(config, safe_mode=path is not None and not allow_imports)
     return config
+
+
+def check_config(config: dict[str, Any], safe_mode: bool) -> None:
+    """Refuses a bad entry with a ConfigError naming it (types, keys, and in safe mode what would import code)."""
+    environment = config['environment']
+    if not isinstance(environment, dict):
+        raise ConfigError(f"config['environment']: expected a dict with 'id' (and optionally 'kwargs'); "
+                          f'received {type(environment).__name__}')
+    for key in environment:
+        if key not in ENVIRONMENT_KEYS:
+            raise ConfigError(f"config['environment'][{key!r}]: unknown key; expected {list(ENVIRONMENT_KEYS)}")
+    if 'id' not in environment:
+        raise ConfigError("config['environment']['id']: missing; give a Gymnasium id such as "
+                          "'modalbridge/CaptionRoom-v0'")
+    if not isinstance(environment['id'], str):
+        raise ConfigError(f"config['environment']['id']: expected a string; received {environment['id']!r}")
+    if safe_mode and ':' in environment['id']:
+        raise ConfigError(f"config['environment']['id']: {environment['id']!r} would import the module "
+                          f"{environment['id'].split(':')[0]!r}; a config file cannot import code unless you pass "
+                          '--allow-imports (load_config(..., allow_imports=True)) for a file you trust')
+    kwargs = environment.get('kwargs', {})
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"config['environment']['kwargs']: expected a dict of keyword arguments; "
+                          f'received {type(kwargs).__name__}')
+    config['envs'] = integer("config['envs']", config['envs'], minimum=1)
+    config['steps'] = integer("config['steps']", config['steps'], minimum=1)
+    config['seed'] = integer("config['seed']", config['seed'], minimum=0)
+    preprocessing = config['preprocessing']
+    if not isinstance(preprocessing, (dict, list)):
+        raise ConfigError(f"config['preprocessing']: expected a dict of per-state lists (or one list); "
+                          f'received {type(preprocessing).__name__}')
+    if safe_mode:
+        _refuse_unregistered(preprocessing, "config['preprocessing']")
+    network = config['network']
+    if isinstance(network, str) and network != 'auto':
+        raise ConfigError(f"config['network']: expected 'auto' or a declaration (a dict or a list); received the "
+                          f'string {network!r} (a config holds the declaration itself, never a path)')
+    if not isinstance(network, (str, dict, list)):
+        raise ConfigError(f"config['network']: expected 'auto' or a declaration (a dict or a list); "
+                          f'received {type(network).__name__}')
+    check_agent_options(config['agent'], A2C)
+
+
+def check_agent_options(options: Any, agent_class: type) -> None:
+    """Checks the agent's options against its signature (or its `Config` dataclass's fields)."""
+    if not isinstance(options, dict):
+        raise ConfigError(f"config['agent']: expected a dict of the agent's options; received {type(options).__name__}")
+    fields = _agent_fields(agent_class)
+    for key, value in options.items():
+        place = f"config['agent'][{key!r}]"
+        if key in SET_BY_THE_DEMO:
+            raise ConfigError(f'{place}: set by {SET_BY_THE_DEMO[key]}, not here')
+        if key not in fields:
+            raise ConfigError(f'{place}: unknown option{_did_you_mean(key, fields)} of {agent_class.__name__}; '
+                              f'known: {sorted(k for k in fields if k not in SET_BY_THE_DEMO)}')
+        default = fields[key]
+        if default is inspect.Parameter.empty or default is None:
+            continue
+        # the options of a signature without a Config dataclass are typed by their defaults
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f'{place}: expected true or false; received {value!r}')
+        elif isinstance(default, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f'{place}: expected a number; received {value!r}')
+            if isinstance(default, int) and not isinstance(value, int):
+                raise ConfigError(f'{place}: expected an int; received {value!r}')
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f'{place}: expected a string; received {value!r}')
+
+
+def _agent_fields(agent_class: type) -> dict[str, Any]:
+    config_class = getattr(agent_class, 'Config', None)
+    if dataclasses.is_dataclass(config_class):  # typed configs validate their own fields; only names here
+        return {field.name: None for field in dataclasses.fields(config_class)}
+    parameters = inspect.signature(agent_class).parameters.values()
+    return {p.name: p.default for p in parameters
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+
+
+def _refuse_unregistered(declaration: Any, place: str) -> None:
+    """Safe mode: a dotted type anywhere in a declaration must be a registered plug-in (nothing imported)."""
+    if isinstance(declaration, dict):
+        kind = declaration.get('type')
+        if isinstance(kind, str) and '.' in kind:
+            _resolve_safely(kind, place)
+        for key, value in declaration.items():
+            _refuse_unregistered(value, f'{place}[{key!r}]')
+    elif isinstance(declaration, list):
+        for index, value in enumerate(declaration):
+            if isinstance(value, str) and '.' in value:
+                _resolve_safely(value, f'{place}[{index}]')
+            _refuse_unregistered(value, f'{place}[{index}]')
+
+
+def _resolve_safely(kind: str, place: str) -> None:
+    try:
+        plugins.resolve(kind, safe_mode=True)
+    except ConfigError as error:
+        raise ConfigError(f'{place}: {error} (or pass --allow-imports)') from None
+
+
+def _did_you_mean(key: str, known: Any) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f' (did you mean {close[0]!r}?)' if close else ''
 
 
 def make_env(config: dict[str, Any], **kwargs: Any) -> GymBridge:
@@ -84,38 +203,53 @@ def make_env(config: dict[str, Any], **kwargs: Any) -> GymBridge:
     return GymBridge(environment['id'], **{**environment.get('kwargs', {}), **kwargs})
 
 
-def build(config: dict[str, Any]) -> tuple[VectorEnvironment, Stack, A2C]:
+class Recorded(Environment):
+    """The environment as it is, keeping its first `record` frames (image, caption, episode) for the strip."""
+
+    def __init__(self, env: GymBridge, record: int):
+        self.env, self.record, self.frames, self.episode = env, record, [], -1
+        super().__init__(env.states, env.actions)
+
+    def _keep(self, states: dict[str, Any]) -> dict[str, Any]:
+        if len(self.frames) < self.record:
+            self.frames.append((states['image'], str(states['caption'].item()), self.episode))
+        return states
+
+    def _reset(self, seed):
+        self.episode += 1
+        return self._keep(self.env.reset(seed=seed))
+
+    def _execute(self, actions):
+        step = self.env.execute(actions)
+        return step._replace(states=self._keep(step.states))
+
+    def _close(self):
+        self.env.close()
+
+
+def build(config: dict[str, Any], safe_mode: bool = False) -> tuple[VectorEnvironment, Stack, A2C]:
     """Everything the run needs, built (and so checked) before any training."""
     envs = VectorEnvironment([make_env(config) for _ in range(config['envs'])])
     stack = Stack(envs.states, config['preprocessing'], num_envs=config['envs'], backend='numpy')
-    options = dict(config['agent'])
-    unknown = set(options) - set(A2C.__init__.__code__.co_varnames[3:A2C.__init__.__code__.co_argcount])
-    if unknown:
-        raise ConfigError(f"config['agent']: unknown argument(s) {sorted(unknown)}")
+    if safe_mode:  # the agent builds its networks from the same declaration; check it refuses nothing first
+        networks.build(stack.states, config['network'], safe_mode=True)
     agent = A2C(stack.states, envs.actions, network=config['network'], parallel=config['envs'],
-                seed=config['seed'], **options)
+                seed=config['seed'], **config['agent'])
     return envs, stack, agent
 
 
 def evaluate(config: dict[str, Any], agent: Any, swap: bool, seed: int, episodes: int,
              frames: list | None = None, deterministic: bool = False) -> dict[str, float]:
-    """Success rate (the target reached, ``info['success']``) and mean return on fresh seeds,
-    one environment at a time; the policy samples its actions unless `deterministic`."""
-    env = make_env(config, swap_caption=swap)
-    stack = Stack(env.states, config['preprocessing'], backend='numpy')
-    successes, returns = [], []
-    for episode in range(episodes):
-        states, total, terminal = env.reset(seed=seed + episode), 0.0, Terminal.NONE
-        stack.reset()
-        record = frames is not None and episode < 4
-        while terminal == Terminal.NONE:
-            if record:
-                frames.append((states['image'], states['caption'].item(), episode))
-            step = env.execute(agent.act(stack(states), deterministic=deterministic, independent=True))
-            states, total, terminal = step.states, total + step.reward, step.terminal
-        successes.append(bool(step.info.get('success', False)))
-        returns.append(total)
-    return dict(success=float(np.mean(successes)), mean_return=float(np.mean(returns)))
+    """Success rate (the target reached, ``info['success']``) and mean return on fresh seeds;
+    the policy samples its actions unless `deterministic`."""
+    env = Recorded(make_env(config, swap_caption=swap), record=24 if frames is not None else 0)
+    # the agents of this demo act on preprocessed states (until agents hold their preprocessing, issue 11)
+    result = evaluate_policy(agent, env, episodes, deterministic=deterministic, seed=seed,
+                             success=lambda info: bool(info.get('success', False)),
+                             preprocessing=config['preprocessing'])
+    if frames is not None:
+        frames.extend(env.frames)
+    return dict(success=result.success_rate, mean_return=result.mean_return)
 
 
 def image_strip(frames: list, path: str) -> str:
@@ -139,8 +273,8 @@ def image_strip(frames: list, path: str) -> str:
     return path
 
 
-def train(config: dict[str, Any], minutes: float | None, out: str) -> dict[str, Any]:
-    envs, stack, agent = build(config)
+def train(config: dict[str, Any], minutes: float | None, out: str, safe_mode: bool = False) -> dict[str, Any]:
+    envs, stack, agent = build(config, safe_mode)
     runner = Runner(agent, envs, preprocessing=stack, seed=config['seed'])
     deadline = None if minutes is None else time.perf_counter() + 60 * minutes
     print(f"training A2C on {config['environment']['id']} with {config['envs']} environments for up to "
@@ -157,7 +291,11 @@ def train(config: dict[str, Any], minutes: float | None, out: str) -> dict[str, 
     recent = runner.episode_returns[-500:]
     os.makedirs(out, exist_ok=True)
     saved = agent.save(os.path.join(out, 'agent'))
-    print(f'trained {steps:,} steps ({len(runner.episode_returns):,} episodes) in {seconds:.0f} s '
+    with open(os.path.join(out, RUN_FILE), 'w', encoding='utf-8') as file:
+        json.dump(config, file, indent=2)
+    if runner.episodes:
+        runner.history.plot(os.path.join(out, 'learning_curve.png'))
+    print(f'trained {steps:,} steps ({runner.episodes:,} episodes) in {seconds:.0f} s '
           f'({steps / max(seconds, 1e-9):,.0f} steps/s); mean training return (last 500 episodes) '
           f'{np.mean(recent) if recent else float("nan"):.3f}', flush=True)
     print(f'saved the agent to {saved}', flush=True)
@@ -172,6 +310,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument('--minutes', type=float, default=5.0, help='training time limit (default 5)')
     parser.add_argument('--episodes', type=int, default=EVALUATION_EPISODES, help='evaluation episodes per row')
     parser.add_argument('--config', help='a JSON file declaring the run (see DEFAULT_CONFIG)')
+    parser.add_argument('--allow-imports', action='store_true',
+                        help='let the config file import code (dotted types, module:Env ids): only for files you trust')
     parser.add_argument('--out', default=os.path.join('runs', 'image_caption'), help='where to save the agent and PNG')
     args = parser.parse_args(argv)
     for flag in ('steps', 'envs', 'episodes'):
@@ -181,8 +321,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.minutes <= 0:
         parser.error(f'--minutes must be positive; received {args.minutes}')
     try:
-        config = load_config(args.config, dict(steps=args.steps, seed=args.seed, envs=args.envs))
-        result = train(config, args.minutes, args.out)
+        config = load_config(args.config, dict(steps=args.steps, seed=args.seed, envs=args.envs),
+                             allow_imports=args.allow_imports)
+        result = train(config, args.minutes, args.out, safe_mode=args.config is not None and not args.allow_imports)
     except ConfigError as error:
         print(f'configuration error: {error}', file=sys.stderr)
         raise SystemExit(2) from None

@@ -25,11 +25,38 @@ def test_preprocessing_example_runs():
     assert scope['env'].observation_space.shape == (84, 84, 4)
 
 
-def test_agent_example_runs(tmp_path, monkeypatch):
+def box_specs_round_trip() -> bool:
+    """Whether a CartPole checkpoint can be read back (issue 10: per-element bounds broke from_dict)."""
+    from modalbridge.bridges import GymBridge
+    from modalbridge.bridges.specs import from_dict, to_dict
+    try:
+        from_dict(to_dict(GymBridge('CartPole-v1').states['state']))
+        return True
+    except ValueError:
+        return False
+
+
+@pytest.mark.xfail(not box_specs_round_trip(), strict=True,
+                   reason='specs.from_dict(to_dict(Box with per-element bounds)) is fixed on the bridges branch')
+def test_agent_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = BLOCKS[2].replace('timesteps=100_000', 'timesteps=800')
     assert code != BLOCKS[2]
     scope = {}
     exec(compile(code, 'README.md', 'exec'), scope)
     assert (tmp_path / 'runs' / 'cartpole' / 'agent.json').exists()
+    assert (tmp_path / 'runs' / 'cartpole.png').stat().st_size > 1000
     assert scope['actions']['action'].shape == (8,)
+    assert '10 episodes: return' in capsys.readouterr().out
+
+
+def test_agent_example_callback_stops_the_run_once_solved(tmp_path, monkeypatch):
+    # 'solved' at a return of 0: the run must stop at the 10th episode, far before its step budget
+    monkeypatch.chdir(tmp_path)
+    training = BLOCKS[2].split('agent.save(')[0]
+    code = training.replace('>= 475', '>= 0')
+    assert code != training
+    scope = {}
+    exec(compile(code, 'README.md', 'exec'), scope)
+    history = scope['history']
+    assert 10 <= history.episodes < 18 and history.timesteps < 100_000 // 10

@@ -1,12 +1,14 @@
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 import tensorflow as tf
 
 from modalbridge.agents import networks
-from modalbridge.bridges import ConfigError
+from modalbridge.bridges import ConfigError, plugins
 from modalbridge.bridges.specs import as_specs
 
 STATES = as_specs(dict(image=dict(type='float', shape=(16, 16, 3), min_value=0.0, max_value=1.0),
@@ -46,14 +48,24 @@ def test_auto_patch_embeds_one_vector_per_grid_cell():
     assert model(batch()).shape == (4, 64)
 
 
-@pytest.mark.parametrize('patch, message', [
-    (0, 'patch must be a positive int (pixels); received 0'),
-    (2.5, 'patch must be a positive int (pixels); received 2.5'),
-    (17, "patch 17 is larger than the image 'image' of shape (16, 16, 3)"),
+@pytest.mark.parametrize('option, message', [
+    (dict(patch=0), 'patch (pixels): expected an int >= 1; received 0'),
+    (dict(patch=2.5), 'patch (pixels): expected an int >= 1; received 2.5'),
+    (dict(patch=True), 'patch (pixels): expected an int >= 1; received True (a bool)'),
+    (dict(patch=17), "patch 17 is larger than the image 'image' of shape (16, 16, 3)"),
+    (dict(depth=-1), 'depth: expected an int >= 0; received -1'),
+    (dict(size=True), 'size: expected an int >= 1; received True (a bool)'),
+    (dict(size=0), 'size: expected an int >= 1; received 0'),
+    (dict(size='64'), "size: expected an int >= 1; received '64'"),
 ])
-def test_auto_bad_patch_is_a_config_error(patch, message):
+def test_auto_bad_options_are_config_errors(option, message):
     with pytest.raises(ConfigError, match=re.escape(f'network (auto): {message}')):
-        networks.build(STATES, dict(type='auto', patch=patch))
+        networks.build(STATES, dict(type='auto', **option))
+
+
+def test_auto_depth_zero_has_no_torso():
+    model = networks.build(dict(speed=STATES['speed']), dict(type='auto', depth=0))
+    assert 'Dense' not in layer_types(model) and model({'speed': batch()['speed']}).shape == (4, 3)
 
 
 def test_auto_caption_modulates_the_image_features_film():
@@ -97,10 +109,34 @@ def test_a_python_builder_function():
     assert model({'image': batch()['image'], 'speed': batch()['speed']}).shape == (4, 16 * 16 * 3 + 3)
 
 
-def test_a_json_file_declaration(tmp_path):
+def test_a_json_file_declaration_is_read_once_by_value(tmp_path):
     path = tmp_path / 'network.json'
     path.write_text(json.dumps([dict(type='dense', size=7)]))
-    assert networks.build(dict(speed=STATES['speed']), str(path))({'speed': batch()['speed']}).shape == (4, 7)
+    declaration = networks.declaration(str(path))
+    assert declaration == [dict(type='dense', size=7)]
+    path.write_text(json.dumps([dict(type='dense', size=3)]))  # a later change of the file changes nothing
+    assert networks.build(dict(speed=STATES['speed']), declaration)({'speed': batch()['speed']}).shape == (4, 7)
+
+
+def test_build_never_reads_a_path(tmp_path):
+    path = tmp_path / 'network.json'
+    path.write_text(json.dumps([dict(type='dense', size=7)]))
+    with pytest.raises(ConfigError, match=r"network: expected 'auto' or a declaration; received the string "
+                                          r"'.*network.json' \(to use a JSON file, pass networks.declaration"):
+        networks.build(dict(speed=STATES['speed']), str(path))
+
+
+def test_declaration_copies_and_refuses_unreadable_files(tmp_path):
+    original = [dict(type='dense', size=7)]
+    copied = networks.declaration(original)
+    copied[0]['size'] = 1
+    assert original == [dict(type='dense', size=7)]
+    assert networks.declaration('auto') == 'auto'
+    with pytest.raises(ConfigError, match="network: cannot read '/no/such/network.json'"):
+        networks.declaration('/no/such/network.json')
+    (tmp_path / 'bad.json').write_bytes(b'[' * 100_000)
+    with pytest.raises(ConfigError, match="network: '.*bad.json' is nested too deep"):
+        networks.declaration(tmp_path / 'bad.json')
 
 
 def test_text_states_are_refused_with_a_tokenize_hint():
@@ -125,7 +161,15 @@ def test_text_states_are_refused_with_a_tokenize_hint():
     (dict(layers=[dict(type='keras.layers.NotALayer')]), "network['layers'][0] (keras.layers.NotALayer): module 'keras.layers' has no 'NotALayer'"),
     ([dict(type='dense', size=4)], 'network: a list of layers applies to a single state, but there are 3'),
     (42, "network: expected 'auto', a list or dict of layer dicts"),
-    ('/no/such/network.json', "network: cannot read the JSON file '/no/such/network.json'"),
+    (dict(speed=[dict(type='dense', size=True)]), "network['speed'][0] (dense): size: expected an int >= 1; "
+                                                  "received True (a bool)"),
+    (dict(speed=[dict(type='dense', size=4, l2_regularization=float('nan'))]),
+     "network['speed'][0] (dense): l2_regularization: expected a finite number >= 0; received nan"),
+    (dict(image=[dict(type='conv2d', size=4, window=[3, 0])]),
+     "network['image'][0] (conv2d): window[1]: expected an int >= 1; received 0"),
+    (dict(speed=[dict(type='dropout', rate=2)]),
+     "network['speed'][0] (dropout): rate: expected a finite number in [0, 1]; received 2.0"),
+    (dict(speed=[dict(type='dense', size=4, units=3)]), "network['speed'][0] (dense): bad arguments:"),
 ])
 def test_misconfigured_networks_name_the_place(declaration, message):
     with pytest.raises(ConfigError) as caught:
@@ -140,6 +184,111 @@ def test_a_failing_builder_function_is_a_config_error():
         networks.build(STATES, builder)
 
 
+@pytest.mark.parametrize('returned, kind', [(None, 'NoneType'), (3.0, 'float'), ([], 'list')])
+def test_a_builder_that_returns_no_tensor_is_a_config_error(returned, kind):
+    with pytest.raises(ConfigError, match=f"network: the builder 'builder' must return one Keras tensor computed "
+                                          f'from its inputs; it returned {kind}'):
+        def builder(inputs):
+            return returned
+        networks.build(STATES, builder)
+
+
 def test_user_layer_by_dotted_path():
     model = networks.build(dict(speed=STATES['speed']), [dict(type='keras.layers.Dense', units=3)])
     assert model({'speed': batch()['speed']}).shape == (4, 3)
+
+
+PAYLOAD = """
+import pathlib
+pathlib.Path('PWNED').write_text('the payload ran')
+from keras.layers import Dense
+"""
+
+
+@pytest.fixture
+def payload_in_the_current_directory(tmp_path, monkeypatch):
+    """A `payload.py` with a side effect in the current directory, which is on sys.path (as in a REPL)."""
+    (tmp_path / 'payload.py').write_text(PAYLOAD)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    sys.modules.pop('payload', None)
+
+
+@pytest.mark.parametrize('declaration', [
+    [dict(type='payload.Dense', units=3)],
+    dict(speed=[dict(type='payload.Dense', units=3)]),
+    dict(layers=[dict(type='payload.Dense', units=3)]),
+], ids=['list', 'per-state', 'layers-after'])
+def test_safe_mode_does_not_import_a_dotted_type(payload_in_the_current_directory, declaration):
+    with pytest.raises(ConfigError, match=r"\(payload.Dense\): 'payload.Dense' is not a registered plug-in, and "
+                                          r'safe mode refuses to import it; register it in code .* or load with '
+                                          r'safe_mode=False'):
+        networks.build(dict(speed=STATES['speed']), declaration, safe_mode=True)
+    assert 'payload' not in sys.modules
+    assert not (payload_in_the_current_directory / 'PWNED').exists()
+
+
+def test_without_safe_mode_the_users_own_dotted_type_resolves(payload_in_the_current_directory):
+    model = networks.build(dict(speed=STATES['speed']), [dict(type='payload.Dense', units=3)])
+    assert model({'speed': batch()['speed']}).shape == (4, 3)
+    assert (payload_in_the_current_directory / 'PWNED').exists()  # the user asked for it
+
+
+def test_safe_mode_refuses_a_saved_model_layer(tmp_path):
+    entry = dict(type='keras.layers.TFSMLayer', filepath=str(tmp_path / 'model'), call_endpoint='serve')
+    with pytest.raises(ConfigError, match=r"network\[0\] \(keras.layers.TFSMLayer\): 'keras.layers.TFSMLayer' is "
+                                          'not a registered plug-in, and safe mode refuses'):
+        networks.build(dict(speed=STATES['speed']), [entry], safe_mode=True)
+    with pytest.raises(ConfigError, match="'keras.layers.Lambda' is not a registered plug-in"):
+        networks.build(dict(speed=STATES['speed']), [dict(type='keras.layers.Lambda', function='abs')],
+                       safe_mode=True)
+
+
+def test_safe_mode_refuses_keras_object_configs_as_arguments(payload_in_the_current_directory):
+    initializer = dict(module='payload', class_name='Dense', config={}, registered_name='payload.Dense')
+    with pytest.raises(ConfigError, match=r"network\[0\] \(dense\): argument 'kernel_initializer': safe mode "
+                                          'accepts only numbers, strings, bools and lists'):
+        networks.build(dict(speed=STATES['speed']), [dict(type='dense', size=3, kernel_initializer=initializer)],
+                       safe_mode=True)
+    assert 'payload' not in sys.modules
+
+
+def test_safe_mode_resolves_registered_plug_ins():
+    @plugins.register('tests.networks.Gate')
+    class Gate(tf.keras.layers.Layer):
+        def call(self, x):
+            return x * 2.0
+    model = networks.build(dict(speed=STATES['speed']), [dict(type='tests.networks.Gate')], safe_mode=True)
+    np.testing.assert_allclose(model({'speed': batch()['speed']}), 2 * batch()['speed'])
+
+
+def test_safe_mode_builds_the_built_in_forms():
+    for declaration in ('auto', dict(type='auto', size=8), [dict(type='dense', size=4, activation='relu')]):
+        networks.build(dict(speed=STATES['speed']), declaration, safe_mode=True)
+
+
+VALUES = st.none() | st.booleans() | st.integers(-3, 70) | st.floats(-2, 2) | st.text(max_size=6) | st.sampled_from(
+    ['relu', 'same', 'valid', 'max', 'average', 'payload.Dense', 'keras.layers.Lambda', 'tanh'])
+ENTRY = st.fixed_dictionaries(
+    dict(type=st.sampled_from(list(networks.LAYER_TYPES) + ['auto', 'payload.Dense', 'keras.layers.Dense', 3])),
+    optional={key: VALUES | st.lists(VALUES, max_size=2) | st.dictionaries(st.text(max_size=4), VALUES, max_size=2)
+              for key in ('size', 'window', 'stride', 'rate', 'activation', 'num_embeddings', 'l2_regularization',
+                          'reduction', 'units', 'padding', 'bias')})
+DECLARATION = (st.lists(ENTRY, max_size=3)
+               | st.fixed_dictionaries({}, optional=dict(image=st.lists(ENTRY, max_size=2),
+                                                          caption=st.lists(ENTRY, max_size=2),
+                                                          combine=VALUES, layers=st.lists(ENTRY, max_size=2)))
+               | st.fixed_dictionaries(dict(type=st.just('auto')), optional=dict(size=VALUES, depth=VALUES,
+                                                                                  patch=VALUES)))
+
+
+@settings(max_examples=120, deadline=None)
+@given(declaration=DECLARATION, single=st.booleans())
+def test_any_declaration_builds_or_is_a_config_error_and_imports_nothing_in_safe_mode(declaration, single):
+    states = dict(speed=STATES['speed']) if single else dict(image=STATES['image'], caption=STATES['caption'])
+    try:
+        networks.build(states, declaration, safe_mode=True)
+    except ConfigError:
+        pass
+    assert 'payload' not in sys.modules

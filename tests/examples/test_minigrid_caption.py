@@ -2,7 +2,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from modalbridge.agents import Agent
+from modalbridge.preprocess import Stack
 
 pytest.importorskip('minigrid')
 EXAMPLES = Path(__file__).resolve().parents[2] / 'examples'
@@ -13,10 +17,19 @@ def example(load_example):
     return load_example('minigrid_caption')
 
 
-def test_a_tiny_run_trains_and_evaluates_against_a_random_agent(example, capsys):
-    result = example.main(['--steps', '64', '--envs', '2', '--episodes', '3'])
-    assert set(result) == {'a2c', 'random'} and all(0.0 <= value <= 1.0 for value in result.values())
+def test_a_tiny_run_trains_evaluates_and_saves_an_agent_that_acts_identically(example, tmp_path, capsys):
+    result = example.main(['--steps', '64', '--envs', '2', '--episodes', '3', '--out', str(tmp_path)])
+    assert set(result) == {'a2c', 'random', 'agent', 'path'}
+    assert all(0.0 <= result[key] <= 1.0 for key in ('a2c', 'random'))
     assert 'success on 3 fresh episodes of MiniGrid-GoToObject-6x6-N2-v0' in capsys.readouterr().out
+
+    loaded = Agent.load(result['path'])
+    env = example.make_env('MiniGrid-GoToObject-6x6-N2-v0')
+    raw = [env.reset(seed=seed) for seed in range(8)]
+    batch = {name: np.stack([states[name] for states in raw]) for name in raw[0]}
+    inputs = Stack(env.states, example.PREPROCESSING, num_envs=8, backend='numpy')(batch)
+    np.testing.assert_array_equal(result['agent'].act(inputs, deterministic=True, independent=True)['action'],
+                                  loaded.act(inputs, deterministic=True, independent=True)['action'])
 
 
 def test_the_mission_is_a_text_state_through_gymbridge(example):
@@ -30,6 +43,7 @@ def test_the_mission_is_a_text_state_through_gymbridge(example):
 @pytest.mark.parametrize('flags, message', [
     (['--steps', '0'], '--steps must be positive; received 0'),
     (['--minutes', '-1'], '--minutes must be positive; received -1'),
+    (['--seed', '-1'], '--seed must be >= 0; received -1'),
 ])
 def test_bad_flags_are_usage_errors(example, flags, message, capsys):
     with pytest.raises(SystemExit) as caught:
