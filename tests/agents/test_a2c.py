@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from modalbridge.agents import A2C, Agent, RandomAgent, Runner
-from modalbridge.agents.a2c import returns_and_advantages
+from modalbridge.agents.returns import gae as returns_and_advantages
 from modalbridge.bridges import ConfigError, GymBridge, SpecError, Terminal, VectorEnvironment
 
 from tests.agents.helpers import MultiModal
@@ -44,7 +44,7 @@ def test_terminated_does_not_bootstrap_and_truncated_bootstraps_from_final_state
     final = dict(state=np.array([[3.0, -1.0]], np.float32))
     v_final = agent.value(final)[0]
     values = drive(agent, [1.0, 2.0, 4.0], [Terminal.TERMINATED, Terminal.TRUNCATED, Terminal.NONE], final)
-    returns = agent.last_update['returns'][:, 0]
+    returns = agent.last_rollout.returns[:, 0]
     assert returns[0] == pytest.approx(1.0)                      # TERMINATED: the reward alone
     assert returns[1] == pytest.approx(2.0 + 0.5 * v_final)      # TRUNCATED: + discount * V(final states)
     assert values[0] == pytest.approx(values[1], abs=1e-6)
@@ -53,7 +53,7 @@ def test_terminated_does_not_bootstrap_and_truncated_bootstraps_from_final_state
 def test_truncated_without_final_states_bootstraps_from_the_states_acted_on():
     agent = A2C(VECTOR, CHOICE, parallel=1, n_steps=1, discount=0.5, learning_rate=1e-9, seed=0)
     values = drive(agent, [1.0, 0.0], [Terminal.TRUNCATED, Terminal.NONE])
-    assert agent.last_update['returns'][0, 0] == pytest.approx(1.0 + 0.5 * values[0])
+    assert agent.last_rollout.returns[0, 0] == pytest.approx(1.0 + 0.5 * values[0])
 
 
 def test_observe_reports_updates_every_n_steps():
@@ -183,9 +183,9 @@ def test_bad_observe_arguments_raise_spec_error():
 
 @pytest.mark.parametrize('option, message', [
     (dict(optimizer='lion'), "optimizer: expected one of ['adam', 'rmsprop', 'sgd']"),
-    (dict(n_steps=0), 'n_steps: expected a positive int'),
-    (dict(discount=1.5), 'discount: expected a number in [0, 1]'),
-    (dict(parallel=0), 'parallel: expected a positive int'),
+    (dict(n_steps=0), 'n_steps: expected an int >= 1'),
+    (dict(discount=1.5), 'discount: expected a finite number in [0, 1]'),
+    (dict(parallel=0), 'parallel: expected an int >= 1'),
 ])
 def test_bad_agent_options_are_config_errors(option, message):
     with pytest.raises(ConfigError) as caught:
