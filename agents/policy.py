@@ -93,9 +93,10 @@ class Policy:
                     self._step_function(deterministic, update), input_signature=[raw, {}, first])
         self._value_function = tf.function(lambda s: self.model(s)['value'],
                                            input_signature=[signature(self.network_states)])
-        # Calling concrete functions skips tf.function's dispatch, about half of a call's cost here.
-        self._calls = {key: function.get_concrete_function() for key, function in self._functions.items()}
-        self._value_call = self._value_function.get_concrete_function()
+        # Calling concrete functions skips tf.function's dispatch, about half of a call's cost here;
+        # each is traced on first use.
+        self._calls: dict[tuple[bool, bool], Any] = {}
+        self._value_call = None
 
     def _build_model(self, network: Any, shared_network: bool, safe_mode: bool) -> keras.Model:
         """states -> dict(outputs={action: head output}, value=V(s))."""
@@ -156,8 +157,10 @@ class Policy:
             update: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Actions and extras (NumPy) for a batch of raw states; one compiled call."""
         rows = len(next(iter(states.values())))
-        actions, extras, _ = self._calls[deterministic, update](
-            _tensors(states), {}, tf.zeros((rows,), tf.bool))
+        call = self._calls.get((deterministic, update))
+        if call is None:
+            call = self._calls[deterministic, update] = self._functions[deterministic, update].get_concrete_function()
+        actions, extras, _ = call(_tensors(states), {}, tf.zeros((rows,), tf.bool))
         return _numpy(actions), _numpy(extras)
 
     def preprocess(self, states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -168,12 +171,15 @@ class Policy:
 
     def value(self, states: Mapping[str, np.ndarray]) -> np.ndarray:
         """V(s) for a batch of preprocessed (network) states."""
+        if self._value_call is None:
+            self._value_call = self._value_function.get_concrete_function()
         return self._value_call(_tensors({name: states[name] for name in self.network_states})).numpy()
 
     @property
     def tracing_counts(self) -> dict[str, int]:
-        return dict(act=self._functions[False, True].experimental_get_tracing_count(),
-                    act_deterministic=self._functions[True, False].experimental_get_tracing_count())
+        """Traces of the act functions (stochastic and deterministic, recording or not): at most 1 each."""
+        return {f'act{"_deterministic" if d else ""}{"" if u else "_independent"}':
+                function.experimental_get_tracing_count() for (d, u), function in self._functions.items()}
 
     # -- export ------------------------------------------------------------------
 
