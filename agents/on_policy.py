@@ -43,12 +43,14 @@ def optimizer(kind: str, epsilon: float | None = None) -> keras.optimizers.Optim
 
 @dataclasses.dataclass
 class Rollout:
-    """One rollout, ``(steps, envs)`` arrays, ready for a learner."""
+    """One rollout, ``(steps, envs)`` arrays, ready for a learner. States, samples, log-probs and
+    values are views of the buffer, valid until it carries on; rewards, returns and advantages are copies."""
 
     states: dict[str, np.ndarray]
     samples: dict[str, np.ndarray]
     log_prob: np.ndarray
     value: np.ndarray
+    rewards: np.ndarray
     returns: np.ndarray
     advantages: np.ndarray
 
@@ -138,7 +140,7 @@ class OnPolicyAgent(Agent):
                                               buffer.value[steps], config.discount, config.gae_lambda)
         return Rollout({k: v[:steps] for k, v in buffer.states.items()},
                        {k: v[:steps] for k, v in buffer.samples.items()},
-                       buffer.log_prob[:steps], buffer.value[:steps], returns, advantages)
+                       buffer.log_prob[:steps], buffer.value[:steps], buffer.reward[:steps].copy(), returns, advantages)
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:
         raise NotImplementedError

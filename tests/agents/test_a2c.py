@@ -5,26 +5,12 @@ import numpy as np
 import pytest
 
 from modalbridge.agents import A2C, Agent, RandomAgent, Runner
-from modalbridge.agents.returns import gae as returns_and_advantages
 from modalbridge.bridges import ConfigError, GymBridge, SpecError, Terminal, VectorEnvironment
 
 from tests.agents.helpers import MultiModal
 
 VECTOR = dict(state=dict(type='float', shape=(2,)))
 CHOICE = dict(action=dict(type='int', num_values=2))
-
-
-def test_returns_and_advantages_by_hand():
-    rewards = np.array([[1.0], [2.0], [3.0]])
-    values = np.array([[0.5], [0.5], [0.5]])
-    ended = np.array([[0.0], [1.0], [0.0]])  # the episode ends after the second step
-    returns, advantages = returns_and_advantages(rewards, values, ended, bootstrap=np.array([10.0]),
-                                                 discount=0.9, gae_lambda=1.0)
-    # n-step: R2 = 3 + .9 * 10; R1 = 2 (ended: no bootstrap); R0 = 1 + .9 * R1
-    assert returns[:, 0].tolist() == pytest.approx([1 + 0.9 * 2, 2.0, 3 + 9.0])
-    assert advantages[:, 0].tolist() == pytest.approx([2.8 - 0.5, 1.5, 11.5])
-    gae, _ = returns_and_advantages(rewards, values, ended, np.array([10.0]), discount=0.9, gae_lambda=0.0)
-    assert gae[:, 0].tolist() == pytest.approx([1 + 0.9 * 0.5, 2.0, 3 + 9.0])  # one-step TD targets
 
 
 def drive(agent, rewards, terminals, final_states=None):
