@@ -48,11 +48,15 @@ class RolloutBuffer:
         """All rows, the bootstrap row included, are complete."""
         return self.size == self.steps + 1
 
-    def add_act(self, states: Mapping[str, np.ndarray], samples: Mapping[str, np.ndarray],
-                log_prob: np.ndarray, value: np.ndarray) -> None:
+    def expect_act(self) -> None:
+        """Raises unless the last act was observed (checked before acting changes anything)."""
         if self.pending:
             raise ConfigError('act: call observe() after each act() before acting again '
                               '(or act with independent=True)')
+
+    def add_act(self, states: Mapping[str, np.ndarray], samples: Mapping[str, np.ndarray],
+                log_prob: np.ndarray, value: np.ndarray) -> None:
+        self.expect_act()
         row = self.size
         for name, array in self.states.items():
             array[row] = states[name]

@@ -2,8 +2,9 @@
 
 `act` runs the policy's one compiled step and records the row; `observe`
 records the outcome (rewards of TRUNCATED episodes are bootstrapped with
-``discount * V(final states)`` at the next update, all in one call), resets
-the preprocessing memory of ended environments, and once `n_steps + 1` rows
+``discount * V(final states)`` at the next update, all in one call) and
+marks ended environments, whose preprocessing memory the next act restarts
+inside its compiled call; once `n_steps + 1` rows
 are complete hands the rollout to the learner's `_learn(batch)`: the first
 `n_steps` rows with GAE returns and advantages (the last row's value
 bootstraps them; it then opens the next rollout).
@@ -75,6 +76,7 @@ class OnPolicyAgent(Agent):
             {name: (h.shape, h.sample_dtype.as_numpy_dtype) for name, h in self.policy.heads.items()},
             config.n_steps, config.num_envs)
         self.last_rollout: Rollout | None = None
+        self._first = np.zeros(config.num_envs, bool)
 
     @property
     def model(self) -> keras.Model:
@@ -87,9 +89,13 @@ class OnPolicyAgent(Agent):
     # -- acting --------------------------------------------------------------
 
     def _act(self, states, deterministic, independent):
-        actions, extras = self.policy.act(states, deterministic, update=not independent)
-        if not independent:
-            self.buffer.add_act(extras.get('states', states), extras['sample'], extras['log_prob'], extras['value'])
+        if independent:
+            actions, extras = self.policy.act(states, deterministic, update=False)
+            return actions
+        self.buffer.expect_act()
+        actions, extras = self.policy.act(states, deterministic, update=True, first=self._first)
+        self._first = np.zeros(self.num_envs, bool)
+        self.buffer.add_act(extras.get('states', states), extras['sample'], extras['log_prob'], extras['value'])
         return actions
 
     def value(self, states: Mapping[str, Any]) -> np.ndarray:
@@ -106,8 +112,7 @@ class OnPolicyAgent(Agent):
         if truncated.any() and final_states is not None:
             final_states = self.policy.preprocess(final_states)  # peeks: the memory is left as it is
         self.buffer.add_outcome(reward, ended, truncated, final_states)
-        if ended.any() and self.policy.stack is not None:
-            self.policy.stack.reset(ended)
+        self._first = ended  # the next act restarts their preprocessing memory, inside its compiled call
         if not self.buffer.full:
             return False
         self._bootstrap_truncations()
@@ -155,8 +160,7 @@ class OnPolicyAgent(Agent):
 
     def reset(self) -> None:
         self.buffer.reset()
-        if self.policy.stack is not None:
-            self.policy.stack.reset()
+        self._first = np.ones(self.num_envs, bool)
 
     # -- checkpoints and export ------------------------------------------------
 

@@ -134,7 +134,12 @@ class Policy:
         return lambda states, core_state, first: self._step(states, core_state, first, deterministic, update)
 
     def _step(self, states, core_state, first, deterministic: bool, update: bool):
-        del first  # feed-forward: nothing to reset (a recurrent core resets its state here)
+        if self.stack is not None and update:
+            # Environments starting an episode restart the preprocessing memory inside this call
+            # (a recurrent core would reset its state here too).
+            # TODO(preprocess): a public Stack hook for this mask replaces the private variable.
+            started = self.stack._first_variable  # noqa: SLF001
+            started.assign(tf.logical_or(started, first))
         inputs = self.preprocess_tf(states, update)
         params, value = self.distributions(inputs)
         actions, samples, log_probs = {}, {}, []
@@ -153,14 +158,19 @@ class Policy:
         """The core state of `batch` environments starting an episode (empty: feed-forward)."""
         return {}
 
-    def act(self, states: Mapping[str, np.ndarray], deterministic: bool = False,
-            update: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Actions and extras (NumPy) for a batch of raw states; one compiled call."""
-        rows = len(next(iter(states.values())))
+    def act(self, states: Mapping[str, np.ndarray], deterministic: bool = False, update: bool = True,
+            first: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Actions and extras (NumPy) for a batch of raw states; one compiled call.
+
+        `update` advances the preprocessing memory; `first` (bool per row) marks
+        environments starting an episode (their memory restarts first).
+        """
+        if first is None:
+            first = np.zeros(len(next(iter(states.values()))), bool)
         call = self._calls.get((deterministic, update))
         if call is None:
             call = self._calls[deterministic, update] = self._functions[deterministic, update].get_concrete_function()
-        actions, extras, _ = call(_tensors(states), {}, tf.zeros((rows,), tf.bool))
+        actions, extras, _ = call(_tensors(states), {}, tf.constant(first))
         return _numpy(actions), _numpy(extras)
 
     def preprocess(self, states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
