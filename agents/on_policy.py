@@ -164,9 +164,9 @@ class OnPolicyAgent(Agent):
 
     # -- checkpoints and export ------------------------------------------------
 
-    def export(self, path: str | os.PathLike) -> str:
+    def export(self, path: str | os.PathLike, batch_size: int | None = None) -> str:
         """A TensorFlow SavedModel of the deterministic policy on raw states (see `Policy.export`)."""
-        return self.policy.export(os.fspath(path))
+        return self.policy.export(os.fspath(path), batch_size)
 
     def _save_weights(self, directory: str) -> None:
         self.policy.model.save_weights(os.path.join(directory, WEIGHTS_FILE))

@@ -42,9 +42,9 @@ def input_name(state: str) -> str:
     return state.replace('/', '__')
 
 
-def signature(specs: Mapping[str, Spec]) -> dict[str, tf.TensorSpec]:
+def signature(specs: Mapping[str, Spec], batch: int | None = None) -> dict[str, tf.TensorSpec]:
     """Batched TensorSpecs for a dict of state specs (text as tf.string)."""
-    return {name: tf.TensorSpec((None,) + tuple(spec.shape), tf.string if is_text(spec) else spec.dtype,
+    return {name: tf.TensorSpec((batch,) + tuple(spec.shape), tf.string if is_text(spec) else spec.dtype,
                                 name=input_name(name)) for name, spec in specs.items()}
 
 
@@ -85,17 +85,26 @@ class Policy:
         self._generator = (tf.random.Generator.from_seed(seed) if seed is not None
                            else tf.random.Generator.from_non_deterministic_state())
 
-        raw, first = signature(self.states), tf.TensorSpec((None,), tf.bool, name='first')
+        # With preprocessing, the recording step has the stack's static batch (its memory has that many
+        # rows; some preprocessors need the batch size at trace time); independent steps are traced
+        # once per batch size.
+        self.num_envs = num_envs
         self._functions = {}
         for deterministic in (False, True):
             for update in (False, True):
-                self._functions[deterministic, update] = tf.function(
-                    self._step_function(deterministic, update), input_signature=[raw, {}, first])
+                function = self._step_function(deterministic, update)
+                if self.stack is None or update:
+                    batch = num_envs if self.stack is not None else None
+                    function = tf.function(function, input_signature=[
+                        signature(self.states, batch), {}, tf.TensorSpec((batch,), tf.bool, name='first')])
+                else:
+                    function = tf.function(function, reduce_retracing=False)
+                self._functions[deterministic, update] = function
         self._value_function = tf.function(lambda s: self.model(s)['value'],
                                            input_signature=[signature(self.network_states)])
         # Calling concrete functions skips tf.function's dispatch, about half of a call's cost here;
         # each is traced on first use.
-        self._calls: dict[tuple[bool, bool], Any] = {}
+        self._calls: dict[tuple, Any] = {}
         self._value_call = None
 
     def _build_model(self, network: Any, shared_network: bool, safe_mode: bool) -> keras.Model:
@@ -165,11 +174,19 @@ class Policy:
         `update` advances the preprocessing memory; `first` (bool per row) marks
         environments starting an episode (their memory restarts first).
         """
+        rows = len(next(iter(states.values())))
         if first is None:
-            first = np.zeros(len(next(iter(states.values()))), bool)
-        call = self._calls.get((deterministic, update))
+            first = np.zeros(rows, bool)
+        key = (deterministic, update, rows if self.stack is not None and not update else None)
+        call = self._calls.get(key)
         if call is None:
-            call = self._calls[deterministic, update] = self._functions[deterministic, update].get_concrete_function()
+            function = self._functions[deterministic, update]
+            if key[2] is None:
+                call = function.get_concrete_function()
+            else:
+                call = function.get_concrete_function(signature(self.states, rows), {},
+                                                      tf.TensorSpec((rows,), tf.bool))
+            self._calls[key] = call
         actions, extras, _ = call(_tensors(states), {}, tf.constant(first))
         return _numpy(actions), _numpy(extras)
 
@@ -193,17 +210,19 @@ class Policy:
 
     # -- export ------------------------------------------------------------------
 
-    def export(self, path: str) -> str:
+    def export(self, path: str, batch_size: int | None = None) -> str:
         """A SavedModel: raw states -> deterministic actions, preprocessing inside.
 
         The stack's memory is read, not advanced (stateless preprocessing and
-        running statistics export exactly; frame sequences see a fresh start).
+        running statistics export exactly; frame sequences see the memory of
+        the agent's environments). `batch_size` fixes the signature's batch
+        (None: any), for preprocessors that need it at trace time.
         """
         module = tf.Module()
         module.model = self.model
         module.resources = _trackables(self.stack)
 
-        @tf.function(input_signature=[signature(self.states)])
+        @tf.function(input_signature=[signature(self.states, batch_size)])
         def serve(states):
             inputs = self.preprocess_tf(states, update=False)
             params, _ = self.distributions(inputs)

@@ -74,3 +74,22 @@ def test_observe_without_act_and_act_twice_are_refused():
     agent.act(dict(state=np.zeros(2, np.float32)))
     with pytest.raises(Exception, match=r'act: call observe\(\) after each act\(\)'):
         agent.act(dict(state=np.zeros(2, np.float32)))
+
+
+def test_tokenized_text_and_running_statistics_act_independently_and_export(tmp_path):
+    import tensorflow as tf
+    states = dict(caption=dict(type='text'), pos=dict(type='float', shape=(2,)))
+    agent = PPO(states, dict(a=dict(type='int', num_values=3)), num_envs=2, n_steps=4, batch_size=4, seed=0,
+                preprocessing=dict(caption=[dict(type='tokenize', length=4, vocabulary=['red', 'ball', 'blue'])],
+                                   pos=[dict(type='running_standardize')]))
+    batch = dict(caption=np.array(['red ball', 'blue'], object), pos=np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+    for _ in range(3):
+        agent.act(batch)
+        agent.observe(np.zeros(2), np.zeros(2, np.int64))
+    three = dict(caption=np.array(['red', 'ball', 'blue'], object), pos=np.zeros((3, 2), np.float32))
+    assert agent.act(three, independent=True)['a'].shape == (3,)  # another batch size, traced for it
+    expected = agent.act(batch, deterministic=True, independent=True)
+    exported = tf.saved_model.load(agent.export(tmp_path / 'exported', batch_size=2))
+    out = exported.signatures['serving_default'](caption=tf.constant(batch['caption'].astype(str)),
+                                                 pos=tf.constant(batch['pos']))
+    assert out['a'].numpy().tolist() == expected['a'].tolist()
