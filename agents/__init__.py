@@ -1,10 +1,18 @@
 """modalbridge.agents: network builders, the act/observe API, the Runner and
-reference agents (RandomAgent, A2C), on Keras 3 with the TensorFlow backend."""
+reference agents (RandomAgent, A2C, PPO), on Keras 3 with the TensorFlow backend.
 
-from modalbridge.agents import distributions, networks
-from modalbridge.agents.a2c import A2C
+`num_envs` is the number of environments an agent acts for in one batch
+(`parallel` is accepted as its alias, TensorForce's name).
+"""
+
+from modalbridge.agents import heads, networks
+from modalbridge.agents.a2c import A2C, A2CConfig
 from modalbridge.agents.agent import Agent
+from modalbridge.agents.config import AgentConfig
+from modalbridge.agents.policy import Policy
+from modalbridge.agents.ppo import PPO, PPOConfig
 from modalbridge.agents.random_agent import RandomAgent
 from modalbridge.agents.runner import History, Runner
 
-__all__ = ['A2C', 'Agent', 'History', 'RandomAgent', 'Runner', 'distributions', 'networks']
+__all__ = ['A2C', 'A2CConfig', 'Agent', 'AgentConfig', 'History', 'PPO', 'PPOConfig', 'Policy', 'RandomAgent',
+           'Runner', 'heads', 'networks']

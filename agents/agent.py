@@ -13,14 +13,17 @@ directly, TensorForce-style, or leave it to the `Runner`.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from modalbridge.agents.config import AgentConfig
+from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError, SpecError
 from modalbridge.bridges.specs import SpecLike, as_specs, describe, from_dict, is_text, to_dict
 
@@ -29,60 +32,100 @@ AGENTS: dict[str, type['Agent']] = {}
 
 
 class Agent(abc.ABC):
-    """Base class: spec handling, batching, save/load. Subclasses implement
-    `_act(batched states, deterministic, independent) -> batched actions`,
-    `_observe(reward, terminal, final_states) -> bool` and optionally the
-    weight hooks `_save_weights(directory)` / `_load_weights(directory)`."""
+    """Base class: spec handling, batching, save/load.
+
+    Subclasses set `Config` (a frozen dataclass of their keyword arguments,
+    `AgentConfig` by default) and implement `_act(batched states,
+    deterministic, independent) -> batched actions`, `_observe(reward,
+    terminal, final_states) -> bool` and optionally the weight hooks
+    `_save_weights(directory)` / `_load_weights(directory)`.
+
+    `num_envs` is the number of environments acting in one batch;
+    `parallel` is accepted as its alias (TensorForce's name), never both
+    with different values.
+
+    >>> from modalbridge.agents import RandomAgent
+    >>> agent = RandomAgent(dict(state=dict(type='float', shape=(2,))), dict(action=dict(type='int', num_values=3)),
+    ...                     num_envs=2, seed=0)
+    >>> agent.act(dict(state=np.zeros((2, 2), np.float32)))['action'].shape
+    (2,)
+    >>> agent.observe(np.zeros(2), np.zeros(2, np.int64))
+    False
+    """
+
+    Config: ClassVar[type[AgentConfig]] = AgentConfig
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         AGENTS[cls.__name__] = cls
 
-    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int = 1):
+    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike],
+                 parallel: int | None = None, **fields: Any):
         self.states = as_specs(states, 'states')
         self.actions = as_specs(actions, 'actions')
-        if not isinstance(parallel, (int, np.integer)) or parallel < 1:
-            raise ConfigError(f'parallel: expected a positive int (the number of environments); received {parallel!r}')
-        self.parallel = int(parallel)
-        self._single = False
+        if parallel is not None:
+            parallel = arguments.integer('parallel', parallel, minimum=1)
+            if 'num_envs' in fields and fields['num_envs'] != parallel:
+                raise ConfigError(f'parallel: an alias of num_envs; received parallel={parallel} and '
+                                  f'num_envs={fields["num_envs"]!r}')
+            fields['num_envs'] = parallel
+        known = {field.name for field in dataclasses.fields(self.Config)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise ConfigError(f'{type(self).__name__}: unknown argument(s) {unknown}; known: {sorted(known)}')
+        self.config = self.Config(**fields)
+        self.num_envs = self.config.num_envs
         self.timesteps = 0
         self.episodes = 0
         self.updates = 0
+        self.last_update: dict[str, float] = {}
+
+    @property
+    def parallel(self) -> int:
+        """Alias of `num_envs`."""
+        return self.num_envs
 
     # -- the API -------------------------------------------------------------
 
     def act(self, states: Mapping[str, Any], deterministic: bool = False,
             independent: bool = False) -> dict[str, np.ndarray]:
-        """Actions for a dict of states (batched, or one environment's).
+        """Actions for a dict of states: a batch when the states have a leading axis beyond
+        their spec's shape (of `num_envs` rows unless `independent`), else one environment's.
 
         `deterministic` takes each distribution's mode; `independent` acts
         without recording anything for learning (evaluation).
         """
         batch, single = self._batch(states)
+        rows = len(next(iter(batch.values())))
+        if not independent and rows != self.num_envs:
+            raise SpecError('states', f'a batch of num_envs={self.num_envs} rows (or act with independent=True)',
+                            f'{rows} row(s)')
         actions = self._act(batch, deterministic, independent)
-        if not independent:
-            self._single = single
         return {name: value[0] for name, value in actions.items()} if single else actions
 
     def observe(self, reward: Any, terminal: Any, final_states: Mapping[str, Any] | None = None) -> bool:
         """Records the outcome of the last `act`; returns whether the agent updated.
 
-        `final_states` (preprocessed, batched like the states) are the last
-        states of TRUNCATED episodes, to bootstrap from; see the agent.
+        `reward` and `terminal` have one entry per environment (scalars when
+        `num_envs` is 1). `final_states` are the RAW last states of the
+        environments that ended (batched; rows of the others are ignored):
+        TRUNCATED episodes bootstrap from them.
         """
-        reward = np.asarray(reward, np.float64)
-        terminal = np.asarray(terminal, np.int64)
-        expected = () if self._single else (self.parallel,)
+        reward = _rewards(reward)
+        terminal = np.asarray(terminal)
+        expected = (self.num_envs,)
         for key, value in (('reward', reward), ('terminal', terminal)):
+            if value.shape == () and self.num_envs == 1:
+                continue
             if value.shape != expected:
-                raise SpecError(key, f'shape {expected} (as the states of the last act)', f'shape {value.shape}')
-        if np.any((terminal < 0) | (terminal > 2)):
-            raise SpecError('terminal', 'Terminal values 0, 1 or 2', f'{terminal.tolist()}')
+                raise SpecError(key, f'shape {expected} (one per environment, num_envs={self.num_envs})',
+                                f'shape {value.shape}')
+        if terminal.dtype.kind not in 'iu' or np.any((terminal < 0) | (terminal > 2)):
+            raise SpecError('terminal', 'Terminal values 0, 1 or 2', f'{terminal.tolist()!r}')
+        reward, terminal = reward.reshape(expected), terminal.reshape(expected).astype(np.int64)
         if final_states is not None:
             final_states, _ = self._batch(final_states)
-        if self._single:
-            reward, terminal = reward[None], terminal[None]
-        self.timesteps += reward.shape[0]
+        self.timesteps += self.num_envs
         self.episodes += int(np.count_nonzero(terminal))
         updated = self._observe(reward, terminal, final_states)
         self.updates += int(updated)
@@ -93,17 +136,13 @@ class Agent(abc.ABC):
 
     # -- checkpoints ---------------------------------------------------------
 
-    def config(self) -> dict[str, Any]:
-        """The JSON-able arguments that rebuild this agent (besides states/actions)."""
-        return dict(parallel=self.parallel)
-
     def save(self, path: str | os.PathLike) -> str:
         """Writes a checkpoint directory (config JSON + weights), atomically."""
         path = os.fspath(path)
         document = dict(agent=type(self).__name__,
                         states={k: _jsonable(to_dict(v)) for k, v in self.states.items()},
                         actions={k: _jsonable(to_dict(v)) for k, v in self.actions.items()},
-                        config=self.config(), timesteps=self.timesteps, episodes=self.episodes,
+                        config=self.config.to_dict(), timesteps=self.timesteps, episodes=self.episodes,
                         updates=self.updates)
         try:
             text = json.dumps(document, indent=2)
@@ -130,8 +169,11 @@ class Agent(abc.ABC):
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **overrides: Any) -> 'Agent':
-        """An agent from a checkpoint directory; `overrides` replace saved arguments."""
+    def load(cls, path: str | os.PathLike, safe_mode: bool = True, **overrides: Any) -> 'Agent':
+        """An agent from a checkpoint directory; `overrides` replace saved arguments.
+
+        `safe_mode` resolves only registered plug-ins in the saved declarations.
+        """
         path = os.fspath(path)
         config_path = os.path.join(path, CONFIG_FILE)
         if not os.path.isfile(config_path):
@@ -147,7 +189,7 @@ class Agent(abc.ABC):
             raise ConfigError(f'load: {config_path!r} is corrupted: {error!r}') from error
         if cls is not Agent and not issubclass(kind, cls):
             raise ConfigError(f'load: {path!r} holds a {kind.__name__}, not a {cls.__name__}')
-        agent = kind(states, actions, **config)
+        agent = kind._from_checkpoint(states, actions, config, safe_mode)
         try:
             agent._load_weights(path)
         except Exception as error:  # noqa: BLE001 - any unreadable weights file is a corrupted checkpoint
@@ -156,6 +198,10 @@ class Agent(abc.ABC):
         agent.episodes = document.get('episodes', 0)
         agent.updates = document.get('updates', 0)
         return agent
+
+    @classmethod
+    def _from_checkpoint(cls, states, actions, config: dict[str, Any], safe_mode: bool) -> 'Agent':
+        return cls(states, actions, **config)
 
     # -- hooks ---------------------------------------------------------------
 
@@ -185,6 +231,7 @@ class Agent(abc.ABC):
             raise SpecError(key, f'the state keys {list(self.states)}',
                             f'missing {missing}' if missing else f'unknown {unknown}')
         batch, kinds = {}, set()
+        rows = set()
         for name, spec in self.states.items():
             value = np.asarray(states[name], dtype=object if is_text(spec) else None)
             if value.shape == spec.shape:
@@ -199,9 +246,24 @@ class Agent(abc.ABC):
                     raise SpecError(name, describe(spec), f'dtype {value.dtype.name}')
                 value = value.astype(spec.dtype)
             batch[name] = value
+            rows.add(value.shape[0])
         if len(kinds) > 1:
             raise SpecError('states', 'all states batched or all single', 'a mix of both')
+        if len(rows) > 1:
+            raise SpecError('states', 'the same batch size for every state', f'sizes {sorted(rows)}')
         return batch, kinds == {'single'}
+
+
+def _rewards(reward: Any) -> np.ndarray:
+    """Finite numbers within float32's range (what the learners compute in), as float64."""
+    value = np.asarray(reward)
+    if value.dtype.kind not in 'iuf':
+        raise SpecError('reward', 'finite numbers', f'{reward!r} ({value.dtype.name})')
+    with np.errstate(over='ignore', invalid='ignore'):
+        finite = np.isfinite(value.astype(np.float32))
+    if not np.all(finite):
+        raise SpecError('reward', 'finite numbers within float32 range', f'{value.tolist()!r}')
+    return value.astype(np.float64)
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,25 +6,23 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from modalbridge.bridges.specs import SpecLike, sample
 from modalbridge.agents.agent import Agent
+from modalbridge.bridges.specs import SpecLike, sample
 
 
 class RandomAgent(Agent):
     """Samples every action uniformly within its spec (unbounded floats: standard normal).
 
-    >>> agent = RandomAgent(env.states, env.actions, seed=0)
-    >>> actions = agent.act(states)
+    >>> agent = RandomAgent(dict(state=dict(type='float', shape=(2,))), dict(action=dict(type='int', num_values=3)),
+    ...                     seed=0)
+    >>> int(agent.act(dict(state=np.zeros(2, np.float32)))['action']) in (0, 1, 2)
+    True
     """
 
-    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int = 1,
-                 seed: int | None = None):
-        super().__init__(states, actions, parallel)
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
-
-    def config(self) -> dict[str, Any]:
-        return dict(super().config(), seed=self.seed)
+    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
+                 **fields: Any):
+        super().__init__(states, actions, parallel, **fields)
+        self._rng = np.random.default_rng(self.config.seed)
 
     def _act(self, states, deterministic, independent):
         rows = next(iter(states.values())).shape[0]

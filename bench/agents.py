@@ -1,14 +1,15 @@
-"""Agent benchmarks, one run: the seed's forward-pass table, act latency, A2C time-to-475.
+"""Agent benchmarks, one run: the seed's forward-pass table, act latency, A2C and PPO time-to-475.
 
     python bench/agents.py [--seeds 3] [--budget 300000]
 
 1. The seed's CartPole model (Dense 64-64-2) on a 100000x4 batch: eager
    call vs tf.function vs model.predict.
-2. `A2C.act` latency at batch 1 and 8 vs a trivial tf.function call.
-3. A2C on CartPole-v1 with 8 environments, per seed: environment steps and
-   wall seconds until the mean of the last 10 episodes reaches 475, and
-   steps per second. Peer (Stable-Baselines3 A2C, zoo settings, measured
-   on this machine type): about 13 s and 80k steps at about 6,000 steps/s.
+2. `A2C.act` and `PPO.act` latency at batch 1 and 8 vs a trivial tf.function call.
+3. A2C and PPO (RL Zoo settings, examples/cartpole_ppo.py) on CartPole-v1
+   with 8 environments, per seed: environment steps and wall seconds until
+   the mean of the last 10 episodes reaches 475, and steps per second.
+   Peers (Stable-Baselines3, zoo settings, measured on this machine type):
+   A2C about 13 s and 80k steps at about 6,000 steps/s; PPO 21.5k steps, 6.4 s.
 Writes bench/results/agents.json.
 """
 
@@ -27,7 +28,11 @@ from common import table, timeit, write  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 
-from modalbridge.agents import A2C, Runner  # noqa: E402
+from modalbridge.agents import A2C, PPO, Runner  # noqa: E402
+
+PPO_ZOO = dict(n_steps=32, batch_size=256, epochs=20, gae_lambda=0.8, discount=0.98,
+               learning_rate=dict(type='linear', initial=1e-3, final=0.0, timesteps=100_000),
+               clip_range=dict(type='linear', initial=0.2, final=0.0, timesteps=100_000))
 from modalbridge.bridges import GymBridge, VectorEnvironment  # noqa: E402
 
 keras = tf.keras
@@ -57,24 +62,27 @@ def act_latency() -> list[dict]:
     trivial(vector)
     reference = timeit(lambda: trivial(vector), 500)
     rows = [dict(call='trivial tf.function', batch=1, us=round(reference * 1e6), ratio=1.0)]
-    for batch in (1, 8):
-        agent = A2C(env.states, env.actions, parallel=batch, seed=0)
-        states = dict(state=np.zeros((batch, 4), np.float32))
-        agent.act(states, independent=True)
-        cost = timeit(lambda: agent.act(states, independent=True), 500)
-        rows.append(dict(call='A2C.act', batch=batch, us=round(cost * 1e6), ratio=round(cost / reference, 2)))
+    for kind in (A2C, PPO):
+        for batch in (1, 8):
+            agent = kind(env.states, env.actions, num_envs=batch, seed=0,
+                         **(dict(n_steps=8, batch_size=8) if kind is PPO else {}))
+            states = dict(state=np.zeros((batch, 4), np.float32))
+            agent.act(states, independent=True)
+            cost = timeit(lambda: agent.act(states, independent=True), 500)
+            rows.append(dict(call=f'{kind.__name__}.act', batch=batch, us=round(cost * 1e6),
+                             ratio=round(cost / reference, 2)))
     return rows
 
 
-def time_to_475(seed: int, budget: int) -> dict:
+def time_to_475(seed: int, budget: int, kind: type = A2C) -> dict:
     env = VectorEnvironment([GymBridge('CartPole-v1') for _ in range(8)])
-    agent = A2C(env.states, env.actions, parallel=8, seed=seed)
+    agent = kind(env.states, env.actions, num_envs=8, seed=seed, **(PPO_ZOO if kind is PPO else {}))
     runner = Runner(agent, env, seed=seed)
     solved = lambda r: len(r.episode_returns) >= 10 and np.mean(r.episode_returns[-10:]) >= 475  # noqa: E731
     start = time.perf_counter()
     history = runner.run(timesteps=budget, callback=lambda r: not solved(r), progress=False)
     seconds = time.perf_counter() - start
-    return dict(seed=seed, solved=bool(solved(runner)), steps=history.timesteps, seconds=round(seconds, 1),
+    return dict(agent=kind.__name__, seed=seed, solved=bool(solved(runner)), steps=history.timesteps, seconds=round(seconds, 1),
                 steps_per_second=round(history.timesteps / seconds))
 
 
@@ -88,14 +96,22 @@ def main() -> None:
     latency = act_latency()
     print(table(latency, ['call', 'batch', 'us', 'ratio']), end='\n\n')
     runs = [time_to_475(seed, args.budget) for seed in range(args.seeds)]
-    print(table(runs, ['seed', 'solved', 'steps', 'seconds', 'steps_per_second']))
+    print(table(runs, ['agent', 'seed', 'solved', 'steps', 'seconds', 'steps_per_second']))
+    ppo_runs = [time_to_475(seed, args.budget, PPO) for seed in range(args.seeds)]
+    print(table(ppo_runs, ['agent', 'seed', 'solved', 'steps', 'seconds', 'steps_per_second']))
     summary = dict(median_seconds=statistics.median(r['seconds'] for r in runs),
                    median_steps=statistics.median(r['steps'] for r in runs),
                    median_steps_per_second=statistics.median(r['steps_per_second'] for r in runs),
                    peer=dict(name='Stable-Baselines3 A2C (zoo)', seconds=13, steps=80_000, steps_per_second=6000))
     print(f"\nmedian time-to-475: {summary['median_seconds']} s, {summary['median_steps']} steps, "
           f"{summary['median_steps_per_second']} steps/s (peer: 13 s, 80k steps, 6,000 steps/s)")
-    print('wrote', write('agents', runs, forward=forward, act_latency=latency, summary=summary))
+    summary['ppo'] = dict(median_seconds=statistics.median(r['seconds'] for r in ppo_runs),
+                          median_steps=statistics.median(r['steps'] for r in ppo_runs),
+                          solved=all(r['solved'] for r in ppo_runs),
+                          peer=dict(name='Stable-Baselines3 PPO (zoo)', seconds=6.4, steps=21_500))
+    print(f"PPO median time-to-475: {summary['ppo']['median_seconds']} s, {summary['ppo']['median_steps']} steps "
+          '(peer: 6.4 s, 21.5k steps)')
+    print('wrote', write('agents', runs + ppo_runs, forward=forward, act_latency=latency, summary=summary))
 
 
 if __name__ == '__main__':

@@ -5,26 +5,12 @@ import numpy as np
 import pytest
 
 from modalbridge.agents import A2C, Agent, RandomAgent, Runner
-from modalbridge.agents.a2c import returns_and_advantages
 from modalbridge.bridges import ConfigError, GymBridge, SpecError, Terminal, VectorEnvironment
 
 from tests.agents.helpers import MultiModal
 
 VECTOR = dict(state=dict(type='float', shape=(2,)))
 CHOICE = dict(action=dict(type='int', num_values=2))
-
-
-def test_returns_and_advantages_by_hand():
-    rewards = np.array([[1.0], [2.0], [3.0]])
-    values = np.array([[0.5], [0.5], [0.5]])
-    ended = np.array([[0.0], [1.0], [0.0]])  # the episode ends after the second step
-    returns, advantages = returns_and_advantages(rewards, values, ended, bootstrap=np.array([10.0]),
-                                                 discount=0.9, gae_lambda=1.0)
-    # n-step: R2 = 3 + .9 * 10; R1 = 2 (ended: no bootstrap); R0 = 1 + .9 * R1
-    assert returns[:, 0].tolist() == pytest.approx([1 + 0.9 * 2, 2.0, 3 + 9.0])
-    assert advantages[:, 0].tolist() == pytest.approx([2.8 - 0.5, 1.5, 11.5])
-    gae, _ = returns_and_advantages(rewards, values, ended, np.array([10.0]), discount=0.9, gae_lambda=0.0)
-    assert gae[:, 0].tolist() == pytest.approx([1 + 0.9 * 0.5, 2.0, 3 + 9.0])  # one-step TD targets
 
 
 def drive(agent, rewards, terminals, final_states=None):
@@ -44,7 +30,7 @@ def test_terminated_does_not_bootstrap_and_truncated_bootstraps_from_final_state
     final = dict(state=np.array([[3.0, -1.0]], np.float32))
     v_final = agent.value(final)[0]
     values = drive(agent, [1.0, 2.0, 4.0], [Terminal.TERMINATED, Terminal.TRUNCATED, Terminal.NONE], final)
-    returns = agent.last_update['returns'][:, 0]
+    returns = agent.last_rollout.returns[:, 0]
     assert returns[0] == pytest.approx(1.0)                      # TERMINATED: the reward alone
     assert returns[1] == pytest.approx(2.0 + 0.5 * v_final)      # TRUNCATED: + discount * V(final states)
     assert values[0] == pytest.approx(values[1], abs=1e-6)
@@ -53,7 +39,7 @@ def test_terminated_does_not_bootstrap_and_truncated_bootstraps_from_final_state
 def test_truncated_without_final_states_bootstraps_from_the_states_acted_on():
     agent = A2C(VECTOR, CHOICE, parallel=1, n_steps=1, discount=0.5, learning_rate=1e-9, seed=0)
     values = drive(agent, [1.0, 0.0], [Terminal.TRUNCATED, Terminal.NONE])
-    assert agent.last_update['returns'][0, 0] == pytest.approx(1.0 + 0.5 * values[0])
+    assert agent.last_rollout.returns[0, 0] == pytest.approx(1.0 + 0.5 * values[0])
 
 
 def test_observe_reports_updates_every_n_steps():
@@ -73,7 +59,8 @@ def test_act_and_update_never_retrace_over_100_calls():
         agent.act(dict(state=rng.normal(size=(4, 2)).astype(np.float32)))
         agent.observe(np.ones(4), np.zeros(4, np.int64))
         agent.act(dict(state=rng.normal(size=(4, 2)).astype(np.float32)), deterministic=True, independent=True)
-    assert agent.tracing_counts == dict(act=1, act_deterministic=1, update=1)
+    assert agent.tracing_counts == dict(act=1, act_independent=0, act_deterministic=0,
+                                      act_deterministic_independent=1, update=1)
 
 
 def test_a2c_solves_cartpole_within_a_small_budget():
@@ -183,9 +170,9 @@ def test_bad_observe_arguments_raise_spec_error():
 
 @pytest.mark.parametrize('option, message', [
     (dict(optimizer='lion'), "optimizer: expected one of ['adam', 'rmsprop', 'sgd']"),
-    (dict(n_steps=0), 'n_steps: expected a positive int'),
-    (dict(discount=1.5), 'discount: expected a number in [0, 1]'),
-    (dict(parallel=0), 'parallel: expected a positive int'),
+    (dict(n_steps=0), 'n_steps: expected an int >= 1'),
+    (dict(discount=1.5), 'discount: expected a finite number in [0, 1]'),
+    (dict(parallel=0), 'parallel: expected an int >= 1'),
 ])
 def test_bad_agent_options_are_config_errors(option, message):
     with pytest.raises(ConfigError) as caught:

@@ -14,14 +14,30 @@ float `Array` / `BoundedArray`         Gaussian per element: a linear mean and a
                                        unclipped sample, as in Stable-Baselines3)
 =====================================  =========================================
 
-Every head adds its layers to a Keras model (`raw`: embedding -> one
-tensor), turns that tensor into distribution parameters (`params`) and
-offers `sample`, `mode` (deterministic), `log_prob` and `entropy` on them,
-all in TF.
+A vector of integer choices (a multi-discrete action) is one categorical
+head whose elements are sampled independently.
+
+The `Head` protocol, all in TF:
+
+- ``build_layers(embedding)``: adds the head's layers to a Keras model being
+  built (symbolic embedding -> one tensor of `size` numbers per row, the
+  head's *output*);
+- ``params(output)``: the distribution's parameters from that output;
+- ``sample(params, generator)`` / ``mode(params)``: a sample (what
+  `log_prob` takes) stochastic or deterministic;
+- ``env_action(sample)``: the environment's action for a sample;
+- ``log_prob(params, sample)`` / ``entropy(params)``: one number per row,
+  summed over the action's elements.
+
+>>> from dm_env import specs
+>>> h = head(specs.DiscreteArray(3, name='move'))
+>>> type(h).__name__, h.size
+('Categorical', 3)
 """
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -48,8 +64,9 @@ class LogStd(keras.layers.Layer):
         return keras.ops.broadcast_to(self.log_std, (keras.ops.shape(embedding)[0], self.size))
 
 
-class Head:
-    """Base class: `size` outputs of one dense layer parameterize the distribution."""
+class Head(abc.ABC):
+    """The protocol of an action head (see the module docstring); by default
+    `size` outputs of one dense layer parameterize the distribution."""
 
     size: int = 0
 
@@ -58,8 +75,8 @@ class Head:
         self.shape = tuple(spec.shape)
         self.name = 'head_' + spec.name.replace('/', '__')
 
-    def raw(self, embedding):
-        """The head's layers on a (symbolic) embedding: one tensor of `size` per row."""
+    def build_layers(self, embedding):
+        """Adds the head's layers on a (symbolic) embedding; returns its output: `size` numbers per row."""
         return keras.layers.Dense(self.size, kernel_initializer=keras.initializers.Orthogonal(0.01),
                                   name=self.name)(embedding)
 
@@ -68,8 +85,25 @@ class Head:
         """The dtype of samples (what log_prob takes)."""
         return tf.as_dtype(self.spec.dtype)
 
-    def params(self, raw: tf.Tensor) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def params(self, output: tf.Tensor) -> Any:
+        """The distribution's parameters from the head's output."""
+
+    @abc.abstractmethod
+    def sample(self, params: Any, generator: tf.random.Generator) -> tf.Tensor:
+        """A random sample (of `sample_dtype`)."""
+
+    @abc.abstractmethod
+    def mode(self, params: Any) -> tf.Tensor:
+        """The most likely sample (deterministic acting)."""
+
+    @abc.abstractmethod
+    def log_prob(self, params: Any, sample: tf.Tensor) -> tf.Tensor:
+        """log p(sample), one number per row."""
+
+    @abc.abstractmethod
+    def entropy(self, params: Any) -> tf.Tensor:
+        """The entropy, one number per row."""
 
     def env_action(self, sample: tf.Tensor) -> tf.Tensor:
         """The environment's action for a sample (the identity but for bounded floats)."""
@@ -92,8 +126,8 @@ class Categorical(Head):
         self.low = tf.constant(low, dtype=spec.dtype)
         super().__init__(spec)
 
-    def params(self, raw):
-        logits = tf.reshape(raw, (-1,) + self.shape + (self.depth,))
+    def params(self, output):
+        logits = tf.reshape(output, (-1,) + self.shape + (self.depth,))
         return tf.where(self.mask, logits, -1e9)
 
     def sample(self, logits, generator: tf.random.Generator):
@@ -121,8 +155,8 @@ class Bernoulli(Head):
         self.size = int(np.prod(spec.shape, dtype=np.int64))
         super().__init__(spec)
 
-    def params(self, raw):
-        return tf.reshape(raw, (-1,) + self.shape)
+    def params(self, output):
+        return tf.reshape(output, (-1,) + self.shape)
 
     def sample(self, logits, generator: tf.random.Generator):
         return generator.uniform(tf.shape(logits)) < tf.sigmoid(logits)
@@ -152,13 +186,13 @@ class Gaussian(Head):
             self.low = tf.constant(np.broadcast_to(spec.minimum, spec.shape), tf.float32)
             self.high = tf.constant(np.broadcast_to(spec.maximum, spec.shape), tf.float32)
 
-    def raw(self, embedding):
-        mean = super().raw(embedding)
+    def build_layers(self, embedding):
+        mean = super().build_layers(embedding)
         log_std = LogStd(self.size, self.initial_log_std, name=self.name + '_log_std')(embedding)
         return keras.layers.Concatenate()([mean, log_std])
 
-    def params(self, raw):
-        mean, log_std = tf.split(raw, 2, axis=-1)
+    def params(self, output):
+        mean, log_std = tf.split(output, 2, axis=-1)
         return tf.reshape(mean, (-1,) + self.shape), tf.reshape(log_std, (-1,) + self.shape)
 
     @property

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from dm_env import specs as dm_specs
 
-from modalbridge.agents.distributions import Bernoulli, Categorical, Gaussian, head
+from modalbridge.agents.heads import Bernoulli, Categorical, Gaussian, head
 from modalbridge.bridges import ConfigError
 
 

@@ -1,0 +1,184 @@
+"""`OnPolicyAgent`: what A2C and PPO share: a `Policy`, a `RolloutBuffer`, returns.
+
+`act` runs the policy's one compiled step and records the row; `observe`
+records the outcome (rewards of TRUNCATED episodes are bootstrapped with
+``discount * V(final states)`` at the next update, all in one call) and
+marks ended environments, whose preprocessing memory the next act restarts
+inside its compiled call; once `n_steps + 1` rows
+are complete hands the rollout to the learner's `_learn(batch)`: the first
+`n_steps` rows with GAE returns and advantages (the last row's value
+bootstraps them; it then opens the next rollout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from modalbridge.agents import returns as returns_lib
+from modalbridge.agents.agent import Agent
+from modalbridge.agents.buffers import RolloutBuffer
+from modalbridge.agents.config import OnPolicyConfig
+from modalbridge.agents.policy import Policy
+from modalbridge.bridges.environment import Terminal
+from modalbridge.bridges.errors import ModalbridgeError
+from modalbridge.bridges.specs import SpecLike
+
+keras = tf.keras
+WEIGHTS_FILE = 'weights.weights.h5'
+
+
+def optimizer(kind: str, epsilon: float | None = None) -> keras.optimizers.Optimizer:
+    """Keras optimizers as PyTorch-based baselines configure them (learning rate set per update)."""
+    if kind == 'rmsprop':
+        # Keras adds RMSprop's epsilon inside the square root, PyTorch (and SB3) outside: 1e-10 inside ~ 1e-5 outside.
+        return keras.optimizers.RMSprop(1e-3, rho=0.99, epsilon=1e-10 if epsilon is None else epsilon)
+    if kind == 'adam':
+        return keras.optimizers.Adam(1e-3, epsilon=1e-5 if epsilon is None else epsilon)
+    return keras.optimizers.SGD(1e-3)
+
+
+@dataclasses.dataclass
+class Rollout:
+    """One rollout, ``(steps, envs)`` arrays, ready for a learner. States, samples, log-probs and
+    values are views of the buffer, valid until it carries on; rewards, returns and advantages are copies."""
+
+    states: dict[str, np.ndarray]
+    samples: dict[str, np.ndarray]
+    log_prob: np.ndarray
+    value: np.ndarray
+    rewards: np.ndarray
+    returns: np.ndarray
+    advantages: np.ndarray
+
+
+class OnPolicyAgent(Agent):
+    """Base class of the on-policy learners (see the module docstring)."""
+
+    Config: ClassVar[type[OnPolicyConfig]] = OnPolicyConfig
+
+    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
+                 safe_mode: bool = False, **fields: Any):
+        super().__init__(states, actions, parallel, **fields)
+        config = self.config
+        self.policy = Policy(self.states, self.actions, config.network, config.shared_network,
+                             config.preprocessing, config.num_envs, config.seed, safe_mode)
+        self.optimizer = optimizer(config.optimizer)
+        self.optimizer.build(self.policy.model.trainable_variables)
+        self._rng = np.random.default_rng(config.seed)
+        network_states = self.policy.network_states
+        self.buffer = RolloutBuffer(
+            {name: (spec.shape, spec.dtype) for name, spec in network_states.items()},
+            {name: (h.shape, h.sample_dtype.as_numpy_dtype) for name, h in self.policy.heads.items()},
+            config.n_steps, config.num_envs)
+        self.last_rollout: Rollout | None = None
+        self._first = np.zeros(config.num_envs, bool)
+
+    @property
+    def model(self) -> keras.Model:
+        return self.policy.model
+
+    @classmethod
+    def _from_checkpoint(cls, states, actions, config, safe_mode):
+        return cls(states, actions, safe_mode=safe_mode, **config)
+
+    # -- acting --------------------------------------------------------------
+
+    def _act(self, states, deterministic, independent):
+        if independent:
+            actions, extras = self.policy.act(states, deterministic, update=False)
+            return actions
+        self.buffer.expect_act()
+        actions, extras = self.policy.act(states, deterministic, update=True, first=self._first)
+        self._first = np.zeros(self.num_envs, bool)
+        self.buffer.add_act(extras.get('states', states), extras['sample'], extras['log_prob'], extras['value'])
+        return actions
+
+    def value(self, states: Mapping[str, Any]) -> np.ndarray:
+        """V(s) for a batch (or one) of raw states."""
+        batch, single = self._batch(states)
+        values = self.policy.value(self.policy.preprocess(batch))
+        return values[0] if single else values
+
+    # -- observing -----------------------------------------------------------
+
+    def _observe(self, reward, terminal, final_states):
+        truncated = terminal == Terminal.TRUNCATED
+        ended = terminal != Terminal.NONE
+        if truncated.any() and final_states is not None:
+            final_states = self.policy.preprocess(final_states)  # peeks: the memory is left as it is
+        self.buffer.add_outcome(reward, ended, truncated, final_states)
+        self._first = ended  # the next act restarts their preprocessing memory, inside its compiled call
+        if not self.buffer.full:
+            return False
+        self._bootstrap_truncations()
+        self.last_rollout = rollout = self._rollout()
+        self.last_update = self._learn(rollout)
+        self.buffer.carry_last()
+        return True
+
+    def _bootstrap_truncations(self) -> None:
+        """Adds ``discount * V(final states)`` to the rewards of truncated episodes, one value call in all."""
+        buffer, discount = self.buffer, self.config.discount
+        with_states = []
+        for row, mask, states in buffer.truncations():
+            if states is None:  # no final states given: the states acted on stand in for them
+                buffer.reward[row, mask] += discount * buffer.value[row, mask]
+            else:
+                with_states.append((row, mask, states))
+        if with_states:
+            names = self.policy.network_states
+            values = self.policy.value({name: np.concatenate([s[name] for _, _, s in with_states]) for name in names})
+            start = 0
+            for row, mask, _ in with_states:
+                count = int(mask.sum())
+                buffer.reward[row, mask] += discount * values[start:start + count]
+                start += count
+
+    def _rollout(self) -> Rollout:
+        buffer, steps, config = self.buffer, self.config.n_steps, self.config
+        returns, advantages = returns_lib.gae(buffer.reward[:steps], buffer.value[:steps], buffer.ended[:steps],
+                                              buffer.value[steps], config.discount, config.gae_lambda)
+        return Rollout({k: v[:steps] for k, v in buffer.states.items()},
+                       {k: v[:steps] for k, v in buffer.samples.items()},
+                       buffer.log_prob[:steps], buffer.value[:steps], buffer.reward[:steps].copy(), returns, advantages)
+
+    def _learn(self, rollout: Rollout) -> dict[str, float]:
+        raise NotImplementedError
+
+    def _check_finite(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+        """Scalar metrics as floats; raises when the update was skipped for a non-finite loss."""
+        result = {key: float(value) for key, value in metrics.items() if key != 'finite'}
+        if not bool(metrics['finite']):
+            raise ModalbridgeError(f'update {self.updates + 1} ({type(self).__name__}): the loss or its gradients '
+                                   f'are not finite ({result}); the weights were left unchanged')
+        return result
+
+    def reset(self) -> None:
+        self.buffer.reset()
+        self._first = np.ones(self.num_envs, bool)
+
+    # -- checkpoints and export ------------------------------------------------
+
+    def export(self, path: str | os.PathLike, batch_size: int | None = None) -> str:
+        """A TensorFlow SavedModel of the deterministic policy on raw states (see `Policy.export`)."""
+        return self.policy.export(os.fspath(path), batch_size)
+
+    def _save_weights(self, directory: str) -> None:
+        self.policy.model.save_weights(os.path.join(directory, WEIGHTS_FILE))
+
+    def _load_weights(self, directory: str) -> None:
+        self.policy.model.load_weights(os.path.join(directory, WEIGHTS_FILE))
+
+
+def flat(array: np.ndarray) -> np.ndarray:
+    """``(steps, envs, ...)`` -> ``(steps * envs, ...)``."""
+    return array.reshape((-1,) + array.shape[2:])
+
+
+def tensors(arrays: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
+    return {name: tf.constant(flat(value)) for name, value in arrays.items()}

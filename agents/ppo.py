@@ -1,0 +1,157 @@
+"""PPO, proximal policy optimization with a clipped surrogate, on the shared parts.
+
+The algorithm, top to bottom (acting and the rollout are `OnPolicyAgent`'s):
+
+1. `act(states)` runs the policy's one compiled step on the batch of
+   `num_envs` environments and records states, samples, log-probabilities
+   and values in the rollout buffer; `observe` records rewards and
+   terminals (TRUNCATED episodes bootstrap from their final states).
+2. Every `n_steps` steps, GAE(lambda) advantages and returns.
+3. `epochs` passes over the rollout in shuffled minibatches of
+   `batch_size`, each one compiled gradient step on::
+
+       ratio = pi(a|s) / pi_old(a|s)
+       loss  = -mean(min(ratio * A, clip(ratio, 1 - clip_range, 1 + clip_range) * A))
+               + value_coef * mean(max((R - V)^2, (R - V_clipped)^2))   (V unclipped without clip_range_vf)
+               - entropy_coef * mean(entropy)
+
+   advantages standardized per minibatch (`normalize_advantage`), the
+   gradient's global norm clipped to `max_grad_norm`; with `target_kl` the
+   update stops early once a minibatch's approximate KL exceeds
+   ``1.5 * target_kl`` (as Stable-Baselines3 does).
+
+Learning rate, clip range and entropy coefficient may be schedules over
+timesteps (fed to the compiled step as tensors: no retracing). Defaults are
+Stable-Baselines3's PPO (Adam with epsilon 1e-5, lr 3e-4, n_steps 2048,
+batch_size 64, epochs 10, gae_lambda 0.95, clip_range 0.2, value_coef 0.5,
+entropy_coef 0, max_grad_norm 0.5). `last_update` holds the update's mean
+losses, entropy, approx_kl, clip_fraction, grad_norm and explained variance.
+
+>>> agent = PPO(states=dict(state=dict(type='float', shape=(4,))), actions=dict(action=dict(type='int', num_values=2)),
+...             num_envs=8, n_steps=32, batch_size=256, epochs=20, seed=0)
+>>> agent.config.clip_range.value(0)
+0.2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from modalbridge.agents import losses
+from modalbridge.agents.config import OnPolicyConfig, _schedule
+from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, tensors
+from modalbridge.agents.policy import signature
+from modalbridge.bridges import arguments
+from modalbridge.bridges.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig(OnPolicyConfig):
+    """PPO's fields: `OnPolicyConfig`'s (SB3 PPO defaults) and these."""
+
+    batch_size: int = 64
+    """Minibatch size (at most n_steps * num_envs)."""
+    epochs: int = 10
+    """Passes over each rollout."""
+    clip_range: Any = 0.2
+    """The surrogate's clip range: a number or a schedule declaration."""
+    clip_range_vf: float | None = None
+    """Clips the value change per update to this (None: no value clipping)."""
+    target_kl: float | None = None
+    """Stops an update early when the approximate KL exceeds 1.5 x this (None: never)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._set('batch_size', arguments.integer('batch_size', self.batch_size, minimum=1))
+        self._set('epochs', arguments.integer('epochs', self.epochs, minimum=1))
+        self._set('clip_range', _schedule('clip_range', self.clip_range, positive=True))
+        for field in ('clip_range_vf', 'target_kl'):
+            if getattr(self, field) is not None:
+                self._set(field, arguments.number(field, getattr(self, field), minimum=0, inclusive=False))
+        if self.batch_size > self.n_steps * self.num_envs:
+            raise ConfigError(f'batch_size: expected at most n_steps * num_envs = {self.n_steps * self.num_envs} '
+                              f'(one rollout); received {self.batch_size}')
+
+
+class PPO(OnPolicyAgent):
+    """Proximal policy optimization over `num_envs` environments (see the module docstring)."""
+
+    Config = PPOConfig
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        policy = self.policy
+        samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
+        scalar, vector = tf.TensorSpec((), tf.float32), tf.TensorSpec((None,), tf.float32)
+        self._train = tf.function(self._minibatch_step, input_signature=[
+            signature(policy.network_states), samples, vector, vector, vector, vector,
+            tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar])
+        self._train_call = self._train.get_concrete_function()
+
+    # -- 3. epochs x minibatches -------------------------------------------------
+
+    def _learn(self, rollout: Rollout) -> dict[str, float]:
+        config, timestep = self.config, self.timesteps
+        data = (tensors(rollout.states), tensors(rollout.samples),
+                tf.constant(flat(rollout.log_prob), tf.float32), tf.constant(flat(rollout.value), tf.float32),
+                tf.constant(flat(rollout.advantages), tf.float32), tf.constant(flat(rollout.returns), tf.float32))
+        hyper = (tf.constant(config.learning_rate.value(timestep), tf.float32),
+                 tf.constant(config.clip_range.value(timestep), tf.float32),
+                 tf.constant(config.entropy_coef.value(timestep), tf.float32))
+        total = rollout.returns.size
+        history: list[dict[str, float]] = []
+        stopped = False
+        for _ in range(config.epochs):
+            order = self._rng.permutation(total).astype(np.int32)
+            for start in range(0, total, config.batch_size):
+                metrics = self._check_finite(self._train_call(*data, tf.constant(order[start:start + config.batch_size]),
+                                                              *hyper))
+                history.append(metrics)
+                if config.target_kl is not None and metrics['approx_kl'] > 1.5 * config.target_kl:
+                    stopped = True
+                    break
+            if stopped:
+                break
+        summary = {key: float(np.mean([m[key] for m in history])) for key in history[0]}
+        summary.update(approx_kl=history[-1]['approx_kl'], minibatches=float(len(history)),
+                       stopped_early=float(stopped), explained_variance=_explained_variance(rollout))
+        return summary
+
+    def _minibatch_step(self, states, samples, old_log_prob, old_values, advantages, returns, indices,
+                        learning_rate, clip_range, entropy_coef):
+        config = self.config
+        states = {name: tf.gather(value, indices) for name, value in states.items()}
+        samples = {name: tf.gather(value, indices) for name, value in samples.items()}
+        old_log_prob, old_values, advantages, returns = (
+            tf.gather(value, indices) for value in (old_log_prob, old_values, advantages, returns))
+        if config.normalize_advantage:
+            advantages = losses.normalize(advantages)
+        with tf.GradientTape() as tape:
+            log_prob, entropy, values = self.policy.evaluate(states, samples, training=True)
+            policy_loss, clip_fraction, approx_kl = losses.clipped_surrogate(log_prob, old_log_prob, advantages,
+                                                                             clip_range)
+            value_loss = losses.value_error(values, returns, old_values, config.clip_range_vf)
+            entropy = tf.reduce_mean(entropy)
+            loss = (policy_loss + config.value_coef * value_loss - entropy_coef * entropy
+                    + tf.add_n([0.0] + self.policy.model.losses))
+        self.optimizer.learning_rate = learning_rate
+        norm, finite = losses.apply_if_finite(self.optimizer, tape, loss, self.policy.model.trainable_variables,
+                                              config.max_grad_norm)
+        return dict(loss=loss, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy,
+                    approx_kl=approx_kl, clip_fraction=clip_fraction, grad_norm=norm, learning_rate=learning_rate,
+                    clip_range=clip_range, finite=finite)
+
+    @property
+    def tracing_counts(self) -> dict[str, int]:
+        """Traces of the compiled functions (each 1 after any number of calls)."""
+        return dict(self.policy.tracing_counts, update=self._train.experimental_get_tracing_count())
+
+
+def _explained_variance(rollout: Rollout) -> float:
+    """``1 - Var(R - V) / Var(R)`` of the rollout (NaN when the returns do not vary)."""
+    variance = np.var(rollout.returns)
+    return float('nan') if variance == 0 else float(1 - np.var(rollout.returns - rollout.value) / variance)
