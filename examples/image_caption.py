@@ -1,7 +1,7 @@
 """The main demo: an agent that must read the caption to find its way.
 
     python examples/image_caption.py [--steps N] [--seed S] [--envs E] [--minutes M]
-                                     [--config demo.json] [--out runs/image_caption]
+                                     [--config demo.json [--allow-imports]] [--out runs/image_caption]
 
 The built-in `modalbridge/CaptionRoom-v0` shows a room with three coloured
 objects and a caption naming one ("go to the blue triangle"). The pipeline:
