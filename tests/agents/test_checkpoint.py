@@ -235,3 +235,22 @@ def test_any_json_value_in_agent_json_reads_or_is_a_config_error(tmp_path_factor
         checkpoint.read(path)
     except ConfigError:
         pass
+
+
+def test_keras_weights_round_trip_through_a_checkpoint(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+    keras = tf.keras
+
+    def model(seed):
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((3,))
+        return keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    saved = model(0)
+    path = checkpoint.save(tmp_path / 'agent', DOCUMENT,
+                           lambda directory: saved.save_weights(os.path.join(directory, 'weights.weights.h5')))
+    assert checkpoint.read(path) == DOCUMENT
+    loaded = model(1)
+    loaded.load_weights(os.path.join(path, 'weights.weights.h5'))
+    x = np.ones((4, 3), np.float32)
+    np.testing.assert_array_equal(saved(x), loaded(x))
