@@ -243,14 +243,15 @@ def test_keras_weights_round_trip_through_a_checkpoint(tmp_path):
     keras = tf.keras
 
     def model(seed):
-        keras.utils.set_random_seed(seed)
         inputs = keras.Input((3,))
-        return keras.Model(inputs, keras.layers.Dense(2)(inputs))
+        dense = keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed))
+        return keras.Model(inputs, dense(inputs))
     saved = model(0)
     path = checkpoint.save(tmp_path / 'agent', DOCUMENT,
                            lambda directory: saved.save_weights(os.path.join(directory, 'weights.weights.h5')))
     assert checkpoint.read(path) == DOCUMENT
     loaded = model(1)
+    assert not np.array_equal(saved(np.ones((1, 3), np.float32)), loaded(np.ones((1, 3), np.float32)))
     loaded.load_weights(os.path.join(path, 'weights.weights.h5'))
     x = np.ones((4, 3), np.float32)
     np.testing.assert_array_equal(saved(x), loaded(x))
