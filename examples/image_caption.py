@@ -1,7 +1,7 @@
 """The main demo: an agent that must read the caption to find its way.
 
     python examples/image_caption.py [--steps N] [--seed S] [--envs E] [--minutes M]
-                                     [--config demo.json] [--out runs/image_caption]
+                                     [--config demo.json [--allow-imports]] [--out runs/image_caption]
 
 The built-in `modalbridge/CaptionRoom-v0` shows a room with three coloured
 objects and a caption naming one ("go to the blue triangle"). The pipeline:
@@ -48,6 +48,7 @@ from modalbridge.agents.checkpoint import load_json
 from modalbridge.agents.evaluation import evaluate as evaluate_policy
 from modalbridge.bridges import ConfigError, Environment, GymBridge, VectorEnvironment, plugins
 from modalbridge.bridges.arguments import integer
+from modalbridge.bridges.specs import is_text
 from modalbridge.bridges.envs.caption_room import CaptionRoom
 from modalbridge.preprocess import Stack
 
@@ -227,10 +228,36 @@ class Recorded(Environment):
         self.env.close()
 
 
+def check_vocabulary(config: dict[str, Any], episodes: int = 32) -> None:
+    """Refuses a tokenizer vocabulary that misses words of the task's text states, found on the
+    first states of a few episodes (token id 1 is 'unknown', DESIGN.md)."""
+    env = make_env(config)
+    texts = [name for name, spec in env.states.items() if is_text(spec)]
+    if not texts:
+        return
+    stack = Stack(env.states, config['preprocessing'], backend='numpy')
+    missed: dict[str, list[str]] = {name: [] for name in texts}
+    for seed in range(episodes):
+        states = env.reset(seed=seed)
+        stack.reset()
+        out = stack({name: np.asarray(value, dtype=object if name in texts else None)[None]
+                     for name, value in states.items()})
+        for name in texts:
+            if name in out and np.issubdtype(out[name].dtype, np.integer) and (out[name] == 1).any():
+                missed[name].append(str(states[name].item()))
+    env.close()
+    for name, captions in missed.items():
+        if captions:
+            raise ConfigError(f"config['preprocessing'][{name!r}]: the tokenizer's vocabulary misses words of the "
+                              f'task: {len(captions)} of {episodes} first {name}s have unknown words, such as '
+                              f'{sorted(set(captions))[:3]}')
+
+
 def build(config: dict[str, Any], safe_mode: bool = False) -> tuple[VectorEnvironment, Stack, A2C]:
     """Everything the run needs, built (and so checked) before any training."""
     envs = VectorEnvironment([make_env(config) for _ in range(config['envs'])])
     stack = Stack(envs.states, config['preprocessing'], num_envs=config['envs'], backend='numpy')
+    check_vocabulary(config)
     if safe_mode:  # the agent builds its networks from the same declaration; check it refuses nothing first
         networks.build(stack.states, config['network'], safe_mode=True)
     agent = A2C(stack.states, envs.actions, network=config['network'], parallel=config['envs'],

@@ -235,3 +235,23 @@ def test_any_json_value_in_agent_json_reads_or_is_a_config_error(tmp_path_factor
         checkpoint.read(path)
     except ConfigError:
         pass
+
+
+def test_keras_weights_round_trip_through_a_checkpoint(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+    keras = tf.keras
+
+    def model(seed):
+        inputs = keras.Input((3,))
+        dense = keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed))
+        return keras.Model(inputs, dense(inputs))
+    saved = model(0)
+    path = checkpoint.save(tmp_path / 'agent', DOCUMENT,
+                           lambda directory: saved.save_weights(os.path.join(directory, 'weights.weights.h5')))
+    assert checkpoint.read(path) == DOCUMENT
+    loaded = model(1)
+    assert not np.array_equal(saved(np.ones((1, 3), np.float32)), loaded(np.ones((1, 3), np.float32)))
+    loaded.load_weights(os.path.join(path, 'weights.weights.h5'))
+    x = np.ones((4, 3), np.float32)
+    np.testing.assert_array_equal(saved(x), loaded(x))

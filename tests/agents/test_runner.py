@@ -247,3 +247,10 @@ def test_summary_dir_without_tensorboard_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as caught:
         Runner(RandomAgent(env.states, env.actions), env, summary_dir=str(tmp_path))
     assert str(caught.value) == TENSORBOARD_MISSING
+
+
+def test_off_a_terminal_only_one_line_per_period_is_printed(capsys):
+    env = Ticks()
+    Runner(RandomAgent(env.states, env.actions), env).run(timesteps=300, log_every=3600)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith('300/300 steps  return 3.00')

@@ -70,6 +70,9 @@ def test_bad_flags_are_usage_errors(demo, flags, message, capsys):
     (dict(environment=dict(id='modalbridge/CaptionRoom-v0', kwrags={})),
      "config['environment']['kwrags']: unknown key; expected ['id', 'kwargs']"),
     (dict(preprocessing=dict(image=['normalise'])), "preprocessing['image'][0] (normalise): unknown type 'normalise' (did you mean 'normalize'?)"),
+    (dict(preprocessing=dict(image=['normalize'], caption=[dict(type='tokenize', length=6, vocabulary=['go', 'to'])])),
+     "config['preprocessing']['caption']: the tokenizer's vocabulary misses words of the task: 32 of 32 first "
+     "captions have unknown words, such as ['go to the"),
     (dict(preprocessing='normalize'), "config['preprocessing']: expected a dict of per-state lists (or one list); received str"),
     (dict(network=[dict(type='dense', size=8)]), 'network: a list of layers applies to a single state'),
     (dict(network='network.json'), "config['network']: expected 'auto' or a declaration (a dict or a list); received the "
