@@ -37,7 +37,7 @@ import numpy as np
 
 from modalbridge.agents import A2C, RandomAgent, Runner
 from modalbridge.bridges import ConfigError, GymBridge, Terminal, VectorEnvironment
-from modalbridge.bridges.envs.caption_room import CaptionRoom
+from modalbridge.envs.caption_room import CaptionRoom
 from modalbridge.preprocess import Stack
 
 DEFAULT_CONFIG: dict[str, Any] = dict(

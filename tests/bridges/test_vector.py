@@ -6,7 +6,7 @@ import pytest
 
 from modalbridge.bridges import (ConfigError, EnvironmentFailure, GymBridge, SpecError, Step, Terminal,
                                  VectorEnvironment)
-from modalbridge.bridges.envs import ID
+from modalbridge.envs import ID
 
 from tests.agents.test_runner import Ticks
 

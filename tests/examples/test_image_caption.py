@@ -4,7 +4,7 @@ import gymnasium
 import pytest
 
 from modalbridge.agents import A2C, Agent
-from modalbridge.bridges.envs import CaptionRoom
+from modalbridge.envs import CaptionRoom
 
 TRAINING_STEPS = 400_000  # learning took off after 120-175k steps in 5-minute runs (seeds 0-2)
 

@@ -4,8 +4,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from modalbridge.bridges import GymBridge, Terminal, check
-from modalbridge.bridges.envs import ID, CaptionRoom
-from modalbridge.bridges.envs.caption_room import CAPTION, MOVES
+from modalbridge.envs import ID, CaptionRoom
+from modalbridge.envs.caption_room import CAPTION, MOVES
 
 
 def path_to(env, goal):
