@@ -27,8 +27,8 @@ class GymBridge(Environment):
     """A Gymnasium environment (or id) in the named-states/named-actions contract.
 
     >>> env = GymBridge('CartPole-v1')
-    >>> env.states['state']
-    BoundedArray(shape=(4,), dtype=float32, name=state, minimum=[...], maximum=[...])
+    >>> env.states['state']  # doctest: +ELLIPSIS
+    BoundedArray(shape=(4,), dtype=dtype('float32'), name='state', minimum=[...], maximum=[...])
     >>> env.actions['action']
     DiscreteArray(shape=(), dtype=int64, name=action, minimum=0, maximum=1, num_values=2)
     >>> states = env.reset(seed=0)
