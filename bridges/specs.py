@@ -149,17 +149,19 @@ def _first_bad(mask: np.ndarray, value: np.ndarray) -> str:
 # Validation
 
 
-def validator(spec: Spec, key: str | None = None) -> Validator:
+def validator(spec: Spec, key: str | None = None, fresh: bool = False) -> Validator:
     """A function that converts and checks values for one spec.
 
     Compiled once per spec (bounds and messages are precomputed), so an
     environment validates each action with a single call. `key` defaults to
-    the spec's name and appears in every `SpecError`.
+    the spec's name and appears in every `SpecError`. With `fresh=True` the
+    result never shares memory with the value given (what an environment
+    hands out must not change under the caller).
     """
     key = spec.name if key is None else key
     expected = describe(spec)
     if is_text(spec):
-        return _text_validator(spec, key, expected)
+        return _text_validator(spec, key, expected)  # always a new object array
 
     dtype, shape = spec.dtype, spec.shape
     accepted = _ACCEPTED_KINDS.get(dtype.kind)
@@ -196,12 +198,12 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
         his = np.broadcast_to(np.inf if hi is None else hi, shape).astype(np.float64).tolist()
 
     def validate(value: Any) -> np.ndarray:
-        if small_float and type(value) is np.ndarray and value.dtype == dtype and value.shape == shape:
+        if small_float and type(value) is np.ndarray and value.dtype is dtype and value.shape == shape:
             for item, low_item, high_item in zip(value.tolist(), los, his):
                 if not low_item <= item <= high_item or item - item != 0:  # out of bounds, NaN or infinite
                     break
             else:
-                return value
+                return value.copy() if fresh else value
         if int_scalar and type(value) is int and low <= value <= high:
             return np.array(value, dtype)  # the common case: a Python int choice
         if type(value) is np.ndarray:
@@ -252,6 +254,8 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
                 bad = (array < lo) | (array > hi)
                 if bad.any():
                     raise fail(f'out of bounds: {_first_bad(bad, array)}', value)
+        if fresh and (array is value or not array.flags.owndata):
+            return array.copy()
         return array
 
     return validate
