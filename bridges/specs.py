@@ -24,6 +24,7 @@ This module adds what dm_env leaves out:
 from __future__ import annotations
 
 import math
+import operator
 import types
 from typing import Any, Callable, Mapping, Union
 
@@ -171,6 +172,9 @@ def validator(spec: Spec, key: str | None = None, fresh: bool = False) -> Valida
     lo = hi = None
     if isinstance(spec, dm_specs.BoundedArray):
         lo, hi = np.asarray(spec.minimum), np.asarray(spec.maximum)
+        if dtype.kind == 'f' and (np.isnan(lo).any() or np.isnan(hi).any()):
+            raise ConfigError(f'spec {key!r} has NaN bounds: {describe(spec)}; nothing could be checked '
+                              'against them')
         if dtype.kind in 'iu':
             info = np.iinfo(dtype)
             if np.all(lo <= info.min) and np.all(hi >= info.max):
@@ -193,16 +197,15 @@ def validator(spec: Spec, key: str | None = None, fresh: bool = False) -> Valida
 
     # Small float vectors (CartPole's state) are checked fastest element by element in Python.
     small_float = len(shape) == 1 and shape[0] <= 16 and dtype.kind == 'f'
-    if small_float:
-        los = np.broadcast_to(-np.inf if lo is None else lo, shape).astype(np.float64).tolist()
-        his = np.broadcast_to(np.inf if hi is None else hi, shape).astype(np.float64).tolist()
+    if small_float:  # bounds clamped to the largest finite float, so NaN and infinities fail too
+        largest = np.finfo(np.float64).max
+        los = np.maximum(np.broadcast_to(-np.inf if lo is None else lo, shape), -largest).tolist()
+        his = np.minimum(np.broadcast_to(np.inf if hi is None else hi, shape), largest).tolist()
 
     def validate(value: Any) -> np.ndarray:
         if small_float and type(value) is np.ndarray and value.dtype is dtype and value.shape == shape:
-            for item, low_item, high_item in zip(value.tolist(), los, his):
-                if not low_item <= item <= high_item or item - item != 0:  # out of bounds, NaN or infinite
-                    break
-            else:
+            items = value.tolist()
+            if all(map(operator.le, los, items)) and all(map(operator.le, items, his)):
                 return value.copy() if fresh else value
         if int_scalar and type(value) is int and low <= value <= high:
             return np.array(value, dtype)  # the common case: a Python int choice
