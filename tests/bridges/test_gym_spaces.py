@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from dm_env import specs as dm_specs
@@ -35,6 +38,17 @@ def test_a_registered_space_of_str_is_text_and_its_contains_checks_actions(regis
 
 def test_minigrid_mission_space_is_registered_by_name_without_importing_minigrid():
     assert gym_spaces._MAPPERS['minigrid.core.mission.MissionSpace'] is gym_spaces.string_space
+    code = 'import sys, modalbridge.bridges; print("minigrid" in sys.modules)'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ['False']
+
+
+def test_a_real_minigrid_mission_is_text_through_the_registry():
+    pytest.importorskip('minigrid')
+    import minigrid  # noqa: F401 - registers the MiniGrid ids
+    env = GymBridge('MiniGrid-Empty-5x5-v0')
+    assert specs.is_text(env.states['mission'])
+    assert env.reset(seed=0)['mission'].item() == 'get to the green goal square'
 
 
 def test_a_registered_mapper_is_used_for_subclasses_too(registry):
