@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, write  # noqa: E402
 
 from modalbridge.bridges import GymBridge, VectorEnvironment, specs  # noqa: E402
-from modalbridge.bridges.envs import ID  # noqa: E402
+from modalbridge.envs import ID  # noqa: E402
 
 
 def caption_room() -> GymBridge:

@@ -116,7 +116,7 @@ class Environment(abc.ABC):
         self.max_episode_timesteps = max_episode_timesteps
         self._validators = {name: specs_lib.validator(spec, name)
                             for name, spec in self._action_specs.items()}
-        self._state_validators = {name: specs_lib.validator(spec, name)
+        self._state_validators = {name: specs_lib.validator(spec, name, fresh=True)
                                   for name, spec in self._state_specs.items()}
         self._validator_items = tuple(self._validators.items())
         self._state_validator_items = tuple(self._state_validators.items())
@@ -301,12 +301,8 @@ class Environment(abc.ABC):
 
     def _fresh(self, states: Mapping[str, Any], method: str) -> States:
         """Validates what a hook returned against the state specs; arrays come out fresh."""
-        fresh = {}
         try:
-            for name, validate in self._state_validator_items:
-                value = states[name]
-                array = validate(value)
-                fresh[name] = array.copy() if array is value else array
+            fresh = {name: validate(states[name]) for name, validate in self._state_validator_items}
             if len(states) == len(fresh):
                 return fresh
         except SpecError as error:

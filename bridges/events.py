@@ -78,6 +78,11 @@ class EventBridge(Environment):
                                      text=dm_specs.StringArray((), name='text')),
                          actions=actions, max_episode_timesteps=max_episode_timesteps)
 
+    @property
+    def env(self) -> Any:
+        """The wrapped event-interface environment."""
+        return self._env
+
     def events(self, actions: Mapping[str, Any]) -> list[tuple]:
         """The events one dict of actions sends (and the held keys it leaves)."""
         events: list[tuple] = []

@@ -18,6 +18,7 @@ from modalbridge.bridges import gym_spaces, names
 from modalbridge.bridges.environment import Environment, Step, terminal_from_flags
 from modalbridge.bridges.errors import ConfigError
 
+BUILT_IN_NAMESPACE = 'modalbridge/'
 UNKNOWN_ID = 'GymBridge: cannot make environment {id!r}: {error}'
 NOT_AN_ENV = 'GymBridge: expected a gymnasium.Env or an environment id; received {received}'
 
@@ -26,8 +27,8 @@ class GymBridge(Environment):
     """A Gymnasium environment (or id) in the named-states/named-actions contract.
 
     >>> env = GymBridge('CartPole-v1')
-    >>> env.states['state']
-    BoundedArray(shape=(4,), dtype=float32, name=state, minimum=[...], maximum=[...])
+    >>> env.states['state']  # doctest: +ELLIPSIS
+    BoundedArray(shape=(4,), dtype=dtype('float32'), name='state', minimum=[...], maximum=[...])
     >>> env.actions['action']
     DiscreteArray(shape=(), dtype=int64, name=action, minimum=0, maximum=1, num_values=2)
     >>> states = env.reset(seed=0)
@@ -41,6 +42,8 @@ class GymBridge(Environment):
     def __init__(self, env: gymnasium.Env | str, max_episode_timesteps: int | None = None,
                  **make_kwargs: Any):
         if isinstance(env, str):
+            if env.startswith(BUILT_IN_NAMESPACE) and env not in gymnasium.registry:
+                import modalbridge.envs  # noqa: F401 - registers the built-in ids, only when asked for
             try:
                 env = gymnasium.make(env, **make_kwargs)
             except gymnasium.error.Error as error:

@@ -49,7 +49,7 @@ import numpy as np
 from dm_env import specs as dm_specs
 from gymnasium import spaces
 
-from modalbridge.bridges import names, nest
+from modalbridge.bridges import nest
 from modalbridge.bridges.errors import ConfigError, SpecError
 from modalbridge.bridges.specs import Spec, collapse_bound, is_bool, is_text
 

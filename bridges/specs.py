@@ -24,6 +24,7 @@ This module adds what dm_env leaves out:
 from __future__ import annotations
 
 import math
+import operator
 import types
 from typing import Any, Callable, Mapping, Union
 
@@ -149,17 +150,19 @@ def _first_bad(mask: np.ndarray, value: np.ndarray) -> str:
 # Validation
 
 
-def validator(spec: Spec, key: str | None = None) -> Validator:
+def validator(spec: Spec, key: str | None = None, fresh: bool = False) -> Validator:
     """A function that converts and checks values for one spec.
 
     Compiled once per spec (bounds and messages are precomputed), so an
     environment validates each action with a single call. `key` defaults to
-    the spec's name and appears in every `SpecError`.
+    the spec's name and appears in every `SpecError`. With `fresh=True` the
+    result never shares memory with the value given (what an environment
+    hands out must not change under the caller).
     """
     key = spec.name if key is None else key
     expected = describe(spec)
     if is_text(spec):
-        return _text_validator(spec, key, expected)
+        return _text_validator(spec, key, expected)  # always a new object array
 
     dtype, shape = spec.dtype, spec.shape
     accepted = _ACCEPTED_KINDS.get(dtype.kind)
@@ -169,6 +172,9 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
     lo = hi = None
     if isinstance(spec, dm_specs.BoundedArray):
         lo, hi = np.asarray(spec.minimum), np.asarray(spec.maximum)
+        if dtype.kind == 'f' and (np.isnan(lo).any() or np.isnan(hi).any()):
+            raise ConfigError(f'spec {key!r} has NaN bounds: {describe(spec)}; nothing could be checked '
+                              'against them')
         if dtype.kind in 'iu':
             info = np.iinfo(dtype)
             if np.all(lo <= info.min) and np.all(hi >= info.max):
@@ -191,17 +197,16 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
 
     # Small float vectors (CartPole's state) are checked fastest element by element in Python.
     small_float = len(shape) == 1 and shape[0] <= 16 and dtype.kind == 'f'
-    if small_float:
-        los = np.broadcast_to(-np.inf if lo is None else lo, shape).astype(np.float64).tolist()
-        his = np.broadcast_to(np.inf if hi is None else hi, shape).astype(np.float64).tolist()
+    if small_float:  # bounds clamped to the largest finite float, so NaN and infinities fail too
+        largest = np.finfo(np.float64).max
+        los = np.maximum(np.broadcast_to(-np.inf if lo is None else lo, shape), -largest).tolist()
+        his = np.minimum(np.broadcast_to(np.inf if hi is None else hi, shape), largest).tolist()
 
     def validate(value: Any) -> np.ndarray:
-        if small_float and type(value) is np.ndarray and value.dtype == dtype and value.shape == shape:
-            for item, low_item, high_item in zip(value.tolist(), los, his):
-                if not low_item <= item <= high_item or item - item != 0:  # out of bounds, NaN or infinite
-                    break
-            else:
-                return value
+        if small_float and type(value) is np.ndarray and value.dtype is dtype and value.shape == shape:
+            items = value.tolist()
+            if all(map(operator.le, los, items)) and all(map(operator.le, items, his)):
+                return value.copy() if fresh else value
         if int_scalar and type(value) is int and low <= value <= high:
             return np.array(value, dtype)  # the common case: a Python int choice
         if type(value) is np.ndarray:
@@ -252,6 +257,8 @@ def validator(spec: Spec, key: str | None = None) -> Validator:
                 bad = (array < lo) | (array > hi)
                 if bad.any():
                     raise fail(f'out of bounds: {_first_bad(bad, array)}', value)
+        if fresh and (array is value or not array.flags.owndata):
+            return array.copy()
         return array
 
     return validate

@@ -49,7 +49,7 @@ from modalbridge.agents.evaluation import evaluate as evaluate_policy
 from modalbridge.bridges import ConfigError, Environment, GymBridge, VectorEnvironment, plugins
 from modalbridge.bridges.arguments import integer
 from modalbridge.bridges.specs import is_text
-from modalbridge.bridges.envs.caption_room import CaptionRoom
+from modalbridge.envs.caption_room import CaptionRoom
 from modalbridge.preprocess import Stack
 
 DEFAULT_CONFIG: dict[str, Any] = dict(

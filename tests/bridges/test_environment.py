@@ -4,6 +4,7 @@ import pytest
 from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, ResetNeeded,
                                  SpecError, Step, Terminal)
 from modalbridge.bridges import environment as environment_lib
+from modalbridge.bridges import specs as specs_lib
 
 
 class Counter(Environment):
@@ -265,3 +266,31 @@ def test_real_rewards_of_any_numeric_type_become_floats(reward, expected):
     assert type(step.reward) is float and step.reward == expected
     assert step.terminal is Terminal.TRUNCATED and step.info == {}
 
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+junk = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=3), st.binary(max_size=3),
+    st.lists(st.one_of(st.integers(), st.floats(), st.text(max_size=2)), max_size=3),
+    st.builds(np.array, st.lists(st.floats(width=32), max_size=3)),
+    st.builds(lambda n: np.zeros((n, 2), np.float32), st.integers(0, 2)),
+    st.builds(lambda value: np.array(value, object), st.lists(st.integers(), max_size=2)),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(count=junk, board=junk, caption=junk, reward=junk, terminal=junk, info=junk)
+def test_anything_a_hook_returns_gives_a_valid_step_or_an_environment_failure(count, board, caption, reward,
+                                                                              terminal, info):
+    env = Returns(reward=reward, terminal=terminal, info=info)
+    env.reset()
+    env.override = dict(count=count, board=board, caption=caption)
+    try:
+        step = env.execute(dict(step=0))
+    except EnvironmentFailure as error:
+        assert str(error).startswith('Returns._execute returned an invalid ')
+        return
+    for name, spec in env.states.items():
+        assert specs_lib.validate(spec, step.states[name]) is not None
+    assert type(step.reward) is float and np.isfinite(step.reward)
+    assert type(step.terminal) is Terminal and type(step.info) is dict

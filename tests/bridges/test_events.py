@@ -102,3 +102,8 @@ def test_bad_arguments_are_config_errors_naming_the_field(kwargs, message):
     with pytest.raises(ConfigError) as caught:
         EventBridge(FakeUniverseEnv(), **arguments)
     assert message in str(caught.value)
+
+
+def test_the_wrapped_environment_is_env():
+    game = FakeUniverseEnv()
+    assert EventBridge(game, keys=KEYS, vision_shape=(32, 48, 3)).env is game

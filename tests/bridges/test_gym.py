@@ -10,11 +10,6 @@ from modalbridge.bridges import (ConfigError, GymBridge, SpecError, Terminal, ch
 from modalbridge.bridges import gym_spaces
 
 
-@pytest.fixture
-def registry(monkeypatch):
-    """A private copy of the space registry, so a test's registrations do not leak."""
-    monkeypatch.setattr(gym_spaces, '_MAPPERS', dict(gym_spaces._MAPPERS))
-
 
 class SpaceEnv(gymnasium.Env):
     """A real Gymnasium env over any spaces: observations sampled, actions recorded."""
@@ -148,46 +143,6 @@ class WordSpace(spaces.Space):
 
     def contains(self, x):
         return x in self.words
-
-
-def test_an_unregistered_custom_space_is_a_config_error_naming_the_registry():
-    class Unregistered(spaces.Space):
-        pass
-    with pytest.raises(ConfigError, match=r"observation space 'mission'.*register_space"):
-        GymBridge(SpaceEnv(spaces.Dict({'mission': Unregistered(dtype=str)}), spaces.Discrete(2)))
-
-
-def test_a_registered_space_of_str_is_text_and_its_contains_checks_actions(registry):
-    gym_spaces.register_space(WordSpace, gym_spaces.string_space)
-    env = GymBridge(SpaceEnv(spaces.Dict({'mission': WordSpace(['go', 'stop'])}), WordSpace(['left', 'right'])))
-    assert env.states['mission'] == dm_specs.StringArray((), name='mission')
-    assert env.actions['action'] == dm_specs.StringArray((), name='action')
-    assert env.reset(seed=0)['mission'].item() in ('go', 'stop')
-    env.execute({'action': 'left'})
-    assert env.env.unwrapped.received == ['left']
-    with pytest.raises(SpecError, match="'action': expected text that WordSpace.contains accepts; received 'up'"):
-        env.execute({'action': 'up'})
-
-
-def test_minigrid_mission_space_is_registered_by_name_without_importing_minigrid():
-    assert gym_spaces._MAPPERS['minigrid.core.mission.MissionSpace'] is gym_spaces.string_space
-
-
-def test_a_registered_mapper_is_used_for_subclasses_too(registry):
-    class Words(WordSpace):
-        pass
-    gym_spaces.register_space(WordSpace, gym_spaces.string_space)
-    spec, _, _ = gym_spaces.to_spec(Words(['a']), 'w')
-    assert specs.is_text(spec)
-
-
-@pytest.mark.parametrize('bad', [int, 'not callable'])
-def test_register_space_refuses_non_spaces_and_non_callables(bad, registry):
-    with pytest.raises(ConfigError, match='register_space'):
-        if bad is int:
-            gym_spaces.register_space(int, gym_spaces.string_space)
-        else:
-            gym_spaces.register_space(WordSpace, bad)
 
 
 @pytest.mark.parametrize('space, first, second', [

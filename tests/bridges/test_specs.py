@@ -269,3 +269,28 @@ def test_collapse_bound_is_the_one_uniform_bound_helper():
     assert specs.collapse_bound(np.full((2, 2), 3)).shape == ()
     assert specs.collapse_bound([1, 2]).tolist() == [1, 2]
     assert specs.collapse_bound(np.zeros(0)).shape == (0,)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_small_float_fast_path_accepts_exactly_the_finite_in_bounds_vectors(data):
+    n = data.draw(st.integers(1, 16))
+    dtype = data.draw(st.sampled_from([np.float16, np.float32, np.float64]))
+    bounds = data.draw(hnp.arrays(dtype, (2, n), elements=st.floats(width=16, allow_nan=False)))  # +-inf too
+    lo, hi = np.minimum(bounds[0], bounds[1]), np.maximum(bounds[0], bounds[1])
+    spec = dm_specs.BoundedArray((n,), dtype, lo, hi, name='x')
+    value = data.draw(hnp.arrays(dtype, (n,), elements=st.floats(width=16, allow_nan=True)))
+    ok = bool(np.all(np.isfinite(value)) and np.all(value >= lo) and np.all(value <= hi))
+    fresh = specs.validator(spec, fresh=True)
+    if ok:
+        out = fresh(value)
+        assert np.array_equal(out, value) and not np.shares_memory(out, value)
+    else:
+        with pytest.raises(SpecError):
+            fresh(value)
+
+
+def test_a_spec_with_nan_bounds_cannot_validate_anything():
+    spec = dm_specs.BoundedArray((2,), np.float32, [0.0, np.nan], 1.0, name='x')
+    with pytest.raises(ConfigError, match="spec 'x' has NaN bounds"):
+        specs.validator(spec)

@@ -94,14 +94,15 @@ class Dice(Environment):
     """A custom environment drawing every random number from `np_random` (the taught pattern)."""
 
     def __init__(self):
-        super().__init__(states=dict(face=dict(type='int', num_values=6), note=dict(type='text')),
+        # 2**30 faces: two unseeded resets agree by chance once in a billion
+        super().__init__(states=dict(face=dict(type='int', num_values=2 ** 30), note=dict(type='text')),
                          actions=dict(roll=dict(type='bool')), max_episode_timesteps=5)
 
     def _reset(self, seed):
         return self._roll()
 
     def _roll(self):
-        face = int(self.np_random.integers(6))
+        face = int(self.np_random.integers(2 ** 30))
         return dict(face=face, note=f'rolled {face}')
 
     def _execute(self, actions):

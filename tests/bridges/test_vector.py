@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, GymBridge, ResetNeeded, SpecError,
                                  Step, Terminal, VectorEnvironment)
-from modalbridge.bridges.envs import ID
+from modalbridge.envs import ID
 
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from modalbridge.agents import A2C, Agent
 from modalbridge.bridges import ConfigError
-from modalbridge.bridges.envs import CaptionRoom
+from modalbridge.envs import CaptionRoom
 from modalbridge.preprocess import Stack
 
 TRAINING_STEPS = 400_000  # learning took off after 120-175k steps in 5-minute runs (seeds 0-2)

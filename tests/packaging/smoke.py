@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 import modalbridge.bridges as bridges
+import modalbridge.envs  # noqa: F401 - the built-in environments import from the wheel too
 
 assert 'site-packages' in pathlib.Path(bridges.__file__).parts, bridges.__file__
 assert 'tensorflow' not in sys.modules, 'importing the bridges imported TensorFlow'
@@ -20,7 +21,7 @@ from modalbridge.preprocess import Stack  # noqa: E402
 env = GymBridge('CartPole-v1')
 states = env.reset(seed=0)
 step = env.execute({'action': 1})
-stack = Stack(env.states, dict(state=[dict(type='clip', lower=-1.0, upper=1.0)]), backend='numpy')
+stack = Stack(env.states, dict(state=[dict(type='clip', min_value=-1.0, max_value=1.0)]), backend='numpy')
 out = stack({'state': step.states['state'][None]})
 assert out['state'].shape == (1, 4) and np.all(np.abs(out['state']) <= 1)
 

@@ -4,8 +4,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from modalbridge.bridges import GymBridge, Terminal, check
-from modalbridge.bridges.envs import ID, CaptionRoom
-from modalbridge.bridges.envs.caption_room import CAPTION, MOVES
+from modalbridge.bridges import ConfigError
+from modalbridge.envs import ID, CaptionRoom
+from modalbridge.envs.caption_room import CAPTION, MOVES
 
 
 def path_to(env, goal):
@@ -130,10 +131,20 @@ def test_render_and_bad_arguments():
     env = CaptionRoom(render_mode='rgb_array')
     env.reset(seed=0)
     assert env.render().shape == (200, 200, 3)  # the whole room, 8x
-    with pytest.raises(ValueError, match='num_objects must be in 2..'):
+    with pytest.raises(ConfigError, match=r'CaptionRoom: num_objects: expected an int in \[2, 16\]; received 1'):
         CaptionRoom(num_objects=1)
-    with pytest.raises(ValueError, match="render_mode must be None or 'rgb_array'"):
+    with pytest.raises(ConfigError, match=r"CaptionRoom: render_mode: expected one of \[None, 'rgb_array'\]"):
         CaptionRoom(render_mode='human')
+
+
+@pytest.mark.parametrize('kwargs, field', [
+    (dict(size=True), 'size'), (dict(size=17), 'size'), (dict(cell=5.5), 'cell'),
+    (dict(max_steps=0), 'max_steps'), (dict(swap_caption=1), 'swap_caption'),
+    (dict(shaping=float('nan')), 'shaping'), (dict(view='top'), 'view'),
+])
+def test_bad_arguments_are_config_errors_naming_the_field(kwargs, field):
+    with pytest.raises(ConfigError, match=f'CaptionRoom: {field}: expected'):
+        CaptionRoom(**kwargs)
 
 
 def test_the_egocentric_view_centres_the_agent_and_the_room_view_shows_the_room():
@@ -146,5 +157,5 @@ def test_the_egocentric_view_centres_the_agent_and_the_room_view_shows_the_room(
     row, column = room.agent
     assert observation['image'].shape == (25, 25, 3)
     assert observation['image'][row * 5 + 2, column * 5 + 2].tolist() == [255, 255, 255]
-    with pytest.raises(ValueError, match="view must be one of"):
+    with pytest.raises(ConfigError, match="CaptionRoom: view: expected one of"):
         CaptionRoom(view='top')

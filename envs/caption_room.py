@@ -43,6 +43,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from modalbridge.bridges import arguments
+
 COLOURS = {'red': (220, 40, 40), 'green': (40, 200, 60), 'blue': (50, 90, 230), 'yellow': (230, 210, 40)}
 SHAPES = ('ball', 'box', 'key', 'triangle')
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left (row, column)
@@ -77,16 +79,15 @@ class CaptionRoom(gymnasium.Env):
     def __init__(self, size: int = 5, cell: int = 5, num_objects: int = 3, max_steps: int = 20,
                  swap_caption: bool = False, shaping: float = 0.0, view: str = 'egocentric',
                  render_mode: str | None = None):
-        if not 3 <= size <= 16:
-            raise ValueError(f'size must be in 3..16; received {size}')
-        if cell < 5:
-            raise ValueError(f'cell must be at least 5 pixels; received {cell}')
-        if not 2 <= num_objects <= min(len(COLOURS) * len(SHAPES), size * size - 1):
-            raise ValueError(f'num_objects must be in 2..{min(16, size * size - 1)}; received {num_objects}')
-        if view not in VIEWS:
-            raise ValueError(f'view must be one of {VIEWS}; received {view!r}')
-        if render_mode not in (None, 'rgb_array'):
-            raise ValueError(f"render_mode must be None or 'rgb_array'; received {render_mode!r}")
+        size = arguments.integer('CaptionRoom: size', size, minimum=3, maximum=16)
+        cell = arguments.integer('CaptionRoom: cell', cell, minimum=5)
+        num_objects = arguments.integer('CaptionRoom: num_objects', num_objects, minimum=2,
+                                        maximum=min(len(COLOURS) * len(SHAPES), size * size - 1))
+        max_steps = arguments.integer('CaptionRoom: max_steps', max_steps, minimum=1)
+        swap_caption = arguments.boolean('CaptionRoom: swap_caption', swap_caption)
+        shaping = arguments.number('CaptionRoom: shaping', shaping)
+        view = arguments.choice('CaptionRoom: view', view, VIEWS)
+        render_mode = arguments.choice('CaptionRoom: render_mode', render_mode, (None, 'rgb_array'))
         self.size, self.cell, self.num_objects, self.max_steps = size, cell, num_objects, max_steps
         self.swap_caption, self.shaping, self.render_mode = swap_caption, float(shaping), render_mode
         self.view = view
