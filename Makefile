@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,atari,dmc,minigrid,tensorboard,vizdoom
+EXTRAS := dev,atari,dmc,minigrid,tensorboard,vizdoom,envpool,ray
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup test demo bench clean
