@@ -67,10 +67,6 @@ def normalize_declaration(preprocessing: Declaration, states: Mapping[str, Spec]
     else:
         raise ConfigError(f'preprocessing: expected a list, a dict of lists or a JSON file path; '
                           f'received {type(preprocessing).__name__}')
-    if isinstance(preprocessing, Mapping):
-        for name in declared:
-            if not isinstance(name, str):
-                raise ConfigError(f'preprocessing: state names are strings; received {_short.repr(name)}')
     normal = {}
     for name, entries in declared.items():
         if isinstance(entries, (str, Mapping)):
