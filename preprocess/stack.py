@@ -302,8 +302,15 @@ from dm_env import specs as dm_specs
             if value.dtype.kind == 'f' and not np.isfinite(value).all():
                 raise ConfigError(f'load_state: {name!r} holds a non-finite value')
             loaded[name] = value.astype(reference.dtype)
+        values = {key: tuple(loaded[self._names[key] + field] for field in self._fields[key])
+                  for key, _ in self._stateful()}
         for key, preprocessor in self._stateful():
-            self._backend.write(key, tuple(loaded[self._names[key] + field] for field in self._fields[key]))
+            try:
+                preprocessor.check_state(values[key])
+            except ConfigError as error:
+                raise ConfigError(f'load_state: {self._names[key][:-1]!r}: {error}') from None
+        for key, _ in self._stateful():
+            self._backend.write(key, values[key])
         self._backend.set_first(loaded[FIRST])
         frozen = [bool(loaded[self._names[key] + 'frozen']) for key, p in self._stateful()
                   if 'frozen' in p.state_names]
