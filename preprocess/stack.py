@@ -155,7 +155,6 @@ class Stack:
     """Preprocessing declared per state, run on batches of `num_envs` environments.
 
     >>> import numpy as np
-from dm_env import specs as dm_specs
     >>> states = dict(image=dict(type='int', shape=(8, 8, 3), min_value=0, max_value=255, dtype='uint8'),
     ...               caption=dict(type='text'))
     >>> stack = Stack(states, dict(
