@@ -94,6 +94,9 @@ class Preprocessor:
     def tf_step(self, x: Any, state: tuple, first: Any) -> tuple[Any, tuple]:
         return self.tf(x), state
 
+    def check_state(self, state: tuple) -> None:
+        """Raises a ConfigError if a loaded state cannot be this preprocessor's (shapes are checked already)."""
+
     def freeze(self, state: tuple, frozen: bool) -> tuple:
         """The state with learning stopped (or resumed); unchanged by default."""
         return state

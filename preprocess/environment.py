@@ -37,7 +37,10 @@ class Preprocessed(Environment):
     ``info['final_states']``, they are preprocessed as well, without being
     recorded. ``self.stack`` is the stack (its `state()` and `config()` go
     into a checkpoint); ``self.env`` the wrapped environment. Episode
-    length limits are `env`'s own.
+    length limits are `env`'s own. Running statistics keep learning
+    across episodes and seeds, so ``reset(seed=s)`` repeats the raw states
+    but not their standardization; freeze the stack (``env.stack.freeze()``)
+    for a reproducible evaluation.
     """
 
     def __init__(self, env: Environment, preprocessing: Declaration, safe_mode: bool | None = None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from modalbridge.bridges.arguments import number
-from modalbridge.bridges.errors import SpecError
+from modalbridge.bridges.errors import ConfigError, SpecError
 from modalbridge.bridges.specs import Spec
 from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric
 
@@ -45,6 +45,12 @@ class RunningStandardize(Preprocessor):
     def initial_state(self, num_envs: int) -> tuple[np.ndarray, ...]:
         shape = self.input_spec.shape
         return (np.zeros(shape), np.ones(shape), np.array(1e-4), np.array(False))
+
+    def check_state(self, state: tuple) -> None:
+        _, var, count, _ = state
+        if np.any(var < 0) or not count > 0:
+            raise ConfigError(f'running_standardize needs var >= 0 and count > 0; received var {var.min()} '
+                              f'(smallest), count {float(count)}')
 
     def freeze(self, state: tuple, frozen: bool) -> tuple:
         return tuple(state[:3]) + (np.array(bool(frozen)),)

@@ -10,6 +10,7 @@ import reprlib
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
+from dm_env import specs as dm_specs
 
 from modalbridge.bridges.arguments import boolean, choice, integer
 from modalbridge.bridges.errors import ConfigError, SpecError
@@ -67,10 +68,6 @@ def normalize_declaration(preprocessing: Declaration, states: Mapping[str, Spec]
     else:
         raise ConfigError(f'preprocessing: expected a list, a dict of lists or a JSON file path; '
                           f'received {type(preprocessing).__name__}')
-    if isinstance(preprocessing, Mapping):
-        for name in declared:
-            if not isinstance(name, str):
-                raise ConfigError(f'preprocessing: state names are strings; received {_short.repr(name)}')
     normal = {}
     for name, entries in declared.items():
         if isinstance(entries, (str, Mapping)):
@@ -213,6 +210,7 @@ class Stack:
             self._chains[name] = chain
             outputs[name] = spec
         self.states = as_specs(outputs, 'states')
+        self._bounds = {name: _bounds(self.input_states[name]) for name in self._chains}
         self._frozen = False
         self._backend = BACKENDS[backend](self._chains, self.num_envs, input_states=self.input_states,
                                           jit_compile=jit_compile)
@@ -303,8 +301,15 @@ class Stack:
             if value.dtype.kind == 'f' and not np.isfinite(value).all():
                 raise ConfigError(f'load_state: {name!r} holds a non-finite value')
             loaded[name] = value.astype(reference.dtype)
+        values = {key: tuple(loaded[self._names[key] + field] for field in self._fields[key])
+                  for key, _ in self._stateful()}
         for key, preprocessor in self._stateful():
-            self._backend.write(key, tuple(loaded[self._names[key] + field] for field in self._fields[key]))
+            try:
+                preprocessor.check_state(values[key])
+            except ConfigError as error:
+                raise ConfigError(f'load_state: {self._names[key][:-1]!r}: {error}') from None
+        for key, _ in self._stateful():
+            self._backend.write(key, values[key])
         self._backend.set_first(loaded[FIRST])
         frozen = [bool(loaded[self._names[key] + 'frozen']) for key, p in self._stateful()
                   if 'frozen' in p.state_names]
@@ -355,7 +360,7 @@ class Stack:
         for name in self._chains:
             spec, value = self.input_states[name], states[name]
             text = is_text(spec)
-            value = _text(name, spec, value) if text else _numeric(name, spec, value)
+            value = _text(name, spec, value) if text else _numeric(name, spec, value, self._bounds[name])
             if value.shape == (self.num_envs,) + spec.shape:
                 ranks.add('batched')
             elif self.num_envs == 1 and value.shape == spec.shape:
@@ -371,8 +376,19 @@ class Stack:
         return inputs, ranks == {'single'}
 
 
-def _numeric(name: str, spec: Spec, value: Any) -> np.ndarray:
-    """A numeric state as an array of the spec's dtype: converted only losslessly, finite."""
+def _bounds(spec: Spec) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bounds a value of `spec` must be checked against; None where the dtype itself keeps them."""
+    if is_text(spec) or not isinstance(spec, dm_specs.BoundedArray) or spec.dtype == np.bool_:
+        return None
+    low, high = np.asarray(spec.minimum), np.asarray(spec.maximum)
+    info = np.iinfo(spec.dtype) if spec.dtype.kind in 'iu' else np.finfo(spec.dtype)
+    if np.all(low <= info.min) and np.all(high >= info.max):
+        return None
+    return low, high
+
+
+def _numeric(name: str, spec: Spec, value: Any, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """A numeric state as an array of the spec's dtype: converted only losslessly, finite, in bounds."""
     if isinstance(value, np.ndarray):
         if value.dtype != spec.dtype:
             raise SpecError(name, f'{describe(spec)}, batched', f'dtype {value.dtype.name}')
@@ -382,7 +398,8 @@ def _numeric(name: str, spec: Spec, value: Any) -> np.ndarray:
             raw = np.asarray(value)
             if raw.dtype.kind == 'f' and not np.isfinite(raw).all():
                 raise SpecError(name, f'{describe(spec)}, batched, finite', 'a NaN or infinite value')
-            array = raw.astype(spec.dtype)
+            with np.errstate(invalid='ignore', over='ignore'):
+                array = raw.astype(spec.dtype)
             lossless = raw.dtype.kind in 'biuf' and bool(np.all(array == raw))
         except (TypeError, ValueError, OverflowError) as error:
             if isinstance(error, SpecError):
@@ -393,6 +410,11 @@ def _numeric(name: str, spec: Spec, value: Any) -> np.ndarray:
                             f'convertible to {spec.dtype.name})')
     if array.dtype.kind == 'f' and not np.isfinite(array).all():
         raise SpecError(name, f'{describe(spec)}, batched, finite', 'a NaN or infinite value')
+    if bounds is not None:
+        outside = (array < bounds[0]) | (array > bounds[1])
+        if outside.any():
+            index = tuple(int(i) for i in np.argwhere(outside)[0])
+            raise SpecError(name, f'{describe(spec)}, batched', f'out of bounds: {array[index].item()!r} at {index}')
     return array
 
 

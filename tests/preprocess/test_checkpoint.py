@@ -137,6 +137,9 @@ def change(state, name, value):
     (lambda s: change(s, 'speed/running_standardize/var', np.array([np.nan, 1.0])),
      "'speed/running_standardize/var' holds a non-finite value"),
     (lambda s: change(s, 'stack/first', object()), "'stack/first': expected bool array of shape"),
+    (lambda s: change(s, 'speed/running_standardize_1/count', np.array(0.0)),
+     r"'speed/running_standardize_1': running_standardize needs var >= 0 and count > 0; received var 1.0 "
+     r"\(smallest\), count 0.0"),
     (lambda s: list(s), 'expected a dict of named arrays; received list'),
 ])
 def test_load_state_refuses_a_state_that_does_not_fit(edit, message):

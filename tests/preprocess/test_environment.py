@@ -80,6 +80,17 @@ def test_check_passes_on_a_preprocessed_environment():
     assert report.ok
 
 
+def test_check_passes_with_running_statistics_once_they_are_frozen():
+    def frozen():
+        env = Preprocessed(Room(), DECLARATION)
+        env.stack.freeze()
+        return env
+
+    assert check(frozen).ok
+    learning = check(lambda: Preprocessed(Room(), DECLARATION), raise_on_failure=False)
+    assert 'determinism' in str(learning)  # the statistics learned from the first run
+
+
 def test_only_environments_are_wrapped():
     with pytest.raises(ConfigError, match='Preprocessed: env must be a modalbridge Environment; received list'):
         Preprocessed([], DECLARATION)

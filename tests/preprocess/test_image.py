@@ -12,7 +12,7 @@ from tests.preprocess.helpers import both, image, image_spec, run
 
 def test_area_resize_golden_value():
     x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
-    _, out = both(dict(image=image_spec((4, 4, 1), 'float32')),
+    _, out = both(dict(image=dict(type='float', shape=(4, 4, 1))),
                   [dict(type='image_resize', height=2, width=2)], [dict(image=x)])
     assert out[0]['image'][0, :, :, 0].tolist() == [[2.5, 4.5], [10.5, 12.5]]
 

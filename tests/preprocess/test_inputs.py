@@ -67,3 +67,17 @@ def test_update_must_be_a_bool():
     stack = Stack(VECTOR, ['center'], backend='numpy')
     with pytest.raises(ConfigError, match="update: expected True or False; received 'no'"):
         stack(dict(x=np.ones(2, np.float32)), update='no')
+
+
+@pytest.mark.parametrize('backend', ['numpy', 'tf'])
+def test_values_outside_the_spec_bounds_are_refused(backend):
+    stack = Stack(dict(move=dict(type='int', shape=(), num_values=3)), ['one_hot'], num_envs=2, backend=backend)
+    assert stack(dict(move=np.array([0, 2])))['move'].tolist() == [[1, 0, 0], [0, 0, 1]]
+    with pytest.raises(SpecError, match=r"'move'.*out of bounds: -3 at \(1,\)"):
+        stack(dict(move=np.array([0, -3])))
+
+
+def test_uint8_images_with_full_range_bounds_are_not_rechecked():
+    stack = Stack(dict(image=dict(type='int', shape=(2,), min_value=0, max_value=255, dtype='uint8')), ['flatten'],
+                  backend='numpy')
+    assert stack._bounds['image'] is None
