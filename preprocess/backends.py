@@ -118,9 +118,12 @@ class TFBackend:
         tensors = {name: tf.constant(value) for name, value in inputs.items()}
         return {name: value.numpy() for name, value in self._calls[update](tensors).items()}
 
-    def apply(self, inputs: Mapping[str, Any], update: bool = True) -> dict[str, Any]:
-        """The computation on batched tensors, in the caller's graph."""
-        first, outputs = self._first.read_value(), {}
+    def apply(self, inputs: Mapping[str, Any], update: bool = True, first: Any = None) -> dict[str, Any]:
+        """The computation on batched tensors, in the caller's graph; `first` (a bool tensor per
+        environment) marks more episode starts than the recorded ones."""
+        import tensorflow as tf
+        outputs = {}
+        first = self._first.read_value() if first is None else tf.logical_or(self._first.read_value(), first)
         for name, chain in self.chains.items():
             x = inputs[name]
             for index, preprocessor in enumerate(chain):
@@ -157,6 +160,16 @@ class TFBackend:
     @property
     def tracing_count(self) -> int:
         return self.function.experimental_get_tracing_count()
+
+    def trackables(self) -> list:
+        """The TF resources the computation reads (variables, lookup tables), for SavedModel export."""
+        import tensorflow as tf
+        found = [self._first] + [variable for variables in self._variables.values() for variable in variables]
+        for chain in self.chains.values():
+            for preprocessor in chain:
+                found.extend(value for value in vars(preprocessor).values()
+                             if isinstance(value, tf.__internal__.tracking.Trackable))
+        return found
 
 
 BACKENDS = {'tf': TFBackend, 'numpy': NumpyBackend}

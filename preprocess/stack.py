@@ -316,11 +316,23 @@ class Stack:
         if frozen:
             self._frozen = all(frozen)
 
-    def apply_tf(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """The TF computation on batched tensors, in the caller's graph (TF backend)."""
+    def apply_tf(self, inputs: Mapping[str, Any], update: bool = True, first: Any = None) -> dict[str, Any]:
+        """The TF computation on batched tensors, in the caller's graph (TF backend).
+
+        For a caller that compiles the stack into its own function (an agent's
+        act): `update` records the step in the stack's memory (False peeks);
+        `first`, a bool tensor per environment, starts their episodes anew
+        inside the same call (besides those `reset` marked).
+        """
         if self.backend != 'tf':
             raise ConfigError("apply_tf needs backend='tf'")
-        return self._backend.apply(dict(inputs))
+        return self._backend.apply(dict(inputs), update=update, first=first)
+
+    def tf_resources(self) -> list:
+        """The TF variables and tables `apply_tf` reads: track them in a SavedModel that calls it."""
+        if self.backend != 'tf':
+            raise ConfigError("tf_resources needs backend='tf'")
+        return self._backend.trackables()
 
     @property
     def tracing_count(self) -> int:
