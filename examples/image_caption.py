@@ -89,7 +89,7 @@ def build(config: dict[str, Any]) -> tuple[VectorEnvironment, Stack, A2C]:
     envs = VectorEnvironment([make_env(config) for _ in range(config['envs'])])
     stack = Stack(envs.states, config['preprocessing'], num_envs=config['envs'], backend='numpy')
     options = dict(config['agent'])
-    unknown = set(options) - set(A2C.__init__.__code__.co_varnames[3:A2C.__init__.__code__.co_argcount])
+    unknown = set(options) - set(A2C.Config.__dataclass_fields__)  # the typed config's fields
     if unknown:
         raise ConfigError(f"config['agent']: unknown argument(s) {sorted(unknown)}")
     agent = A2C(stack.states, envs.actions, network=config['network'], parallel=config['envs'],
