@@ -50,6 +50,7 @@ def test_updates_run_epochs_times_minibatches_without_retracing():
     assert agent.last_update['minibatches'] == 3 * 4  # 16 rows in minibatches of 5: 4 per epoch (the last of 1)
     assert {'loss', 'policy_loss', 'value_loss', 'entropy', 'approx_kl', 'clip_fraction', 'grad_norm',
             'explained_variance'} <= set(agent.last_update)
+    assert agent.metrics is agent.last_update and all(isinstance(v, float) for v in agent.metrics.values())
     assert agent.tracing_counts == dict(act=1, act_independent=0, act_deterministic=0,
                                       act_deterministic_independent=0, update=1)
 
