@@ -43,7 +43,11 @@ from modalbridge.agents.policy import signature
 
 @dataclasses.dataclass(frozen=True)
 class A2CConfig(OnPolicyConfig):
-    """A2C's fields: `OnPolicyConfig`'s, with Stable-Baselines3's A2C defaults."""
+    """A2C's fields: `OnPolicyConfig`'s, with Stable-Baselines3's A2C defaults.
+
+    >>> A2CConfig(num_envs=8).to_dict()['learning_rate']
+    0.0007
+    """
 
     n_steps: int = 5
     """Steps per environment between updates."""

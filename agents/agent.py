@@ -81,6 +81,12 @@ class Agent(abc.ABC):
         self.last_update: dict[str, float] = {}
 
     @property
+    def metrics(self) -> dict[str, float]:
+        """The last update's scalar metrics (losses, entropy, approx KL, clip fraction, gradient norm...);
+        alias of `last_update`."""
+        return self.last_update
+
+    @property
     def parallel(self) -> int:
         """Alias of `num_envs`."""
         return self.num_envs

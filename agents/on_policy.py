@@ -57,7 +57,15 @@ class Rollout:
 
 
 class OnPolicyAgent(Agent):
-    """Base class of the on-policy learners (see the module docstring)."""
+    """Base class of the on-policy learners (see the module docstring); a learner sets
+    `Config` and implements `_learn(rollout) -> metrics`.
+
+    >>> from modalbridge.agents import PPO
+    >>> agent = PPO(dict(state=dict(type='float', shape=(2,))), dict(action=dict(type='int', num_values=2)),
+    ...             n_steps=4, batch_size=4, seed=0)
+    >>> agent.buffer.states['state'].shape  # (n_steps + 1, num_envs) + the state's shape
+    (5, 1, 2)
+    """
 
     Config: ClassVar[type[OnPolicyConfig]] = OnPolicyConfig
 

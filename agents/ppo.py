@@ -51,7 +51,13 @@ from modalbridge.bridges.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class PPOConfig(OnPolicyConfig):
-    """PPO's fields: `OnPolicyConfig`'s (SB3 PPO defaults) and these."""
+    """PPO's fields: `OnPolicyConfig`'s (SB3 PPO defaults) and these.
+
+    >>> PPOConfig(num_envs=8, n_steps=32, batch_size=512)
+    Traceback (most recent call last):
+    ...
+    modalbridge.bridges.errors.ConfigError: batch_size: expected at most n_steps * num_envs = 256 (one rollout); received 512
+    """
 
     batch_size: int = 64
     """Minibatch size (at most n_steps * num_envs)."""

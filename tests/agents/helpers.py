@@ -21,7 +21,8 @@ class MultiModal(Environment):
                          force=dict(type='float', shape=(2,), min_value=-1.0, max_value=1.0)))
 
     def _reset(self, seed):
-        self.rng = np.random.default_rng(seed)
+        if seed is not None or not hasattr(self, 'rng'):  # later resets continue the seeded stream
+            self.rng = np.random.default_rng(seed)
         self.t = 0
         return self._observe()
 

@@ -84,3 +84,24 @@ def test_every_hyperparameter_is_validated_naming_its_field(option, field):
     with pytest.raises(ConfigError) as caught:
         A2C(VECTOR, CHOICE, **option)
     assert str(caught.value).startswith(field)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+REWARDS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), st.integers(-10**40, 10**40),
+                    st.booleans(), st.none(), st.text(max_size=3), st.lists(st.floats(), min_size=0, max_size=3))
+
+
+@settings(max_examples=80, deadline=None)
+@given(REWARDS)
+def test_any_reward_is_taken_as_a_finite_float32_number_or_refused_as_a_spec_error(reward):
+    agent = RandomAgent(VECTOR, CHOICE, seed=0)
+    agent.act(dict(state=np.zeros(2, np.float32)))
+    try:
+        agent.observe(reward, Terminal.NONE)
+    except SpecError as error:
+        assert error.key == 'reward'
+    else:
+        value = np.asarray(reward, np.float64)
+        assert value.shape in ((), (1,)) and np.all(np.isfinite(value.astype(np.float32)))
+        assert not isinstance(reward, (str, bool, type(None)))
