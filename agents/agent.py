@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import json
 import os
-import shutil
-import tempfile
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from modalbridge.agents import checkpoint
 from modalbridge.agents.config import AgentConfig
 from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError, SpecError
 from modalbridge.bridges.specs import SpecLike, as_specs, describe, from_dict, is_text, to_dict
 
-CONFIG_FILE = 'agent.json'
 AGENTS: dict[str, type['Agent']] = {}
 
 
@@ -143,67 +140,52 @@ class Agent(abc.ABC):
     # -- checkpoints ---------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> str:
-        """Writes a checkpoint directory (config JSON + weights), atomically."""
-        path = os.fspath(path)
+        """Writes a checkpoint directory: the configuration by value, the weights and the
+        preprocessing with its state (see `modalbridge.agents.checkpoint`).
+
+        Refuses to replace anything at `path` that is not a checkpoint; replacing a
+        checkpoint never leaves `path` missing.
+        """
         document = dict(agent=type(self).__name__,
                         states={k: _jsonable(to_dict(v)) for k, v in self.states.items()},
                         actions={k: _jsonable(to_dict(v)) for k, v in self.actions.items()},
-                        config=self.config.to_dict(), timesteps=self.timesteps, episodes=self.episodes,
+                        config=self._checkpoint_config(), timesteps=self.timesteps, episodes=self.episodes,
                         updates=self.updates)
-        try:
-            text = json.dumps(document, indent=2)
-        except TypeError as error:
-            raise ConfigError(f'save: the agent configuration is not JSON-serialisable ({error}); '
-                              'a network given as a Python function cannot be saved') from error
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix='.saving-', dir=parent)
-        try:
-            with open(os.path.join(staging, CONFIG_FILE), 'w', encoding='utf-8') as file:
-                file.write(text)
-            self._save_weights(staging)
-            if os.path.exists(path):
-                old = tempfile.mkdtemp(prefix='.replaced-', dir=parent)
-                os.rename(path, os.path.join(old, 'previous'))
-                os.rename(staging, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(staging, path)
-        finally:
-            if os.path.exists(staging):
-                shutil.rmtree(staging, ignore_errors=True)
-        return path
+        return checkpoint.save(path, document, self._save_weights)
 
     @classmethod
     def load(cls, path: str | os.PathLike, safe_mode: bool = True, **overrides: Any) -> 'Agent':
-        """An agent from a checkpoint directory; `overrides` replace saved arguments.
+        """An agent from a checkpoint directory, acting on raw environment states;
+        `overrides` replace saved configuration fields.
 
-        `safe_mode` resolves only registered plug-ins in the saved declarations.
+        `safe_mode` (the default) resolves only built-in types and plug-ins registered in
+        code in the saved declarations: nothing in the checkpoint can import or run code.
         """
+        document = checkpoint.read(path)
         path = os.fspath(path)
-        config_path = os.path.join(path, CONFIG_FILE)
-        if not os.path.isfile(config_path):
-            raise ConfigError(f'load: {path!r} is not an agent checkpoint (no {CONFIG_FILE})')
-        try:
-            with open(config_path, encoding='utf-8') as file:
-                document = json.load(file)
-            kind = AGENTS[document['agent']]
-            states = {k: from_dict(_tuples(v), name=k) for k, v in document['states'].items()}
-            actions = {k: from_dict(_tuples(v), name=k) for k, v in document['actions'].items()}
-            config = {**document['config'], **overrides}
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise ConfigError(f'load: {config_path!r} is corrupted: {error!r}') from error
+        if document['agent'] not in AGENTS:
+            raise ConfigError(f"load: {path!r} holds an agent of type {document['agent']!r}; known: {sorted(AGENTS)}")
+        kind = AGENTS[document['agent']]
         if cls is not Agent and not issubclass(kind, cls):
             raise ConfigError(f'load: {path!r} holds a {kind.__name__}, not a {cls.__name__}')
+        states = {k: from_dict(_tuples(v), name=k) for k, v in document['states'].items()}
+        actions = {k: from_dict(_tuples(v), name=k) for k, v in document['actions'].items()}
+        config = {**document.get('config', {}), **overrides}
         agent = kind._from_checkpoint(states, actions, config, safe_mode)
         try:
             agent._load_weights(path)
+        except ConfigError:
+            raise
         except Exception as error:  # noqa: BLE001 - any unreadable weights file is a corrupted checkpoint
             raise ConfigError(f'load: the weights in {path!r} cannot be read: {error}') from error
         agent.timesteps = document.get('timesteps', 0)
         agent.episodes = document.get('episodes', 0)
         agent.updates = document.get('updates', 0)
         return agent
+
+    def _checkpoint_config(self) -> dict[str, Any]:
+        """The configuration as stored in a checkpoint (JSON, by value)."""
+        return self.config.to_dict()
 
     @classmethod
     def _from_checkpoint(cls, states, actions, config: dict[str, Any], safe_mode: bool) -> 'Agent':

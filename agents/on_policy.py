@@ -29,6 +29,7 @@ from modalbridge.bridges.errors import ModalbridgeError
 from modalbridge.bridges.specs import SpecLike
 
 keras = tf.keras
+PREPROCESSING_FILE = 'preprocessing.npz'
 WEIGHTS_FILE = 'weights.weights.h5'
 
 
@@ -176,11 +177,22 @@ class OnPolicyAgent(Agent):
         """A TensorFlow SavedModel of the deterministic policy on raw states (see `Policy.export`)."""
         return self.policy.export(os.fspath(path), batch_size)
 
+    def _checkpoint_config(self) -> dict[str, Any]:
+        config = super()._checkpoint_config()
+        if self.policy.stack is not None:  # by value: a corpus is stored as its vocabulary
+            config['preprocessing'] = self.policy.stack.config()
+        return config
+
     def _save_weights(self, directory: str) -> None:
         self.policy.model.save_weights(os.path.join(directory, WEIGHTS_FILE))
+        if self.policy.stack is not None:  # running statistics, frame memory, the frozen flag
+            np.savez(os.path.join(directory, PREPROCESSING_FILE), **self.policy.stack.state())
 
     def _load_weights(self, directory: str) -> None:
         self.policy.model.load_weights(os.path.join(directory, WEIGHTS_FILE))
+        if self.policy.stack is not None:
+            with np.load(os.path.join(directory, PREPROCESSING_FILE), allow_pickle=False) as state:
+                self.policy.stack.load_state(dict(state))
 
 
 def flat(array: np.ndarray) -> np.ndarray:

@@ -21,7 +21,6 @@ recurrent core fills it, reset where `first` is true.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import random
 from typing import Any, Iterator, Mapping
 
@@ -75,7 +74,7 @@ class Policy:
                  seed: int | None = None, safe_mode: bool = False):
         self.states = as_specs(states, 'states')
         self.actions = as_specs(actions, 'actions')
-        self.stack = (Stack(self.states, preprocessing, num_envs=num_envs, backend='tf')
+        self.stack = (Stack(self.states, preprocessing, num_envs=num_envs, backend='tf', safe_mode=safe_mode)
                       if preprocessing is not None else None)
         self.network_states = self.stack.states if self.stack is not None else self.states
         _check_input_names(self.network_states)
@@ -119,12 +118,13 @@ class Policy:
 
     # -- in TF (inside compiled functions) -------------------------------------
 
-    def preprocess_tf(self, states: Mapping[str, tf.Tensor], update: bool = True) -> dict[str, tf.Tensor]:
-        """The network's inputs from raw states (the stack's memory advances when `update`)."""
+    def preprocess_tf(self, states: Mapping[str, tf.Tensor], update: bool = True,
+                      first: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """The network's inputs from raw states (the stack's memory advances when `update`;
+        environments marked `first` restart it inside this call)."""
         if self.stack is None:
             return dict(states)
-        # TODO(preprocess): a public `Stack.apply_tf(inputs, update=...)` replaces this private call.
-        outputs = self.stack._tf_body(dict(states), update=update)  # noqa: SLF001
+        outputs = self.stack.apply_tf(dict(states), update=update, first=first)
         return {name: outputs[name] if name in outputs else states[name] for name in self.network_states}
 
     def distributions(self, states: Mapping[str, tf.Tensor], training: bool = False) -> tuple[dict, tf.Tensor]:
@@ -143,13 +143,9 @@ class Policy:
         return lambda states, core_state, first: self._step(states, core_state, first, deterministic, update)
 
     def _step(self, states, core_state, first, deterministic: bool, update: bool):
-        if self.stack is not None and update:
-            # Environments starting an episode restart the preprocessing memory inside this call
-            # (a recurrent core would reset its state here too).
-            # TODO(preprocess): a public Stack hook for this mask replaces the private variable.
-            started = self.stack._first_variable  # noqa: SLF001
-            started.assign(tf.logical_or(started, first))
-        inputs = self.preprocess_tf(states, update)
+        # Environments starting an episode restart the preprocessing memory inside this call
+        # (a recurrent core would reset its state here too).
+        inputs = self.preprocess_tf(states, update, first if update else None)
         params, value = self.distributions(inputs)
         actions, samples, log_probs = {}, {}, []
         for name, h in self.heads.items():
@@ -220,7 +216,7 @@ class Policy:
         """
         module = tf.Module()
         module.model = self.model
-        module.resources = _trackables(self.stack)
+        module.resources = self.stack.tf_resources() if self.stack is not None else []
 
         @tf.function(input_signature=[signature(self.states, batch_size)])
         def serve(states):
@@ -234,10 +230,7 @@ class Policy:
 
 
 def _build_network(states, network, name, safe_mode):
-    # TODO(agents-io): networks.build gains `safe_mode`; pass it whenever it exists.
-    if 'safe_mode' in inspect.signature(networks.build).parameters:
-        return networks.build(states, network, name=name, safe_mode=safe_mode)
-    return networks.build(states, network, name=name)
+    return networks.build(states, network, name=name, safe_mode=safe_mode)
 
 
 def _check_input_names(states: Mapping[str, Spec]) -> None:
@@ -248,20 +241,6 @@ def _check_input_names(states: Mapping[str, Spec]) -> None:
             raise ConfigError(f'states: {seen[key]!r} and {name!r} both become the network input name {key!r}; '
                               'rename one of them')
         seen[key] = name
-
-
-def _trackables(stack: Stack | None) -> list:
-    """The TF resources (variables, lookup tables) a stack's compiled body reads."""
-    if stack is None:
-        return []
-    found = [stack._first_variable]  # noqa: SLF001
-    for variables in stack._variables.values():  # noqa: SLF001
-        found.extend(variables)
-    for chain in stack._chains.values():  # noqa: SLF001
-        for preprocessor in chain:
-            found.extend(value for value in vars(preprocessor).values()
-                         if isinstance(value, tf.__internal__.tracking.Trackable))
-    return found
 
 
 def _tensors(arrays: Mapping[str, Any]) -> dict[str, tf.Tensor]:

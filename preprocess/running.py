@@ -56,12 +56,11 @@ class RunningStandardize(Preprocessor):
         return tuple(state[:3]) + (np.array(bool(frozen)),)
 
     @staticmethod
-    def _update(x, mean, var, count, xp):
+    def _update(x, mean, var, count, xp, batch_count):
         batch_mean = xp.reduce_mean(x, axis=0) if hasattr(xp, 'reduce_mean') else x.mean(axis=0)
         centered = x - batch_mean
         batch_var = (xp.reduce_mean(centered * centered, axis=0) if hasattr(xp, 'reduce_mean')
                      else (centered * centered).mean(axis=0))
-        batch_count = x.shape[0]
         delta = batch_mean - mean
         total = count + batch_count
         new_mean = mean + delta * batch_count / total
@@ -75,7 +74,7 @@ class RunningStandardize(Preprocessor):
             if not np.isfinite(x).all():
                 raise SpecError(self.input_spec.name, 'finite values (running_standardize would keep a '
                                 'NaN or inf in its statistics forever)', 'a non-finite value')
-            mean, var, count = self._update(x, mean, var, count, np)
+            mean, var, count = self._update(x, mean, var, count, np, x.shape[0])
         y = ((x - mean) / np.sqrt(var + self.epsilon)).astype(np.float32)
         return y, (mean, var, np.asarray(count), frozen)
 
@@ -83,7 +82,9 @@ class RunningStandardize(Preprocessor):
         import tensorflow as tf
         mean, var, count, frozen = state
         x = tf.cast(x, tf.float64)
-        new_mean, new_var, new_count = self._update(x, mean, var, count, tf.math)
+        # the batch size from the tensor, so a graph traced for any batch size works
+        batch_count = tf.cast(tf.shape(x)[0], tf.float64)
+        new_mean, new_var, new_count = self._update(x, mean, var, count, tf.math, batch_count)
         learn = tf.logical_and(tf.logical_not(frozen), tf.reduce_all(tf.math.is_finite(x)))
         mean = tf.where(learn, new_mean, mean)
         var = tf.where(learn, new_var, var)

@@ -101,12 +101,15 @@ def test_save_replaces_atomically_and_bad_checkpoints_change_nothing(tmp_path):
         Agent.load(tmp_path / 'missing')
     (path / 'agent.json').write_text('{not json')
     before = sorted(os.listdir(path)), (path / 'agent.json').read_text()
-    with pytest.raises(ConfigError, match='agent.json\' is corrupted'):
+    with pytest.raises(ConfigError, match="agent.json' is not valid JSON"):
         Agent.load(path)
     assert (sorted(os.listdir(path)), (path / 'agent.json').read_text()) == before
+    with pytest.raises(ConfigError, match='not a modalbridge checkpoint'):
+        agent.save(path)  # a corrupted checkpoint is not recognised as ours: left alone
+    path = tmp_path / 'other'
     agent.save(path)
     (path / 'weights.weights.h5').write_bytes(b'garbage')
-    with pytest.raises(ConfigError, match="load: the weights in '.*agent' cannot be read"):
+    with pytest.raises(ConfigError, match="load: the weights in '.*other' cannot be read"):
         Agent.load(path)
 
 

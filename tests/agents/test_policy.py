@@ -93,3 +93,35 @@ def test_tokenized_text_and_running_statistics_act_independently_and_export(tmp_
     out = exported.signatures['serving_default'](caption=tf.constant(batch['caption'].astype(str)),
                                                  pos=tf.constant(batch['pos']))
     assert out['a'].numpy().tolist() == expected['a'].tolist()
+
+
+def test_a_checkpoint_is_a_complete_policy_with_its_preprocessing_state(tmp_path):
+    """Vocabulary (from a corpus) and running statistics come back exactly; the loaded agent acts
+    identically on raw states, and the checkpoint stores no corpus, only the vocabulary."""
+    import json
+
+    from modalbridge.agents import PPO, Agent
+    states = dict(caption=dict(type='text'), position=dict(type='float', shape=(2,)))
+    preprocessing = dict(caption=[dict(type='tokenize', length=4, corpus=['go to the red ball', 'pick a key'])],
+                         position=[dict(type='running_standardize')])
+    agent = PPO(states, dict(action=dict(type='int', num_values=3)), preprocessing=preprocessing, n_steps=4,
+                batch_size=4, num_envs=2, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        raw = dict(caption=np.array(['go to the red ball', 'pick a key'], object),
+                   position=rng.normal(3.0, 2.0, (2, 2)).astype(np.float32))
+        agent.act(raw)
+        agent.observe(np.zeros(2), np.zeros(2, np.int64))
+    agent.save(tmp_path / 'agent')
+    document = json.loads((tmp_path / 'agent' / 'agent.json').read_text())
+    tokenize = document['config']['preprocessing']['caption'][0]
+    assert 'corpus' not in tokenize and 'red' in tokenize['vocabulary']
+    loaded = Agent.load(tmp_path / 'agent')
+    for name, value in agent.policy.stack.state().items():
+        np.testing.assert_array_equal(loaded.policy.stack.state()[name], value, err_msg=name)
+    raw = dict(caption=np.array(['go to the red ball', 'an unknown caption'], object),
+               position=np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+    ours = agent.act(raw, deterministic=True, independent=True)
+    theirs = loaded.act(raw, deterministic=True, independent=True)
+    np.testing.assert_array_equal(ours['action'], theirs['action'])
+    np.testing.assert_array_equal(agent.policy.preprocess(raw)['position'], loaded.policy.preprocess(raw)['position'])
