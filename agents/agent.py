@@ -254,13 +254,29 @@ def _rewards(reward: Any) -> np.ndarray:
     return value.astype(np.float64)
 
 
+INFINITIES = {'inf': float('inf'), '-inf': float('-inf')}
+
+
 def _jsonable(value: Any) -> Any:
+    """A spec's short form as strict JSON: tuples as lists, infinite bounds as 'inf' / '-inf'."""
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return list(value)
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value in (float('inf'), float('-inf')):
+        return 'inf' if value > 0 else '-inf'
     return value
 
 
-def _tuples(short: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if k == 'shape' else v for k, v in short.items()}
+def _tuples(short: Any) -> Any:
+    """The inverse of `_jsonable` for a spec read from a checkpoint."""
+    if not isinstance(short, dict):
+        raise ConfigError(f'load: a spec must be a dict; received {short!r}')
+
+    def bound(value: Any) -> Any:
+        if isinstance(value, list):
+            return [bound(v) for v in value]
+        return INFINITIES.get(value, value) if isinstance(value, str) else value
+
+    return {k: tuple(v) if k == 'shape' and isinstance(v, list) else
+            bound(v) if k in ('min_value', 'max_value') else v for k, v in short.items()}

@@ -140,6 +140,7 @@ def check_agent_options(options: Any, agent_class: type) -> None:
     if not isinstance(options, dict):
         raise ConfigError(f"config['agent']: expected a dict of the agent's options; received {type(options).__name__}")
     fields = _agent_fields(agent_class)
+    _check_typed_config(options, agent_class)
     for key, value in options.items():
         place = f"config['agent'][{key!r}]"
         if key in SET_BY_THE_DEMO:
@@ -161,6 +162,21 @@ def check_agent_options(options: Any, agent_class: type) -> None:
                 raise ConfigError(f'{place}: expected an int; received {value!r}')
         elif isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f'{place}: expected a string; received {value!r}')
+
+
+def _check_typed_config(options: dict, agent_class: type) -> None:
+    """An agent with a typed `Config` dataclass validates every field itself: build it now, before training."""
+    config_class = getattr(agent_class, 'Config', None)
+    if not dataclasses.is_dataclass(config_class):
+        return
+    known = {field.name for field in dataclasses.fields(config_class)}
+    given = {key: value for key, value in options.items() if key in known and key not in SET_BY_THE_DEMO}
+    try:
+        config_class(**given)
+    except ConfigError as error:
+        field, _, why = str(error).partition(': ')
+        raise ConfigError(f"config['agent'][{field!r}]: {why}" if field in known
+                          else f"config['agent']: {error}") from None
 
 
 def _agent_fields(agent_class: type) -> dict[str, Any]:
