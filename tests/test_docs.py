@@ -98,6 +98,23 @@ def test_the_site_builds_strictly(tmp_path):
     reference = (tmp_path / 'site' / 'api' / 'bridges' / 'index.html').read_text()
     assert 'GymBridge' in reference and 'dm_env' in reference  # the API reference came from the docstrings
     assert (tmp_path / 'site' / 'guides' / 'scale-out' / 'index.html').exists()
+    for page in (tmp_path / 'site' / 'api').rglob('index.html'):
+        html = page.read_text()
+        # docstring examples render as code (docs/doctest_fences.py), not as '>>>' quotes or raw fences
+        assert '<blockquote>' not in html and '```' not in html, page
+
+
+def test_doctest_examples_are_fenced_where_not_already_code():
+    pytest.importorskip('griffe')
+    spec = importlib.util.spec_from_file_location('doctest_fences', ROOT / 'docs' / 'doctest_fences.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = 'Text.\n>>> 1 + 1\n2\n\nMore.'
+    assert module.fence(text) == 'Text.\n\n```pycon\n>>> 1 + 1\n2\n```\n\nMore.'
+    literal = 'A reST block::\n\n    >>> 1\n    1\n\nAfter.'
+    assert module.fence(literal) == literal
+    listed = '* an item::\n\n    >>> 1\n    1\n'
+    assert module.fence(listed) == '* an item::\n\n    ```pycon\n    >>> 1\n    1\n    ```'
 
 
 # -- the guides' code runs as written (training with a smaller budget) -------------
