@@ -18,6 +18,7 @@ from pathlib import Path
 from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parents[1]
+TREE: str | None = None
 
 
 def _tree() -> Path:
@@ -35,5 +36,8 @@ def _tree() -> Path:
 def on_config(config):
     # mkdocstrings' Python handler searches its `paths` (here the project root, which has
     # no modalbridge/ folder) and then sys.path, ahead of the editable install's folders.
-    sys.path.insert(0, str(_tree()))
+    global TREE
+    if TREE is None:  # once per process (mkdocs serve calls on_config on every rebuild)
+        TREE = str(_tree())
+        sys.path.insert(0, TREE)
     return config
