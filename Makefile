@@ -3,10 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,atari,dmc,minigrid,tensorboard,vizdoom,envpool,ray
+EXTRAS := dev,docs,atari,dmc,minigrid,tensorboard,vizdoom,envpool,ray
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,5 +29,8 @@ bench: setup
 	$(BIN)/python bench/agents.py
 	$(BIN)/python bench/vector.py
 
+docs: setup
+	$(BIN)/mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info site

@@ -4,16 +4,20 @@ Imports the three layers from the installed wheel (not the source tree) and
 runs one bridge, one stack and one agent step.
 """
 
+import importlib.metadata
 import pathlib
 import sys
 
 import numpy as np
 
+import modalbridge
 import modalbridge.bridges as bridges
 import modalbridge.envs  # noqa: F401 - the built-in environments import from the wheel too
 
 assert 'site-packages' in pathlib.Path(bridges.__file__).parts, bridges.__file__
 assert 'tensorflow' not in sys.modules, 'importing the bridges imported TensorFlow'
+assert 'site-packages' in pathlib.Path(modalbridge.__file__).parts, modalbridge.__file__
+assert modalbridge.__version__ == importlib.metadata.version('modalbridge'), modalbridge.__version__
 
 from modalbridge.bridges import GymBridge  # noqa: E402
 from modalbridge.preprocess import Stack  # noqa: E402

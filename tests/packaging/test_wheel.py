@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-FOLDERS = {'bridges': 'modalbridge.bridges', 'preprocess': 'modalbridge.preprocess',
+FOLDERS = {'src/modalbridge': 'modalbridge', 'bridges': 'modalbridge.bridges', 'preprocess': 'modalbridge.preprocess',
            'agents': 'modalbridge.agents', 'envs': 'modalbridge.envs'}
 
 
@@ -42,6 +42,8 @@ def test_the_wheel_holds_every_subpackage(wheel):
     packed = {'.'.join(pathlib.PurePosixPath(name).parent.parts) for name in names if name.endswith('/__init__.py')}
     missing = _source_packages() - packed
     assert not missing, f'the wheel lacks {sorted(missing)}'
+    typed = {'.'.join(pathlib.PurePosixPath(name).parent.parts) for name in names if name.endswith('/py.typed')}
+    assert typed == _source_packages(), f'py.typed missing in {sorted(_source_packages() - typed)}'
 
 
 def test_the_wheel_imports_and_runs_in_a_fresh_environment(wheel, tmp_path):
