@@ -100,7 +100,11 @@ class PreprocessDMEnv(dm_env.Environment):
     The observation must be one array or a flat dict of arrays (nest it
     through `DMEnvBridge` otherwise); a single array is named ``'state'``.
 
-    >>> env = PreprocessDMEnv(dm_env_environment, dict(pixels=[dict(type='grayscale')]))
+    >>> from modalbridge.bridges import GymBridge, to_dm_env
+    >>> env = PreprocessDMEnv(to_dm_env(GymBridge('CartPole-v1')),
+    ...                       dict(state=[dict(type='clip', min_value=-0.01, max_value=0.01)]))
+    >>> env.reset().observation.shape
+    (4,)
     """
 
     def __init__(self, env: dm_env.Environment, preprocessing: Declaration, backend: str = 'numpy',

@@ -20,7 +20,6 @@ PACKAGES = ('modalbridge.bridges', 'modalbridge.envs', 'modalbridge.preprocess',
 # Modules whose examples fail today, in files other engineers are editing: remove an
 # entry once its module passes (the xfail is strict, so a fixed module fails here).
 KNOWN_FAILURES = {
-    'modalbridge.preprocess.wrappers': "PreprocessDMEnv's example uses an undefined dm_env_environment",
 }
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
