@@ -243,6 +243,14 @@ class ReplayMemory:
             complete |= (k <= written) & (self._terminals[env, (slot + k) % self.rows] != 0)
         return valid & complete
 
+    def _complete(self) -> np.ndarray:
+        every = np.arange(self.capacity)
+        return every[self._valid(every // self.rows, every % self.rows)]
+
+    def complete(self) -> int:
+        """How many transitions can be sampled now (their stacks held, their n-step windows complete)."""
+        return len(self._complete())
+
     def sample(self, batch_size: int, beta: float = 0.4) -> Batch:
         """`batch_size` transitions (uniform, or prioritized with importance exponent `beta`)."""
         batch_size = arguments.integer('batch_size', batch_size, minimum=1)
@@ -266,8 +274,7 @@ class ReplayMemory:
             if not missing.size:
                 break
         if missing.size:  # few complete rows among many: draw from all of them
-            every = np.arange(self.capacity)
-            every = every[self._valid(every // self.rows, every % self.rows)]
+            every = self._complete()
             if not every.size:
                 raise ConfigError(f'replay: no complete transitions to sample from ({len(self)} rows held); '
                                   'add more steps before sampling (first_update)')
