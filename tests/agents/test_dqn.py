@@ -162,17 +162,16 @@ def test_bad_actions_exploration_and_call_order_are_refused():
 
 
 def test_dqn_learns_cartpole():
-    """Fixed seed, 12k steps (~30 s): well above a random policy's ~22 mean return."""
+    """Fixed seed, 6,000 steps (~25 s on a loaded machine); a random policy scores ~22."""
     env = GymBridge('CartPole-v1')
     agent = DQN(env.states, env.actions, network=[dict(type='dense', size=64, activation='relu')] * 2,
-                learning_rate=2.3e-3, batch_size=64, memory_capacity=20_000, first_update=1000,
-                update_frequency=64, repeat_update=32, target_update_frequency=32,
-                exploration=dict(type='epsilon_decay', epsilon=1.0, epsilon_final=0.04, epsilon_timesteps=4000),
+                learning_rate=1e-3, batch_size=64, n_step=3, memory_capacity=10_000, first_update=500,
+                update_frequency=16, repeat_update=16, target_update_frequency=250,
+                exploration=dict(type='epsilon_decay', epsilon=1.0, epsilon_final=0.02, epsilon_timesteps=5000),
                 seed=0)
-    runner = Runner(agent, env, seed=0)
-    runner.run(timesteps=12_000, progress=False)
+    Runner(agent, env, seed=0).run(timesteps=6_000, progress=False)
     evaluation = Runner(agent, env, seed=100).run(episodes=5, evaluate=True, progress=False)
     assert np.mean(evaluation.episode_returns) >= THRESHOLD, evaluation.episode_returns
 
 
-THRESHOLD = 100.0
+THRESHOLD = 150.0  # measured 188 (216, 168, 188, 195, 173) with this seed
