@@ -26,7 +26,12 @@ Several discrete actions get one Q head each on the shared torso, each with
 its own target from the shared reward (action branching, Tavakoli et al. 2018).
 A dueling head is ``V(s) + A(s, a) - mean_a A(s, a)``.
 
->>> agent = DQN(states=env.states, actions=env.actions, memory_capacity=50_000, first_update=1000)
+>>> from modalbridge.bridges import GymBridge
+>>> env = GymBridge('CartPole-v1')
+>>> agent = DQN(env.states, env.actions, memory_capacity=50_000, first_update=1000, seed=0)
+>>> step = env.execute(agent.act(env.reset(seed=0)))
+>>> agent.observe(step.reward, step.terminal), len(agent.memory)
+(False, 1)
 """
 
 from __future__ import annotations
@@ -54,7 +59,13 @@ EPSILON = dict(type='epsilon_decay', epsilon=1.0, epsilon_final=0.05, epsilon_ti
 
 @dataclasses.dataclass(frozen=True)
 class DQNConfig:
-    """DQN's hyperparameters; names follow TensorForce where it has one. Defaults: SB3's DQN."""
+    """DQN's hyperparameters; names follow TensorForce where it has one. Defaults: SB3's DQN.
+
+    >>> config = DQNConfig(batch_size=8, learning_rate=0.001, memory_capacity=800, first_update=80,
+    ...                    repeat_update=4, target_update_frequency=20)
+    >>> DQNConfig.from_dict(config.to_dict()) == config
+    True
+    """
 
     network: Any = 'auto'                 # the torso: 'auto', layer dicts, a JSON path or a builder
     memory_capacity: int = 100_000        # transitions held by the replay memory

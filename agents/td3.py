@@ -24,7 +24,12 @@ The torso (`network`) is built per network; `head_size` units of ReLU
 follow it in the actor, and follow the concatenation of torso and actions
 in each critic.
 
->>> agent = TD3(states=env.states, actions=env.actions, first_update=1000, seed=0)
+>>> from modalbridge.bridges import GymBridge
+>>> env = GymBridge('Pendulum-v1')
+>>> agent = TD3(env.states, env.actions, first_update=1000, seed=0)
+>>> actions = agent.act(env.reset(seed=0), deterministic=True, independent=True)
+>>> actions['action'].shape, bool(abs(actions['action'][0]) <= 2.0)
+((1,), True)
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ MODELS = ('actor', 'critic1', 'critic2', 'actor_target', 'critic1_target', 'crit
 
 @dataclasses.dataclass(frozen=True)
 class TD3Config:
-    """TD3's hyperparameters (TensorForce names where it has one). Defaults: SB3's TD3."""
+    """TD3's hyperparameters (TensorForce names where it has one). Defaults: SB3's TD3.
+
+    >>> TD3Config(exploration=dict(type='OrnsteinUhlenbeckProcess', kwargs=dict(sigma=0.1))).policy_delay
+    2
+    """
 
     network: Any = 'auto'                 # the torso of the actor and of each critic
     head_size: int = 256                  # ReLU units after the torso (actor) / torso + actions (critics)
