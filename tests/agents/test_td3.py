@@ -135,4 +135,4 @@ def test_td3_learns_to_follow_a_target():
     assert np.mean(evaluation.episode_returns) >= THRESHOLD, np.mean(evaluation.episode_returns)
 
 
-THRESHOLD = -0.05
+THRESHOLD = -0.05  # measured -0.0025 with this seed; uniform random actions score -2/3
