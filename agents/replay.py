@@ -189,6 +189,8 @@ class ReplayMemory:
         for key, value in (('reward', reward), ('terminal', terminal)):
             if value.shape != (n,):
                 raise SpecError(key, f'shape ({n},)', f'shape {value.shape}')
+        if not np.all(np.isin(terminal, (0, 1, 2))):
+            raise SpecError('terminal', 'Terminal values 0, 1 or 2', f'{terminal.tolist()}')
         states = self._checked(states, self.states, 'states')
         actions = self._checked(actions, self.actions, 'actions')
         envs = np.arange(n)

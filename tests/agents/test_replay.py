@@ -206,6 +206,8 @@ def test_bad_use_is_refused():
         memory.add(dict(obs=np.zeros((1, 3))), dict(move=[0]), [0.0], [0])
     with pytest.raises(SpecError, match='reward'):
         memory.add(dict(obs=np.zeros((1, 2))), dict(move=[0]), [0.0, 1.0], [0])
+    with pytest.raises(SpecError, match='Terminal values'):
+        memory.add(dict(obs=np.zeros((1, 2))), dict(move=[0]), [0.0], [3])
     with pytest.raises(SpecError, match='actions'):
         memory.add(dict(obs=np.zeros((1, 2))), dict(jump=[0]), [0.0], [0])
     with pytest.raises(ConfigError, match='not prioritized'):
