@@ -65,7 +65,8 @@ class Noise:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        KINDS[cls.type] = cls
+        if cls.type:  # not the abstract bases
+            KINDS[cls.type] = cls
 
     def validate(self, place: str) -> None:
         """Checks the fields; ConfigError messages start with ``place.field``."""

@@ -127,6 +127,7 @@ def test_declarations_round_trip_through_json():
     (dict(type='gaussian', sigma=0.1), "exploration.type: 'gaussian' explores float actions"),
     (dict(move=dict(type='constant', constant=0.1, epsilon=0.2)), "exploration['move']: give epsilon or constant"),
     ('0.1', 'exploration: expected a finite number'),
+    (dict(type=''), "exploration.type: expected one of"),  # found by hypothesis: the abstract base's empty type
 ])
 def test_bad_declarations_name_the_place(declaration, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
