@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from modalbridge.agents import A2C, RandomAgent, Runner, networks
+from modalbridge.agents import A2C, RandomAgent, Runner
 from modalbridge.agents.checkpoint import load_json
 from modalbridge.agents.evaluation import evaluate as evaluate_policy
 from modalbridge.bridges import ConfigError, Environment, GymBridge, VectorEnvironment, plugins
@@ -269,16 +269,17 @@ def check_vocabulary(config: dict[str, Any], episodes: int = 32) -> None:
                               f'{sorted(set(captions))[:3]}')
 
 
-def build(config: dict[str, Any], safe_mode: bool = False) -> tuple[VectorEnvironment, Stack, A2C]:
-    """Everything the run needs, built (and so checked) before any training."""
+def build(config: dict[str, Any], safe_mode: bool = False) -> tuple[VectorEnvironment, A2C]:
+    """Everything the run needs, built (and so checked) before any training.
+
+    The agent holds its preprocessing (run inside its compiled act, and saved with it), so it acts on the
+    environment's raw states, in training, in evaluation and after `Agent.load`.
+    """
     envs = VectorEnvironment([make_env(config) for _ in range(config['envs'])])
-    stack = Stack(envs.states, config['preprocessing'], num_envs=config['envs'], backend='numpy')
     check_vocabulary(config)
-    if safe_mode:  # the agent builds its networks from the same declaration; check it refuses nothing first
-        networks.build(stack.states, config['network'], safe_mode=True)
-    agent = A2C(stack.states, envs.actions, network=config['network'], parallel=config['envs'],
-                seed=config['seed'], **config['agent'])
-    return envs, stack, agent
+    agent = A2C(envs.states, envs.actions, network=config['network'], preprocessing=config['preprocessing'],
+                num_envs=config['envs'], seed=config['seed'], safe_mode=safe_mode, **config['agent'])
+    return envs, agent
 
 
 def evaluate(config: dict[str, Any], agent: Any, swap: bool, seed: int, episodes: int,
@@ -286,10 +287,8 @@ def evaluate(config: dict[str, Any], agent: Any, swap: bool, seed: int, episodes
     """Success rate (the target reached, ``info['success']``) and mean return on fresh seeds;
     the policy samples its actions unless `deterministic`."""
     env = Recorded(make_env(config, swap_caption=swap), record=24 if frames is not None else 0)
-    # the agents of this demo act on preprocessed states (until agents hold their preprocessing, issue 11)
     result = evaluate_policy(agent, env, episodes, deterministic=deterministic, seed=seed,
-                             success=lambda info: bool(info.get('success', False)),
-                             preprocessing=config['preprocessing'])
+                             success=lambda info: bool(info.get('success', False)))
     if frames is not None:
         frames.extend(env.frames)
     return dict(success=result.success_rate, mean_return=result.mean_return)
@@ -317,8 +316,8 @@ def image_strip(frames: list, path: str) -> str:
 
 
 def train(config: dict[str, Any], minutes: float | None, out: str, safe_mode: bool = False) -> dict[str, Any]:
-    envs, stack, agent = build(config, safe_mode)
-    runner = Runner(agent, envs, preprocessing=stack, seed=config['seed'])
+    envs, agent = build(config, safe_mode)
+    runner = Runner(agent, envs, seed=config['seed'])
     deadline = None if minutes is None else time.perf_counter() + 60 * minutes
     print(f"training A2C on {config['environment']['id']} with {config['envs']} environments for up to "
           f"{config['steps']:,} steps" + (f' or {minutes:g} minutes' if minutes else ''), flush=True)
@@ -375,8 +374,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     agent, seed = result['agent'], 1_000_000 + config['seed'] * 10_000
     env = make_env(config)
-    random_agent = RandomAgent(Stack(env.states, config['preprocessing'], backend='numpy').states, env.actions,
-                               seed=config['seed'])
+    random_agent = RandomAgent(env.states, env.actions, seed=config['seed'])
     frames: list = []
     rows = [('A2C, true captions', evaluate(config, agent, False, seed, args.episodes, frames)),
             ('A2C, swapped captions', evaluate(config, agent, True, seed, args.episodes)),

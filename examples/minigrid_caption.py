@@ -44,7 +44,6 @@ import numpy as np
 from modalbridge.agents import A2C, RandomAgent, Runner
 from modalbridge.agents.evaluation import evaluate as evaluate_policy
 from modalbridge.bridges import GymBridge, VectorEnvironment
-from modalbridge.preprocess import Stack
 
 try:
     import minigrid  # noqa: F401 - registers the MiniGrid-* ids
@@ -65,9 +64,7 @@ def make_env(env_id: str) -> GymBridge:
 
 def evaluate(env_id: str, agent: Any, seed: int, episodes: int) -> float:
     """Success rate (a positive return) on fresh seeds, sampling the policy's actions."""
-    # the agent acts on preprocessed states (until agents hold their preprocessing, issue 11)
-    result = evaluate_policy(agent, make_env(env_id), episodes, deterministic=False, seed=seed,
-                             preprocessing=PREPROCESSING)
+    result = evaluate_policy(agent, make_env(env_id), episodes, deterministic=False, seed=seed)
     return float(np.mean(np.asarray(result.returns) > 0))
 
 
@@ -89,9 +86,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f'--seed must be >= 0; received {args.seed}')
 
     envs = VectorEnvironment([make_env(args.env) for _ in range(args.envs)])
-    stack = Stack(envs.states, PREPROCESSING, num_envs=args.envs, backend='numpy')
-    agent = A2C(stack.states, envs.actions, parallel=args.envs, seed=args.seed, **AGENT)
-    runner = Runner(agent, envs, preprocessing=stack, seed=args.seed)
+    # the agent holds its preprocessing: it acts on raw states here, in evaluation and once loaded
+    agent = A2C(envs.states, envs.actions, preprocessing=PREPROCESSING, num_envs=args.envs, seed=args.seed, **AGENT)
+    runner = Runner(agent, envs, seed=args.seed)
     deadline = time.perf_counter() + 60 * args.minutes
     history = runner.run(timesteps=args.steps, callback=lambda r: time.perf_counter() < deadline)
     print(f'trained {history.timesteps:,} steps ({history.episodes:,} episodes) in '
@@ -102,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f'saved the agent to {path}')
 
     seed = 1_000_000 + args.seed * 10_000
-    random_agent = RandomAgent(stack.states, envs.actions, seed=args.seed)
+    random_agent = RandomAgent(envs.states, envs.actions, seed=args.seed)
     result = dict(a2c=evaluate(args.env, agent, seed, args.episodes),
                   random=evaluate(args.env, random_agent, seed, args.episodes))
     print(f'success on {args.episodes} fresh episodes of {args.env}: '

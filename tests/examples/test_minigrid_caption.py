@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from modalbridge.agents import Agent
-from modalbridge.preprocess import Stack
 
 pytest.importorskip('minigrid')
 EXAMPLES = Path(__file__).resolve().parents[2] / 'examples'
@@ -27,9 +26,8 @@ def test_a_tiny_run_trains_evaluates_and_saves_an_agent_that_acts_identically(ex
     env = example.make_env('MiniGrid-GoToObject-6x6-N2-v0')
     raw = [env.reset(seed=seed) for seed in range(8)]
     batch = {name: np.stack([states[name] for states in raw]) for name in raw[0]}
-    inputs = Stack(env.states, example.PREPROCESSING, num_envs=8, backend='numpy')(batch)
-    np.testing.assert_array_equal(result['agent'].act(inputs, deterministic=True, independent=True)['action'],
-                                  loaded.act(inputs, deterministic=True, independent=True)['action'])
+    np.testing.assert_array_equal(result['agent'].act(batch, deterministic=True, independent=True)['action'],
+                                  loaded.act(batch, deterministic=True, independent=True)['action'])
 
 
 def test_the_mission_is_a_text_state_through_gymbridge(example):
