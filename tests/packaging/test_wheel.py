@@ -2,6 +2,7 @@
 three layers import and run from it in a fresh virtual environment."""
 
 import pathlib
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -29,8 +30,12 @@ def _source_packages() -> set[str]:
 @pytest.fixture(scope='module')
 def wheel(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp('wheel')
+    # built from a copy, so setuptools' build/ and egg-info folders never land in the working tree
+    source = tmp_path_factory.mktemp('source') / 'modalbridge'
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns('.git', '.venv', 'build', 'site', 'runs', '*.egg-info',
+                                                                '__pycache__', '.hypothesis', '.pytest_cache'))
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-q', '-w', str(out),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
+                    str(source)], check=True, capture_output=True, timeout=300)
     wheels = list(out.glob('modalbridge-*.whl'))
     assert len(wheels) == 1, wheels
     return wheels[0]
