@@ -95,15 +95,25 @@ class ImageResize(Preprocessor):
         compute = np.float64 if spec.dtype == np.float64 else np.float32
         self._rows = resize_weights(in_height, self.size[0], method).astype(compute)
         self._cols = resize_weights(in_width, self.size[1], method).astype(compute)
+        # Area resizing of frames stacked vertically equals resizing each frame when every output row's
+        # interval [i*s, (i+1)*s) is computed exactly (s a short binary fraction): no row then straddles
+        # two frames and OpenCV's tables repeat frame after frame.
+        scale = in_height / height
+        self._stackable = method == 'area' and scale * height == in_height and (scale * (1 << 16)).is_integer()
         # OpenCV rounds integer-ratio area and its fixed-point paths half up, other area sums half to even.
         self._half_up = method != 'area' or (in_height % height == 0 and in_width % width == 0)
 
     def numpy(self, x: np.ndarray) -> np.ndarray:
         height, width = self.size
-        out = np.empty((x.shape[0],) + self.spec.shape, x.dtype)
+        batch, interpolation = x.shape[0], _CV2_METHODS[self.method]
+        if self._stackable or batch == 1:
+            # The batch as one tall image: one OpenCV call (threaded across the batch when cv2 has threads).
+            tall = np.ascontiguousarray(x).reshape((batch * x.shape[1],) + x.shape[2:])
+            return cv2.resize(tall, (width, batch * height), interpolation=interpolation).reshape(
+                (batch,) + self.spec.shape)
+        out = np.empty((batch,) + self.spec.shape, x.dtype)
         for index, frame in enumerate(x):
-            resized = cv2.resize(frame, (width, height), interpolation=_CV2_METHODS[self.method])
-            out[index] = resized.reshape(self.spec.shape)
+            out[index] = cv2.resize(frame, (width, height), interpolation=interpolation).reshape(self.spec.shape)
         return out
 
     def tf(self, x: Any) -> Any:
