@@ -172,6 +172,10 @@ class SequenceRing:
         self._merge = (self.axis == len(self.frame) - 2 and spec.dtype.type in _CV2_MERGE_DTYPES
                        and channels <= _CV2_MAX_CHANNELS)
         self._rows = (int(np.prod(self.frame[:-1])), 1, self.frame[-1])  # the frames as one cv2 image
+        # Per position of the newest frame, the slots oldest first (views, shaped for cv2.merge if used).
+        views = [slot.reshape(self._rows) if self._merge else slot for slot in self.ring]
+        self._slots = [[views[(position + 1 + k) % self.length] for k in range(self.length)]
+                       for position in range(self.length)]
         self._table = None
         if fused:
             values = np.arange(np.iinfo(spec.dtype).min, np.iinfo(spec.dtype).max + 1, dtype=spec.dtype)
@@ -203,19 +207,24 @@ class SequenceRing:
 
     def _frames(self, new: np.ndarray | None) -> list[np.ndarray]:
         """The slots oldest first: all `length` of them, or the last `length - 1` and then `new`."""
-        order = [(self.position + 1 + k) % self.length for k in range(self.length)]
-        return [self.ring[k] for k in order] if new is None else [self.ring[k] for k in order[1:]] + [new]
+        slots = self._slots[self.position]
+        return list(slots) if new is None else slots[1:] + [new]
+
+    def _order(self) -> list[int]:
+        return [(self.position + 1 + k) % self.length for k in range(self.length)]
 
     def output(self, x: np.ndarray, first: np.ndarray | None) -> np.ndarray:
         """The stacked frames after `x` (batched, raw), without recording it; `first` (None: no
         episode starts) marks the environments whose frames are all `x`."""
-        new = x.reshape(self.frame)
+        new = x.reshape(self._rows if self._merge else self.frame)
         frames = self._frames(new)
         if first is not None and first.any():  # an episode starts: every frame is the new one
             mask = first.reshape((-1,) + (1,) * (len(self.frame) - 1))
+            if self._merge:
+                mask = np.repeat(mask.reshape(-1), len(new) // self.num_envs).reshape(-1, 1, 1)
             frames = [np.where(mask, new, frame) for frame in frames]
         if self._merge:
-            out = cv2.merge([frame.reshape(self._rows) for frame in frames])
+            out = cv2.merge(frames)
         else:
             out = np.concatenate(frames, axis=self.axis + 1)
         out = out.reshape(self.out_shape)
@@ -229,7 +238,7 @@ class SequenceRing:
             self.ring[:, first] = x.reshape(self.frame)[first]
 
     def read(self) -> tuple[np.ndarray]:
-        frames = np.stack(self._frames(None), axis=1)
+        frames = np.stack([self.ring[k] for k in self._order()], axis=1)
         frames = frames.reshape((self.num_envs, self.length) + self.sequence.input_spec.shape)
         return (self._forward(frames) if self.fused else frames,)
 
