@@ -18,6 +18,8 @@ from modalbridge.bridges import specs as specs_lib
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import EnvironmentFailure, SpecError
 
+_NONE = int(Terminal.NONE)
+
 
 class BatchStep(NamedTuple):
     """What a batched `execute` returns: one row per environment.
@@ -273,7 +275,7 @@ class LocalBatch:
                 states[index] = env.reset() if terminal != Terminal.NONE else step.states
         except Exception as error:  # noqa: BLE001 - the actions were valid: the env failed
             raise self._failure(index, error) from error
-        mask = terminals != Terminal.NONE
+        mask = terminals != _NONE  # a plain int: numpy compares an array to an IntEnum 5x slower
         info = dict(final_mask=mask, infos=infos)
         if mask.any():
             info['final_states'] = stack_states(finals, self.specs, self.first)
