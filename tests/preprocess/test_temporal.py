@@ -161,3 +161,19 @@ def test_only_small_integer_inputs_and_elementwise_steps_are_fused():
     assert fused(image, ['center', dict(type='sequence', length=2)]) == []
     assert fused(wide, ['normalize', dict(type='sequence', length=2)]) == []
 
+
+
+@pytest.mark.parametrize('dtype, factor', [('int16', -0.5), ('uint16', 3.0), ('int8', 0.25)])
+def test_fused_scale_on_other_small_integers_matches_tf_and_round_trips_its_state(dtype, factor):
+    info = np.iinfo(dtype)
+    spec = dict(type='int', shape=(3,), min_value=int(info.min), max_value=int(info.max), dtype=dtype)
+    chain = [dict(type='scale', factor=factor), dict(type='sequence', length=3)]
+    rng = np.random.default_rng(1)
+    batches = [dict(x=rng.integers(info.min, int(info.max) + 1, (2, 3)).astype(dtype)) for _ in range(5)]
+    stack, outputs = both(dict(x=spec), chain, batches, atol=0)
+    assert [p.type for p in stack._backend._rings[('x', 1)].fused] == ['scale']
+    again = Stack(dict(x=spec), chain, num_envs=2, backend='numpy')
+    again.load_state(stack.state())
+    assert np.array_equal(again.state()['x/sequence/buffer'], stack.state()['x/sequence/buffer'])
+    extra = dict(x=np.full((2, 3), 7, dtype))
+    assert np.array_equal(again(extra)['x'], stack(extra)['x'])
