@@ -1,10 +1,20 @@
-"""Per-step cost of GymBridge over raw Gymnasium, in one run.
+"""Per-step cost of the bridge and vector layers over raw Gymnasium, every comparison interleaved.
 
-    python bench/bridges.py [--steps 20000]
+    python bench/bridges.py [--rounds 15] [--envs 8]
 
-Measures `env.step` on the raw Gymnasium environment and `execute` through
-GymBridge (validation on) on CartPole-v1 and on an image Dict environment
-(84x84x3 uint8 image + caption), and writes bench/results/bridges.json.
+One pinned core. Rows:
+
+- **one environment**: the raw Gymnasium `step` vs `GymBridge.execute`
+  (validation on), on CartPole-v1 and on an image Dict environment (84x84x3
+  uint8 image + caption);
+- **a batch of `--envs` CartPoles**: raw `step` of each environment in a
+  loop vs our `VectorEnvironment` of `GymBridge`s vs Gymnasium's
+  `SyncVectorEnv` vs Stable-Baselines3's `DummyVecEnv` (when SB3 is
+  importable); the figure is each layer's overhead per environment step
+  over the raw loop, round by round (target: ours <= DummyVecEnv's).
+
+Ratios are medians of same-round ratios with their 25th-75th percentile
+spread (`common.compare`); conditions go into bench/results/bridges.json.
 """
 
 from __future__ import annotations
@@ -13,14 +23,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import gymnasium
-import numpy as np
-from gymnasium import spaces
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, timeit, write  # noqa: E402
+from common import compare, pin, same_round, table, write  # noqa: E402
 
-from modalbridge.bridges import GymBridge, Terminal  # noqa: E402
+pin()
+
+import gymnasium  # noqa: E402
+import numpy as np  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+
+from modalbridge.bridges import GymBridge, Terminal, VectorEnvironment  # noqa: E402
 
 
 class ImageCaptionEnv(gymnasium.Env):
@@ -64,21 +76,88 @@ def bridge_stepper(env):
     return step
 
 
+def raw_loop(count: int):
+    envs = [gymnasium.make('CartPole-v1') for _ in range(count)]
+    steps = [raw_stepper(env) for env in envs]
+
+    def step():
+        for one in steps:
+            one()
+    return step
+
+
+def ours(count: int):
+    envs = VectorEnvironment([GymBridge('CartPole-v1') for _ in range(count)])
+    envs.reset(seed=0)
+    actions = {'action': np.zeros(count, np.int64)}
+    return lambda: envs.execute(actions)
+
+
+def gymnasium_sync(count: int):
+    envs = gymnasium.vector.SyncVectorEnv([lambda: gymnasium.make('CartPole-v1')] * count)
+    envs.reset(seed=0)
+    actions = np.zeros(count, np.int64)
+    return lambda: envs.step(actions)
+
+
+def sb3_dummy(count: int):
+    from stable_baselines3.common.vec_env import DummyVecEnv
+    envs = DummyVecEnv([lambda: gymnasium.make('CartPole-v1')] * count)
+    envs.seed(0)
+    envs.reset()
+    actions = np.zeros(count, np.int64)
+    return lambda: envs.step(actions)
+
+
+def spread(figure: dict) -> str:
+    return f"{figure['median']:.2f} [{figure['p25']:.2f}, {figure['p75']:.2f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--steps', type=int, default=20000)
+    parser.add_argument('--rounds', type=int, default=15)
+    parser.add_argument('--number', type=int, default=2000, help='calls per round and variant')
+    parser.add_argument('--envs', type=int, default=8)
     args = parser.parse_args()
-    rows = []
+    rows, figures = [], {}
     for name, make in [('CartPole-v1', lambda: gymnasium.make('CartPole-v1')),
                        ('image+caption Dict', ImageCaptionEnv)]:
-        raw = timeit(raw_stepper(make()), args.steps)
-        bridged = timeit(bridge_stepper(GymBridge(make())), args.steps)
-        rows.append(dict(env=name, raw_us=round(raw * 1e6, 2), bridge_us=round(bridged * 1e6, 2),
-                         overhead_us=round((bridged - raw) * 1e6, 2), ratio=round(bridged / raw, 2)))
-    print(table(rows, ['env', 'raw_us', 'bridge_us', 'overhead_us', 'ratio']))
-    print(f'target: overhead <= 10 us per step on CartPole-v1 '
-          f'({"met" if rows[0]["overhead_us"] <= 10 else "NOT met"})')
-    print('wrote', write('bridges', rows, steps=args.steps))
+        result = compare(dict(raw=raw_stepper(make()), bridge=bridge_stepper(GymBridge(make()))),
+                         number=args.number, rounds=args.rounds)
+        overhead = same_round(lambda b, r: (b - r) * 1e6, result['bridge']['samples'], result['raw']['samples'])
+        figures[f'{name}: bridge overhead us'] = overhead
+        rows.append(dict(env=name, envs=1, layer='GymBridge', raw_us=round(result['raw']['seconds'] * 1e6, 2),
+                         layer_us=round(result['bridge']['seconds'] * 1e6, 2),
+                         overhead_us=round(overhead['median'], 2), ratio=round(result['bridge']['ratio'], 2)))
+
+    count = args.envs
+    variants = {'raw loop': raw_loop(count), 'ours (VectorEnvironment of GymBridge)': ours(count),
+                'gymnasium SyncVectorEnv': gymnasium_sync(count)}
+    try:
+        variants['SB3 DummyVecEnv'] = sb3_dummy(count)
+    except ImportError:
+        print('stable-baselines3 is not importable: comparing with SyncVectorEnv only', file=sys.stderr)
+    result = compare(variants, number=max(1, args.number // count), rounds=args.rounds)
+    raw = result['raw loop']['samples']
+    for layer in list(variants)[1:]:
+        overhead = same_round(lambda t, r: (t - r) / count * 1e6, result[layer]['samples'], raw)
+        figures[f'CartPole x{count}: {layer} overhead us per env step'] = overhead
+        rows.append(dict(env='CartPole-v1', envs=count, layer=layer,
+                         raw_us=round(result['raw loop']['seconds'] / count * 1e6, 2),
+                         layer_us=round(result[layer]['seconds'] / count * 1e6, 2),
+                         overhead_us=round(overhead['median'], 2), ratio=round(result[layer]['ratio'], 2)))
+    ours_name = 'ours (VectorEnvironment of GymBridge)'
+    for peer in ('SB3 DummyVecEnv', 'gymnasium SyncVectorEnv'):
+        if peer in variants:
+            figures[f'ours overhead / {peer} overhead'] = same_round(
+                lambda o, p, r: (o - r) / (p - r), result[ours_name]['samples'], result[peer]['samples'], raw)
+    print(table(rows, ['env', 'envs', 'layer', 'raw_us', 'layer_us', 'overhead_us', 'ratio']))
+    print()
+    print(table([dict(figure=name, median_p25_p75=spread(value)) for name, value in figures.items()],
+                ['figure', 'median_p25_p75']))
+    print('target: ours overhead / SB3 DummyVecEnv overhead <= 1')
+    print('wrote', write('bridges', rows, figures=figures, rounds=args.rounds, number=args.number,
+                         sb3='SB3 DummyVecEnv' in variants))
 
 
 if __name__ == '__main__':

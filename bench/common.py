@@ -71,7 +71,8 @@ def compare(variants: Mapping[str, Callable[[], Any]], number: int, rounds: int 
     """Seconds per call of each variant, interleaved round by round (see the module docstring).
 
     Returns ``{name: dict(seconds=median, ratio=median same-round ratio to the reference,
-    ratio_p25=..., ratio_p75=...)}``; the reference defaults to the first variant.
+    ratio_p25=..., ratio_p75=..., samples=[seconds per call in each round])}``; the reference
+    defaults to the first variant. `same_round` turns the samples into other per-round figures.
     """
     names = list(variants)
     reference = names[0] if reference is None else reference
@@ -87,8 +88,17 @@ def compare(variants: Mapping[str, Callable[[], Any]], number: int, rounds: int 
     for name in names:
         ratios = [t / r for t, r in zip(times[name], times[reference])]
         out[name] = dict(seconds=statistics.median(times[name]), ratio=statistics.median(ratios),
-                         ratio_p25=_quantile(ratios, 0.25), ratio_p75=_quantile(ratios, 0.75))
+                         ratio_p25=_quantile(ratios, 0.25), ratio_p75=_quantile(ratios, 0.75),
+                         samples=times[name])
     return out
+
+
+def same_round(figure: Callable[..., float], *samples: list[float]) -> dict[str, float]:
+    """The median and spread over rounds of `figure(a_i, b_i, ...)` on same-round samples:
+    ``same_round(lambda ours, peer, raw: (ours - raw) / (peer - raw), *samples)`` compares two
+    costs over a shared baseline round by round."""
+    values = [figure(*row) for row in zip(*samples)]
+    return dict(median=statistics.median(values), p25=_quantile(values, 0.25), p75=_quantile(values, 0.75))
 
 
 def timeit(function: Callable[[], Any], number: int, repeat: int = 7) -> float:

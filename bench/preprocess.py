@@ -1,78 +1,87 @@
-"""The Atari stack per frame, ours vs Gymnasium's wrappers vs hand-written OpenCV.
+"""The Atari stack per frame: ours vs Gymnasium's wrappers, every comparison interleaved.
 
-    python bench/preprocess.py [--frames 200]
+    python bench/preprocess.py [--rounds 15] [--threads 1]
 
-On real Pong frames (ale-py), single thread and two threads (each in its own
-process), one run: Gymnasium's AtariPreprocessing + FrameStackObservation
-(their cost over the raw step), a hand-written OpenCV pipeline, our NumPy
-backend, our TF backend per frame and batched at 8, 64 and 256 envs, with
-and without XLA, and the TF per-call overhead vs a trivial tf.function.
-Writes bench/results/preprocess.json.
+On real Pong frames (ale-py), one pinned core and one thread per library
+(``--threads N``: N threads, unpinned, for cv2 across a batch):
+
+- **over the raw step, 1 env**: the raw ALE step, Gymnasium's
+  AtariPreprocessing + FrameStackObservation and our `PreprocessObservation`
+  (NumPy backend) stepped in the same rounds; the figure is, round by round,
+  ``(ours - raw) / (gymnasium - raw)`` (target <= 0.75).
+- **stored frames, per frame**: a hand-written OpenCV pipeline and our NumPy
+  backend at 1, 8 and 64 envs, interleaved (the reference: the hand-written
+  pipeline); then at 8 and 64 envs our TF backend with and without XLA
+  against the NumPy backend (target at 64 envs: <= 1.0).
+- **TF call overhead**: a trivial `tf.function` vs our TF stack of
+  ``['center']`` on (1, 4).
+
+Every ratio is the median of same-round ratios with its 25th-75th
+percentile spread (`common.compare`); conditions go into
+bench/results/preprocess.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, timeit, write  # noqa: E402
+from common import compare, pin, same_round, table, write  # noqa: E402
 
 ATARI = [dict(type='grayscale'), dict(type='image_resize', height=84, width=84),
          dict(type='normalize'), dict(type='sequence', length=4)]
 FRAME = dict(type='int', shape=(210, 160, 3), min_value=0, max_value=255, dtype='uint8')
 
 
-def pong_frames(count: int) -> np.ndarray:
+def pong():
     import ale_py
     import gymnasium
     gymnasium.register_envs(ale_py)
-    env = gymnasium.make('ALE/Pong-v5', frameskip=1, repeat_action_probability=0.0)
+    return gymnasium.make('ALE/Pong-v5', frameskip=1, repeat_action_probability=0.0)
+
+
+def pong_frames(count: int):
+    import numpy as np
+    env = pong()
     frame, _ = env.reset(seed=0)
     frames = [frame]
     while len(frames) < count:
-        frame, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        frame, *_ = env.step(env.action_space.sample())
         frames.append(frame)
     return np.stack(frames)
 
 
-def gymnasium_overhead(steps: int) -> float:
-    import ale_py
-    import gymnasium
-    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
-    gymnasium.register_envs(ale_py)
-    make = lambda: gymnasium.make('ALE/Pong-v5', frameskip=1, repeat_action_probability=0.0)  # noqa: E731
-    costs = []
-    for env in (make(), FrameStackObservation(AtariPreprocessing(make(), frame_skip=1, noop_max=0, screen_size=84,
-                                                                 grayscale_obs=True, scale_obs=True), 4)):
-        env.reset(seed=0)
-        costs.append(timeit(lambda: env.step(0), steps))
-    return costs[1] - costs[0]
+def stepper(env):
+    """`env.step(0)`, resetting at the end of an episode."""
+    env.reset(seed=0)
+
+    def step():
+        _, _, terminated, truncated, _ = env.step(0)
+        if terminated or truncated:
+            env.reset()
+    return step
 
 
-def opencv_pipeline(frames: np.ndarray):
+def opencv_pipeline(frames):
     """What one would write by hand: gray, area resize, a ring of 4 uint8 frames, stacked and scaled."""
     import cv2
+    import numpy as np
     ring = [np.zeros((84, 84), np.uint8)] * 4
-    index = iter(range(10 ** 9))
+    counter = iter(range(10 ** 9))
 
     def run():
-        frame = frames[next(index) % len(frames)]
+        frame = frames[next(counter) % len(frames)]
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         ring.append(cv2.resize(gray, (84, 84), interpolation=cv2.INTER_AREA))
         del ring[0]
-        return np.stack(ring, axis=-1).astype(np.float32) / np.float32(255)
+        return cv2.merge(ring).astype(np.float32) / np.float32(255)
     return run
 
 
-def stack_per_frame(frames: np.ndarray, backend: str, num_envs: int, jit: bool = False):
+def stack_call(frames, backend: str, num_envs: int, jit: bool = False):
+    import numpy as np
     from modalbridge.preprocess import Stack
     stack = Stack(dict(image=FRAME), ATARI, num_envs=num_envs, backend=backend, jit_compile=jit)
     batches = [frames[np.arange(i, i + num_envs) % len(frames)] for i in range(4)]
@@ -82,71 +91,94 @@ def stack_per_frame(frames: np.ndarray, backend: str, num_envs: int, jit: bool =
     return call
 
 
-def worker(threads: int, frame_count: int) -> list[dict]:
-    os.environ['TF_NUM_INTEROP_THREADS'] = str(threads)
-    os.environ['TF_NUM_INTRAOP_THREADS'] = str(threads)
-    import cv2
-    cv2.setNumThreads(threads)
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    frames = pong_frames(frame_count)
-    rows = []
-
-    def add(name, seconds_per_call, per_call_frames=1):
-        rows.append(dict(threads=threads, pipeline=name, us_per_frame=round(seconds_per_call / per_call_frames * 1e6, 1)))
-
-    add("gymnasium wrappers (over raw step)", gymnasium_overhead(frame_count))
-    add('hand-written OpenCV', timeit(opencv_pipeline(frames), frame_count))
-    add('ours, numpy backend', timeit(stack_per_frame(frames, 'numpy', 1), frame_count))
-    add('ours, tf backend, 1 env', timeit(stack_per_frame(frames, 'tf', 1), frame_count // 2))
-    for num_envs in (8, 64, 256):
-        calls = max(3, frame_count // num_envs)
-        add(f'ours, numpy backend, {num_envs} envs', timeit(stack_per_frame(frames, 'numpy', num_envs), calls), num_envs)
-        add(f'ours, tf backend, {num_envs} envs', timeit(stack_per_frame(frames, 'tf', num_envs), calls), num_envs)
-        add(f'ours, tf+XLA, {num_envs} envs', timeit(stack_per_frame(frames, 'tf', num_envs, jit=True), calls), num_envs)
-
-    trivial = tf.function(lambda x: x + 1.0)
-    vector = np.ones((1, 4), np.float32)
-    trivial(vector)
-    from modalbridge.preprocess import Stack
-    small = Stack(dict(x=dict(type='float', shape=(4,))), ['center'])
-    small(dict(x=vector))
-    add('trivial tf.function call', timeit(lambda: trivial(vector), 2000))
-    add("ours, tf call of ['center'] on (1, 4)", timeit(lambda: small(dict(x=vector)), 2000))
-    return rows
+def spread(figure: dict) -> str:
+    return f"{figure['median']:.2f} [{figure['p25']:.2f}, {figure['p75']:.2f}]"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--frames', type=int, default=200)
-    parser.add_argument('--worker', type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument('--rounds', type=int, default=15)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--skip-tf', action='store_true', help='only the NumPy rows')
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.frames)))
-        return
-    rows = []
-    for threads in (1, 2):
-        start = time.perf_counter()
-        out = subprocess.run([sys.executable, __file__, '--worker', str(threads), '--frames', str(args.frames)],
-                             capture_output=True, text=True, check=True)
-        rows += json.loads(out.stdout.strip().splitlines()[-1])
-        print(f'threads={threads}: measured in {time.perf_counter() - start:.0f} s', file=sys.stderr)
-    ratios = []
-    for threads in (1, 2):
-        cost = {row['pipeline']: row['us_per_frame'] for row in rows if row['threads'] == threads}
-        gym, numpy_1 = cost['gymnasium wrappers (over raw step)'], cost['ours, numpy backend']
-        ratios.append(dict(
-            threads=threads,
-            numpy_vs_gymnasium=round(numpy_1 / gym, 2),
-            tf64_vs_numpy=round(cost['ours, tf backend, 64 envs'] / cost['ours, numpy backend, 64 envs'], 2),
-            tf64_vs_numpy_single=round(cost['ours, tf backend, 64 envs'] / numpy_1, 2),
-            tf_call_vs_trivial=round(cost["ours, tf call of ['center'] on (1, 4)"] / cost['trivial tf.function call'], 2)))
-    print(table(rows, ['threads', 'pipeline', 'us_per_frame']))
+    pin(core=0 if args.threads == 1 else None, threads=args.threads)
+    import cv2
+    cv2.setNumThreads(args.threads)
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+    from modalbridge.preprocess import PreprocessObservation
+
+    rows, figures = [], {}
+
+    def add(group, name, seconds, frames=1, **extra):
+        rows.append(dict(group=group, pipeline=name, us_per_frame=round(seconds / frames * 1e6, 1), **extra))
+
+    # 1. Over the raw step, one environment.
+    gymnasium_env = FrameStackObservation(AtariPreprocessing(
+        pong(), frame_skip=1, noop_max=0, screen_size=84, grayscale_obs=True, scale_obs=True), 4)
+    result = compare(dict(raw=stepper(pong()), gymnasium=stepper(gymnasium_env),
+                          ours=stepper(PreprocessObservation(pong(), ATARI, backend='numpy'))),
+                     number=300, rounds=args.rounds)
+    raw, gym, ours = (result[name]['samples'] for name in ('raw', 'gymnasium', 'ours'))
+    over = same_round(lambda o, g, r: (o - r) / (g - r), ours, gym, raw)
+    figures['numpy_over_step_vs_gymnasium'] = over
+    for name in ('raw', 'gymnasium', 'ours'):
+        add('pong step, 1 env', name, result[name]['seconds'], ratio_to_raw=round(result[name]['ratio'], 3))
+    add('pong step, 1 env', 'gymnasium wrappers over raw',
+        same_round(lambda g, r: g - r, gym, raw)['median'])
+    add('pong step, 1 env', 'ours over raw', same_round(lambda o, r: o - r, ours, raw)['median'])
+
+    # 2. Stored frames: the NumPy backend per frame at 1, 8 and 64 envs vs the hand-written pipeline.
+    frames = pong_frames(256)
+    sizes = (1, 8, 64)
+    variants = {'opencv by hand, 1 env': opencv_pipeline(frames)}
+    variants.update({f'numpy, {n} envs': stack_call(frames, 'numpy', n) for n in sizes})
+    result = compare(variants, number=64, rounds=args.rounds)
+    hand = result['opencv by hand, 1 env']['samples']
+    add('stored frames', 'opencv by hand, 1 env', result['opencv by hand, 1 env']['seconds'])
+    for n in sizes:
+        name = f'numpy, {n} envs'
+        per_frame = same_round(lambda t, h, n=n: t / n / h, result[name]['samples'], hand)
+        figures[f'numpy_{n}_vs_opencv_by_hand'] = per_frame
+        add('stored frames', name, result[name]['seconds'] / 64 * 64, frames=n,
+            ratio_to_hand=round(per_frame['median'], 2))
+
+    # 3. The TF backend against the NumPy backend, per frame, batched.
+    if not args.skip_tf:
+        import numpy as np
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        for n in (8, 64):
+            result = compare({'numpy': stack_call(frames, 'numpy', n), 'tf': stack_call(frames, 'tf', n),
+                              'tf+xla': stack_call(frames, 'tf', n, jit=True)},
+                             number=max(2, 256 // n), rounds=args.rounds)
+            for name in ('numpy', 'tf', 'tf+xla'):
+                figures[f'{name}_{n}_vs_numpy'] = dict(median=result[name]['ratio'], p25=result[name]['ratio_p25'],
+                                                        p75=result[name]['ratio_p75'])
+                add(f'stored frames, {n} envs', name, result[name]['seconds'], frames=n,
+                    ratio_to_numpy=round(result[name]['ratio'], 2))
+        trivial = tf.function(lambda x: x + 1.0)
+        vector = np.ones((1, 4), np.float32)
+        trivial(vector)
+        from modalbridge.preprocess import Stack
+        small = Stack(dict(x=dict(type='float', shape=(4,))), ['center'])
+        result = compare({'trivial tf.function': lambda: trivial(vector),
+                          "ours, ['center'] on (1, 4)": lambda: small(dict(x=vector))},
+                         number=500, rounds=args.rounds)
+        for name, value in result.items():
+            add('tf call overhead', name, value['seconds'], ratio_to_trivial=round(value['ratio'], 2))
+        figures['tf_call_vs_trivial'] = dict(median=result["ours, ['center'] on (1, 4)"]['ratio'],
+                                             p25=result["ours, ['center'] on (1, 4)"]['ratio_p25'],
+                                             p75=result["ours, ['center'] on (1, 4)"]['ratio_p75'])
+
+    print(table(rows, ['group', 'pipeline', 'us_per_frame', 'ratio_to_raw', 'ratio_to_hand', 'ratio_to_numpy',
+                       'ratio_to_trivial']))
     print()
-    print(table(ratios, list(ratios[0])))
-    print('targets: numpy_vs_gymnasium <= 0.75, tf64_vs_numpy <= 1.0, tf_call_vs_trivial <= 1.5')
-    print('wrote', write('preprocess', rows, ratios=ratios, frames=args.frames))
+    print(table([dict(figure=name, median_p25_p75=spread(value)) for name, value in figures.items()],
+                ['figure', 'median_p25_p75']))
+    print('targets: numpy_over_step_vs_gymnasium <= 0.75, tf_64_vs_numpy <= 1.0')
+    print('wrote', write(f'preprocess' + (f'-threads{args.threads}' if args.threads != 1 else ''), rows,
+                         figures=figures, rounds=args.rounds, threads=args.threads))
 
 
 if __name__ == '__main__':

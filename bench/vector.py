@@ -1,13 +1,16 @@
-"""Environment steps per second: in-process vs worker processes.
+"""Environment steps per second: in-process vs worker processes, interleaved.
 
-    python bench/vector.py [--seconds 3] [--envs 32] [--pong]
+    python bench/vector.py [--rounds 9] [--envs 32] [--pong]
 
 The demo environment (CaptionRoom, through GymBridge) and CartPole-v1, each
 with `--envs` environments, stepped with random actions (episodes end and
 reset inside the measurement); ALE Pong (pixels, `atari` extra) with
-`--pong`. Worker processes hold several environments each (one worker per
-core) and return observations through shared memory. One run; writes
-bench/results/vector.json. Timings on a shared machine are only indicative.
+`--pong`. Worker processes (one per core) hold several environments each
+and return observations through shared memory. The two ways are stepped
+in the same rounds, in a rotating order; the ratio is the median of
+same-round ratios (processes / in-process time per step) with its spread.
+Threads are capped at one per library; the processes are not pinned (they
+need the cores). Writes bench/results/vector.json.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, write  # noqa: E402
+from common import compare, pin, table, write  # noqa: E402
+
+pin(core=None)
+
+import numpy as np  # noqa: E402
 
 from modalbridge.bridges import GymBridge, VectorEnvironment, specs  # noqa: E402
 from modalbridge.envs import ID  # noqa: E402
@@ -42,28 +46,19 @@ def pong() -> GymBridge:
     return GymBridge('ALE/Pong-v5')
 
 
-def steps_per_second(factory, num_envs: int, processes: bool, seconds: float) -> float:
-    envs = VectorEnvironment([factory] * num_envs, processes=True) if processes else \
-        VectorEnvironment([factory() for _ in range(num_envs)])
-    try:
-        envs.reset(seed=0)
-        rng = np.random.default_rng(0)
-        batches = [{name: np.stack([specs.sample(spec, rng) for _ in range(num_envs)])
-                    for name, spec in envs.actions.items()} for _ in range(64)]
-        for index in range(5):
-            envs.execute(batches[index])
-        steps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            envs.execute(batches[steps // num_envs % len(batches)])
-            steps += num_envs
-        return steps / (time.perf_counter() - start)
-    finally:
-        envs.close()
+def stepper(envs: VectorEnvironment, num_envs: int):
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    batches = [{name: np.stack([specs.sample(spec, rng) for _ in range(num_envs)])
+                for name, spec in envs.actions.items()} for _ in range(64)]
+    counter = iter(range(10 ** 9))
+    return lambda: envs.execute(batches[next(counter) % len(batches)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--seconds', type=float, default=3.0)
+    parser.add_argument('--rounds', type=int, default=9)
+    parser.add_argument('--number', type=int, default=50, help='batched steps per round and variant')
     parser.add_argument('--envs', type=int, default=32)
     parser.add_argument('--pong', action='store_true', help='also ALE Pong (needs the atari extra)')
     args = parser.parse_args()
@@ -71,12 +66,22 @@ def main() -> None:
         ([('ALE/Pong-v5', pong)] if args.pong else [])
     rows = []
     for env_name, factory in environments:
-        local = steps_per_second(factory, args.envs, False, args.seconds)
-        remote = steps_per_second(factory, args.envs, True, args.seconds)
+        local = VectorEnvironment([factory() for _ in range(args.envs)])
+        remote = VectorEnvironment([factory] * args.envs, processes=True)
+        try:
+            result = compare({'in_process': stepper(local, args.envs), 'processes': stepper(remote, args.envs)},
+                             number=args.number, rounds=args.rounds)
+        finally:
+            local.close()
+            remote.close()
         rows.append(dict(env=env_name, envs=args.envs, workers=min(args.envs, os.cpu_count() or 1),
-                         in_process=round(local), processes=round(remote), ratio=round(remote / local, 2)))
-    print(table(rows, ['env', 'envs', 'workers', 'in_process', 'processes', 'ratio']))
-    print('wrote', write('vector', rows, seconds=args.seconds))
+                         in_process=round(args.envs / result['in_process']['seconds']),
+                         processes=round(args.envs / result['processes']['seconds']),
+                         time_ratio=round(result['processes']['ratio'], 2),
+                         spread=f"[{result['processes']['ratio_p25']:.2f}, {result['processes']['ratio_p75']:.2f}]"))
+    print(table(rows, ['env', 'envs', 'workers', 'in_process', 'processes', 'time_ratio', 'spread']))
+    print('steps/s columns: medians over rounds; time_ratio: processes / in-process time per step')
+    print('wrote', write('vector', rows, rounds=args.rounds, number=args.number))
 
 
 if __name__ == '__main__':

@@ -118,6 +118,8 @@ class CaptionRoom(gymnasium.Env):
         self.caption = CAPTION.format(colour=colour, shape=shape)
         self.named, self.t = named, 0
         self._background = self._draw_objects()
+        if self.view == 'egocentric':
+            self._canvas = self._wall_canvas()
         return self._observation(), {}
 
     def step(self, action: Any):
@@ -154,22 +156,33 @@ class CaptionRoom(gymnasium.Env):
         return image
 
     def _observation(self) -> dict[str, Any]:
-        image = self._room()
         if self.view == 'egocentric':
-            # the room inside a wall margin, cut so that the agent's cell is the centre cell
-            margin, (row, column) = (self.size - 1) * self.cell, self.agent
-            image = np.pad(image, ((margin, margin), (margin, margin), (0, 0)), constant_values=WALL)
-            width = (2 * self.size - 1) * self.cell
-            image = image[row * self.cell:row * self.cell + width, column * self.cell:column * self.cell + width]
-        return {'image': np.ascontiguousarray(image), 'caption': self.caption}
+            # the room inside a wall margin (drawn once per episode), cut so that the agent's cell is the
+            # centre cell: one copy of the window, not a padded copy of the whole room per step
+            (row, column), width = self.agent, (2 * self.size - 1) * self.cell
+            image = self._canvas[row * self.cell:row * self.cell + width,
+                                 column * self.cell:column * self.cell + width].copy()
+            self._mark(image, self.size - 1, self.size - 1)
+        else:
+            image = self._room()
+        return {'image': image, 'caption': self.caption}
 
     def _room(self) -> np.ndarray:
         image = self._background.copy()
-        row, column = self.agent
+        self._mark(image, *self.agent)
+        return image
+
+    def _mark(self, image: np.ndarray, row: int, column: int) -> None:
+        """Draws the agent into the cell (row, column) of `image` (in place)."""
         pad = max(1, self.cell // 4)
         image[row * self.cell + pad:(row + 1) * self.cell - pad,
               column * self.cell + pad:(column + 1) * self.cell - pad] = 255
-        return image
+
+    def _wall_canvas(self) -> np.ndarray:
+        margin, pixels = (self.size - 1) * self.cell, self.size * self.cell
+        canvas = np.full((pixels + 2 * margin, pixels + 2 * margin, 3), WALL, np.uint8)
+        canvas[margin:margin + pixels, margin:margin + pixels] = self._background
+        return canvas
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != 'rgb_array':

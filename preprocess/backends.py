@@ -27,9 +27,11 @@ import numpy as np
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, is_text
 from modalbridge.preprocess.base import Preprocessor
+from modalbridge.preprocess.temporal import FUSABLE_DTYPES, Sequence, SequenceRing
 
 Chains = Mapping[str, list[Preprocessor]]
 Key = tuple[str, int]
+_PLAIN, _STATEFUL, _RING = 'plain', 'stateful', 'ring'
 
 
 def stateful(chains: Chains):
@@ -41,38 +43,91 @@ def stateful(chains: Chains):
 
 
 class NumpyBackend:
-    """Runs the chains with NumPy and OpenCV; never imports TensorFlow."""
+    """Runs the chains with NumPy and OpenCV; never imports TensorFlow.
+
+    Each `sequence` runs as a `SequenceRing`, with the `normalize` / `scale`
+    steps right before it fused into its output copy when its input is a
+    small integer (the frames stay uint8 in its memory, the outputs and the
+    named state are unchanged).
+    """
 
     name = 'numpy'
 
     def __init__(self, chains: Chains, num_envs: int, **_: Any):
         self.chains, self.num_envs = chains, num_envs
-        self._memory = {key: p.initial_state(num_envs) for key, p in stateful(chains)}
+        self._plans = {name: self._plan(name, chain) for name, chain in chains.items()}
+        self._rings = {key: step for plan in self._plans.values() for kind, key, step in plan if kind == _RING}
+        self._memory = {key: p.initial_state(num_envs) for key, p in stateful(chains) if key not in self._rings}
+        self._zeros = np.zeros(num_envs, bool)
+        self._zeros.flags.writeable = False
         self._first = np.ones(num_envs, bool)
+        self._starts = True  # whether `_first` marks any environment
+
+    def _plan(self, name: str, chain: list[Preprocessor]) -> list[tuple[str, Key | None, Any]]:
+        plan: list[tuple[str, Key | None, Any]] = []
+        trailing = 0  # how many stateless steps end the plan so far
+        for index, preprocessor in enumerate(chain):
+            if type(preprocessor) is Sequence:  # a subclass may step differently
+                start = index  # the fused steps are chain[start:index]
+                while (index - start < trailing
+                       and SequenceRing.fusable(chain[start - 1], chain[start - 1].input_spec)):
+                    start -= 1
+                while start < index and chain[start].input_spec.dtype.type not in FUSABLE_DTYPES:
+                    start += 1
+                sequence = preprocessor
+                if start < index:
+                    del plan[len(plan) - (index - start):]
+                    sequence = Sequence(chain[start].input_spec, preprocessor.length, preprocessor.axis)
+                plan.append((_RING, (name, index), SequenceRing(sequence, self.num_envs, tuple(chain[start:index]))))
+                trailing = 0
+            elif preprocessor.stateful:
+                plan.append((_STATEFUL, (name, index), preprocessor))
+                trailing = 0
+            else:
+                plan.append((_PLAIN, None, preprocessor))
+                trailing += 1
+        return plan
 
     def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
-        first, outputs, memory = self._first, {}, {}
-        for name, chain in self.chains.items():
+        first, outputs, memory, commits = self._first, {}, {}, []
+        starts = first if self._starts else None
+        for name, plan in self._plans.items():
             x = inputs[name]
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    x, memory[(name, index)] = preprocessor.numpy_step(x, self._memory[(name, index)], first)
+            for kind, key, step in plan:
+                if kind == _PLAIN:
+                    x = step.numpy(x)
+                elif kind == _RING:
+                    commits.append((step, x))
+                    x = step.output(x, starts)
                 else:
-                    x = preprocessor.numpy(x)
+                    x, memory[key] = step.numpy_step(x, self._memory[key], first)
             outputs[name] = x
         if update:  # only once every state went through: a failure leaves the memory as it was
             self._memory.update(memory)
-            self._first = np.zeros(self.num_envs, bool)
+            for ring, x in commits:
+                ring.commit(x, starts)
+            self._first, self._starts = self._zeros, False
         return outputs
 
     def reset(self, mask: np.ndarray) -> None:
         self._first = self._first | mask
+        self._starts = bool(self._first.any())
 
     def read(self, key: Key) -> tuple[np.ndarray, ...]:
+        if key in self._rings:
+            return self._rings[key].read()
         return tuple(np.array(value) for value in self._memory[key])
 
+    def check(self, key: Key, values: tuple) -> None:
+        """Raises a ConfigError if `values` cannot be written to `key` (before any key is written)."""
+        if key in self._rings:
+            self._rings[key].raw(values)
+
     def write(self, key: Key, values: tuple) -> None:
-        self._memory[key] = tuple(np.array(value) for value in values)
+        if key in self._rings:
+            self._rings[key].write(values)
+        else:
+            self._memory[key] = tuple(np.array(value) for value in values)
 
     @property
     def first(self) -> np.ndarray:
@@ -80,6 +135,7 @@ class NumpyBackend:
 
     def set_first(self, mask: np.ndarray) -> None:
         self._first = np.array(mask, bool)
+        self._starts = bool(self._first.any())
 
 
 class TFBackend:
@@ -145,6 +201,9 @@ class TFBackend:
 
     def read(self, key: Key) -> tuple[np.ndarray, ...]:
         return tuple(variable.numpy() for variable in self._variables[key])
+
+    def check(self, key: Key, values: tuple) -> None:
+        """Every state the TF variables hold can be written."""
 
     def write(self, key: Key, values: tuple) -> None:
         for variable, value in zip(self._variables[key], values):

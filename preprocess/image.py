@@ -95,21 +95,49 @@ class ImageResize(Preprocessor):
         compute = np.float64 if spec.dtype == np.float64 else np.float32
         self._rows = resize_weights(in_height, self.size[0], method).astype(compute)
         self._cols = resize_weights(in_width, self.size[1], method).astype(compute)
+        self._bands = bands(self._rows)
+        # Area resizing of frames stacked vertically equals resizing each frame when every output row's
+        # interval [i*s, (i+1)*s) is computed exactly (s a short binary fraction): no row then straddles
+        # two frames and OpenCV's tables repeat frame after frame.
+        scale = in_height / height
+        self._stackable = method == 'area' and scale * height == in_height and (scale * (1 << 16)).is_integer()
         # OpenCV rounds integer-ratio area and its fixed-point paths half up, other area sums half to even.
         self._half_up = method != 'area' or (in_height % height == 0 and in_width % width == 0)
 
     def numpy(self, x: np.ndarray) -> np.ndarray:
         height, width = self.size
-        out = np.empty((x.shape[0],) + self.spec.shape, x.dtype)
+        batch, interpolation = x.shape[0], _CV2_METHODS[self.method]
+        if self._stackable or batch == 1:
+            # The batch as one tall image: one OpenCV call (threaded across the batch when cv2 has threads).
+            tall = np.ascontiguousarray(x).reshape((batch * x.shape[1],) + x.shape[2:])
+            return cv2.resize(tall, (width, batch * height), interpolation=interpolation).reshape(
+                (batch,) + self.spec.shape)
+        out = np.empty((batch,) + self.spec.shape, x.dtype)
         for index, frame in enumerate(x):
-            resized = cv2.resize(frame, (width, height), interpolation=_CV2_METHODS[self.method])
-            out[index] = resized.reshape(self.spec.shape)
+            out[index] = cv2.resize(frame, (width, height), interpolation=interpolation).reshape(self.spec.shape)
         return out
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
         (in_height, in_width), rest = self.input_spec.shape[:2], self.input_spec.shape[2:]
         (height, width), channels = self.size, int(np.prod(rest, dtype=np.int64))
+        if self._bands is not None:
+            # Rows first: each output row is a few input rows (an area weight matrix is a narrow band),
+            # gathered as whole rows while still integers, then cast and summed; the columns of the
+            # 2.5x smaller result in one matrix product. Far fewer operations than two dense products.
+            index, weights = self._bands
+            shape = (1, -1, 1, 1)
+            y = tf.reshape(x, (-1, in_height, in_width, channels))
+            total = None
+            for k in range(len(index)):
+                term = tf.cast(tf.gather(y, index[k], axis=1), weights.dtype) * weights[k].reshape(shape)
+                total = term if total is None else total + term
+            if channels == 1:
+                y = tf.matmul(tf.reshape(total, (-1, in_width)), tf.constant(self._cols.T))
+            else:
+                y = tf.matmul(tf.constant(self._cols), tf.reshape(total, (-1, in_width, channels)))
+            y = tf.reshape(y, (-1, height, width) + rest)
+            return round_to(y, self.spec.dtype, tf, half_up=self._half_up)
         y = tf.cast(x, self._rows.dtype)
         # Two large matrix products: columns on (batch * in_height, in_width[, channels]) ...
         if channels == 1:
@@ -120,6 +148,28 @@ class ImageResize(Preprocessor):
         y = tf.matmul(tf.constant(self._rows), tf.reshape(y, (-1, in_height, width * channels)))
         y = tf.reshape(y, (-1, height, width) + rest)
         return round_to(y, self.spec.dtype, tf, half_up=self._half_up)
+
+
+def bands(weights: np.ndarray, limit: int = 8) -> tuple[np.ndarray, np.ndarray] | None:
+    """A (size_out, size_in) weight matrix as `k` (index, weight) pairs per output, k <= `limit`:
+    ``(index (k, size_out) int32, weight (k, size_out))``, sources in increasing order, padded with
+    zero weights; None where some output reads more than `limit` inputs.
+
+    >>> index, weight = bands(resize_weights(5, 2, 'area'))
+    >>> index.tolist(), weight.tolist()
+    ([[0, 2], [1, 3], [2, 4]], [[0.4, 0.2], [0.4, 0.4], [0.2, 0.4]])
+    """
+    rows = [np.flatnonzero(row) for row in weights]
+    width = max(len(row) for row in rows)
+    if width > limit:
+        return None
+    index = np.zeros((width, len(rows)), np.int32)
+    weight = np.zeros((width, len(rows)), weights.dtype)
+    for i, sources in enumerate(rows):
+        index[:len(sources), i] = sources
+        index[len(sources):, i] = sources[-1]
+        weight[:len(sources), i] = weights[i, sources]
+    return index, weight
 
 
 class Grayscale(Preprocessor):

@@ -233,13 +233,12 @@ class Stack:
         outputs are what these states would give, without recording them
         (for the final states of finished episodes, say).
         """
-        update = boolean('update', update)
+        if update is not True:  # the common case skips the check: this call is on every step's path
+            update = boolean('update', update)
         inputs, unbatched = self._inputs(states)
         outputs = self._backend.run(inputs, update)
-        result = {name: states[name] for name in self.states if name not in outputs}
-        for name, value in outputs.items():
-            result[name] = value[0] if unbatched else value
-        return {name: result[name] for name in self.states}
+        return {name: (outputs[name][0] if unbatched else outputs[name]) if name in outputs else states[name]
+                for name in self.states}
 
     def reset(self, mask: Any = None) -> None:
         """Marks environments (all, or where the bool mask is true) as starting an episode."""
@@ -306,6 +305,7 @@ class Stack:
         for key, preprocessor in self._stateful():
             try:
                 preprocessor.check_state(values[key])
+                self._backend.check(key, values[key])
             except ConfigError as error:
                 raise ConfigError(f'load_state: {self._names[key][:-1]!r}: {error}') from None
         for key, _ in self._stateful():

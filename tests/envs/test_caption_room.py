@@ -159,3 +159,22 @@ def test_the_egocentric_view_centres_the_agent_and_the_room_view_shows_the_room(
     assert observation['image'][row * 5 + 2, column * 5 + 2].tolist() == [255, 255, 255]
     with pytest.raises(ConfigError, match="CaptionRoom: view: expected one of"):
         CaptionRoom(view='top')
+
+
+@pytest.mark.parametrize('size, cell', [(3, 5), (5, 5), (4, 7)])
+def test_egocentric_view_equals_the_padded_room_cut_around_the_agent(size, cell):
+    from modalbridge.envs.caption_room import WALL
+    env = CaptionRoom(size=size, cell=cell, max_steps=50)
+    rng = np.random.default_rng(size)
+    for episode in range(3):
+        observation, _ = env.reset(seed=episode)
+        for _ in range(12):
+            margin, (row, column) = (size - 1) * cell, env.agent
+            padded = np.pad(env._room(), ((margin, margin), (margin, margin), (0, 0)), constant_values=WALL)
+            width = (2 * size - 1) * cell
+            expected = padded[row * cell:row * cell + width, column * cell:column * cell + width]
+            assert np.array_equal(observation['image'], expected)
+            assert not np.shares_memory(observation['image'], env._canvas)
+            observation, _, terminated, truncated, _ = env.step({'move': int(rng.integers(4))})
+            if terminated or truncated:
+                break

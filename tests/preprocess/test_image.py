@@ -60,6 +60,21 @@ def test_bilinear_enlarges_like_opencv_on_float():
                                atol=1e-5)
 
 
+@pytest.mark.parametrize('size_in, size_out, stacked', [
+    ((210, 160, 1), (84, 84), True), ((210, 160, 3), (84, 84), True), ((12, 12, 1), (6, 6), True),
+    ((100, 90, 3), (50, 30), True), ((7, 9, 1), (3, 4), False), ((45, 20, 2), (7, 5), False)])
+@pytest.mark.parametrize('dtype', [np.uint8, np.float32])
+def test_a_batch_resized_as_one_tall_image_equals_resizing_each_frame(size_in, size_out, stacked, dtype):
+    spec = image_spec(size_in, np.dtype(dtype).name)
+    stack = Stack(dict(x=spec), [dict(type='image_resize', height=size_out[0], width=size_out[1])],
+                  num_envs=5, backend='numpy')
+    assert stack._chains['x'][0]._stackable == stacked
+    frames = image((5,) + size_in, dtype, seed=3)
+    expected = np.stack([cv2.resize(frame, size_out[::-1], interpolation=cv2.INTER_AREA).reshape(
+        size_out + size_in[2:]) for frame in frames])
+    assert np.array_equal(stack(dict(x=frames))['x'], expected)
+
+
 def test_resize_weights_rows_sum_to_one():
     for method in ('area', 'bilinear', 'nearest'):
         np.testing.assert_allclose(resize_weights(210, 84, method).sum(axis=1), 1.0)
