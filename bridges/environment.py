@@ -219,7 +219,11 @@ class Environment(abc.ABC):
                 raise ResetNeeded(EXECUTE_BEFORE_RESET.format(name=self._name()))
             raise ResetNeeded(EXECUTE_AFTER_END.format(
                 name=self._name(), terminal=self._last_terminal.name))
-        actions = self._validate_actions(actions)
+        return self._execute_valid(self._validate_actions(actions))
+
+    def _execute_valid(self, actions: dict[str, np.ndarray]) -> Step:
+        """`execute` for actions already validated against these action specs (a batch checks its
+        rows once, for all its environments); the call order must have been checked."""
         try:
             step = self._execute(actions)
         except ModalbridgeError:
