@@ -1,8 +1,10 @@
 """VectorEnvironment(backend='ray'): Ray actors stepping shares of the environments like every other backend."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
@@ -43,6 +45,12 @@ class Raising(Ticks):
 class Hanging(Ticks):
     def _execute(self, actions):
         time.sleep(600)
+
+
+class Slow(Ticks):
+    def _execute(self, actions):
+        time.sleep(1.0)
+        return super()._execute(actions)
 
 
 def cartpole():
@@ -227,6 +235,20 @@ class TestOnALocalRay:
         assert wait_gone(pids) == []
         with pytest.raises(ResetNeeded, match='closed'):
             envs.reset()
+
+    def test_ctrl_c_while_waiting_stops_every_actor_and_says_so(self):
+        envs = VectorEnvironment([Slow, Slow], backend='ray', workers=2)
+        envs.reset()
+        pids = envs._workers.pids
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            envs.execute(dict(action=np.zeros(2, np.int64)))
+        timer.join()
+        with pytest.raises(EnvironmentFailure, match='interrupted by KeyboardInterrupt during execute'):
+            envs.reset()
+        envs.close()
+        assert wait_gone(pids) == []
 
     def test_a_factory_that_fails_in_a_worker_names_it(self):
         def broken():
