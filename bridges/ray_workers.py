@@ -220,18 +220,22 @@ class RayWorkers:
             refs = [getattr(actor, method).remote(*argument) for actor, argument in zip(self.actors, arguments)]
             # starting an actor (a process, its imports, maybe a node) may take longer than a step
             timeout = max(self.timeout, START_TIMEOUT) if what == 'building its environments' else self.timeout
-            ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout)
-            if pending:
-                index = refs.index(pending[0])
+            try:
+                results = ray.get(refs, timeout=timeout)  # the common case in one call
+            except ray.exceptions.GetTimeoutError:
+                _, pending = ray.wait(refs, num_returns=len(refs), timeout=0)
+                index = refs.index(pending[0]) if pending else 0
                 self.fail(f'VectorEnvironment: Ray worker {index} (environments {_span(self.shares[index])}) '
                           f'did not answer {what} within {timeout:g} s (the timeout= of VectorEnvironment)')
+            except ray.exceptions.RayActorError:
+                results = [self._get(i, ref, timeout, what) for i, ref in enumerate(refs)]  # which one died, and what the others said
             answers: list[Any] = []
             errors = []
-            for index, ref in enumerate(refs):
-                try:
-                    status, value = ray.get(ref)
-                except ray.exceptions.RayActorError as error:
-                    status, value = 'ok', self._recover(index, what, error)
+            for index, result in enumerate(results):
+                if isinstance(result, ray.exceptions.RayActorError):
+                    status, value = 'ok', self._recover(index, what, result)
+                else:
+                    status, value = result
                 if status == 'error':
                     errors.append((index, value))
                 answers.append(value)
@@ -248,11 +252,23 @@ class RayWorkers:
                                      getattr(error, 'original', None) or error)
         return answers
 
+    def _get(self, index: int, ref: Any, timeout: float, what: str) -> Any:
+        """Actor `index`'s answer, or the error saying it died."""
+        try:
+            return self.ray.get(ref, timeout=timeout)
+        except self.ray.exceptions.RayActorError as error:
+            return error
+        except self.ray.exceptions.GetTimeoutError:
+            self.fail(f'VectorEnvironment: Ray worker {index} (environments {_span(self.shares[index])}) '
+                      f'did not answer {what} within {timeout:g} s (the timeout= of VectorEnvironment)')
+
     def _recover(self, index: int, what: str, error: BaseException) -> Any:
         """After actor `index` died during `what`: the stand-in answer once Ray restarted it, or a failure."""
         self.restarts[index] += 1
         name = f'Ray worker {index} (environments {_span(self.shares[index])})'
-        if self.restarts[index] > self.max_restarts or what in ('building its environments', 'close'):
+        if what == 'building its environments':  # e.g. its factories cannot be unpickled there
+            self.fail(f'VectorEnvironment: {name} could not be started: {_first_lines(error)}', error)
+        if self.restarts[index] > self.max_restarts or what == 'close':
             self.fail(f'VectorEnvironment: {name} died during {what} '
                       f'({self.restarts[index] - 1} restarts, max_restarts={self.max_restarts}): '
                       f'{type(error).__name__}', error)
@@ -293,6 +309,13 @@ class RayWorkers:
         return BatchStep(states, np.zeros(count, np.float64), np.full(count, Terminal.TRUNCATED, np.int8),
                          dict(final_mask=np.ones(count, bool), final_states=last,
                               infos=[dict(dropped=message) for _ in range(count)]))
+
+
+def _first_lines(error: BaseException, limit: int = 600) -> str:
+    """The gist of a Ray error (its text repeats the remote traceback at length)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not set(line.strip()) <= set('^~')]
+    gist = ' | '.join(line for line in lines if 'Error' in line or 'error' in line)[:limit]
+    return f'{type(error).__name__}: {gist or lines[0][:limit] if lines else ""}'
 
 
 def _concatenate_states(parts: Sequence[dict]) -> dict:

@@ -256,6 +256,16 @@ class TestOnALocalRay:
         with pytest.raises(EnvironmentFailure, match='Ray worker 1 could not build its environments: .*no display'):
             VectorEnvironment([Ticks, broken], backend='ray', workers=2)
 
+    def test_a_factory_the_workers_cannot_import_is_an_error_naming_the_worker_and_the_module(self, tmp_path,
+                                                                                               monkeypatch):
+        (tmp_path / 'only_here.py').write_text('from tests.bridges.test_ray_workers import Ticks\n'
+                                               'def make():\n    return Ticks()\n')
+        monkeypatch.syspath_prepend(str(tmp_path))  # the driver sees the module, the actors do not
+        import only_here
+        with pytest.raises(EnvironmentFailure, match=r"Ray worker 0 \(environments 0-1\) could not be started: "
+                                                     r".*No module named 'only_here'"):
+            VectorEnvironment([only_here.make] * 2, backend='ray', workers=1)
+
     def test_check_accepts_a_ray_vector_environment(self):
         from modalbridge.bridges import check
         assert check(VectorEnvironment([cartpole] * 2, backend='ray', workers=2), steps=20).ok
