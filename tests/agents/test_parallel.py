@@ -95,3 +95,94 @@ def test_bad_backend_arguments_are_config_errors(environment, kwargs, message):
     env = cartpole()
     with pytest.raises(ConfigError, match=message):
         Runner(RandomAgent(env.states, env.actions, seed=0), environment(), **kwargs)
+
+
+# -- the asynchronous mode: APPO with a policy lag of one update ------------------------------------------------
+
+def appo_agent(**overrides):
+    from modalbridge.agents import PPO
+    env = cartpole()
+    fields = dict(num_envs=8, n_steps=32, batch_size=256, epochs=20, gae_lambda=0.8, discount=0.98,
+                  learning_rate=dict(type='linear', initial=1e-3, final=0.0, timesteps=100_000),
+                  clip_range=dict(type='linear', initial=0.2, final=0.0, timesteps=100_000), seed=0)
+    return PPO(env.states, env.actions, **{**fields, **overrides})
+
+
+@pytest.fixture(scope='module')
+def local_ray():
+    ray = pytest.importorskip('ray', reason="the 'ray' extra is not installed (pip install 'modalbridge[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level='WARNING')
+    yield ray
+    ray.shutdown()
+
+
+def test_overlapped_appo_learns_cartpole_with_a_fixed_seed(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    agent = appo_agent()
+    with Overlapped(agent, cartpole, workers=2) as overlapped:
+        history = overlapped.run(timesteps=30_000)
+    assert history.updates == agent.updates == 118 and history.timesteps == 30_208
+    assert history.metrics and 'approx_kl' in history.metrics
+    assert np.mean(history.episode_returns[-10:]) >= 300, history.episode_returns[-10:]
+
+
+def test_overlapped_runs_are_reproducible_and_act_one_update_behind(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    weights, rollouts = [], []
+    for _ in range(2):
+        agent = appo_agent()
+        initial = agent.policy.model.get_weights()
+        seen = []
+        learn = agent._learn
+
+        def spy(rollout, learn=learn, agent=agent, seen=seen):
+            seen.append((rollout.log_prob.copy(), [w.copy() for w in agent.policy.model.get_weights()],
+                         {k: v.copy() for k, v in rollout.states.items()}, {k: v.copy() for k, v in rollout.samples.items()}))
+            return learn(rollout)
+        agent._learn = spy
+        with Overlapped(agent, cartpole, workers=2) as overlapped:
+            overlapped.run(timesteps=3 * 256)
+        weights.append(agent.policy.model.get_weights())
+        rollouts.append(seen)
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    seen = rollouts[0]
+    assert len(seen) == 3
+    import tensorflow as tf
+    from modalbridge.agents.on_policy import flat, tensors
+
+    def behaviour(log_prob, states, samples, acting_weights):
+        probe = appo_agent()
+        probe.policy.model.set_weights(acting_weights)
+        recomputed, _, _ = probe.policy.evaluate(tensors(states), tensors(samples))
+        return np.allclose(recomputed.numpy(), flat(log_prob), atol=1e-5)
+    # rollout 0 and 1 acted with the initial weights, rollout 2 with the weights after the first update
+    assert behaviour(seen[0][0], seen[0][2], seen[0][3], initial)
+    assert behaviour(seen[1][0], seen[1][2], seen[1][3], initial)
+    assert behaviour(seen[2][0], seen[2][2], seen[2][3], seen[1][1])
+    assert not behaviour(seen[2][0], seen[2][2], seen[2][3], seen[2][1])
+
+
+def test_a_dead_overlapped_worker_is_an_environment_failure_naming_it(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    from modalbridge.bridges import EnvironmentFailure
+    agent = appo_agent()
+    overlapped = Overlapped(agent, cartpole, workers=2)
+    overlapped.run(timesteps=256)
+    local_ray.kill(overlapped.workers[1])
+    with pytest.raises(EnvironmentFailure, match='Overlapped: Ray worker 1 failed'):
+        overlapped.run(timesteps=256)
+    overlapped.close()
+
+
+def test_overlapped_configuration_errors():
+    from modalbridge.agents.parallel import Overlapped
+    env = cartpole()
+    with pytest.raises(ConfigError, match='needs a PPO agent'):
+        Overlapped(A2C(env.states, env.actions, parallel=2, seed=0), cartpole)
+    with pytest.raises(ConfigError, match='does not split evenly'):
+        Overlapped(appo_agent(num_envs=6, batch_size=64), cartpole, workers=4)
+    with pytest.raises(ConfigError, match='preprocessing'):
+        Overlapped(appo_agent(preprocessing=dict(state=[dict(type='sequence', length=2)])), cartpole)
+    with pytest.raises(ConfigError, match='factory'):
+        Overlapped(appo_agent(), cartpole())
