@@ -1,6 +1,6 @@
 """Parallel experience: the demo configuration serial vs worker processes vs Ray actors.
 
-    python bench/parallel.py [--envs 32] [--rounds 5] [--steps 1600] [--no-cluster]
+    python bench/parallel.py [--envs 32] [--rounds 5] [--steps 1600] [--no-cluster] [--only-overlap]
 
 The demo configuration: CaptionRoom (`modalbridge/CaptionRoom-v0`, shaping 0.1)
 with the demo's NumPy preprocessing (image normalized, caption tokenized),
@@ -14,7 +14,10 @@ once per round in a rotating order (`common.compare`):
 3. the learner alone (act + observe on a fixed batch, updates included) and
    the environment side alone, per step: the costs `docs/scaling.md`
    projects from;
-4. (unless --no-cluster) a 2-node Ray cluster (`ray.cluster_utils.Cluster`,
+4. (only with --only-overlap, written to parallel_overlap.json) the demo
+   with PPO: the serial Runner vs `Overlapped` (APPO: acting in 1 or 2 Ray
+   workers while the learner learns here), one timed run each;
+5. (unless --no-cluster) a 2-node Ray cluster (`ray.cluster_utils.Cluster`,
    two raylets on this machine, 1 CPU each) training the demo end to end for
    `--steps` steps with 1 and with 2 Ray workers.
 
@@ -159,13 +162,58 @@ def cluster_training(num_envs: int, steps: int) -> list[dict]:
     return rows
 
 
+PPO_FIELDS = dict(n_steps=16, batch_size=128, epochs=4, learning_rate=1e-3, entropy_coef=0.01, discount=0.99,
+                  shared_network=True)
+
+
+def overlap(num_envs: int, steps: int) -> list[dict]:
+    """The demo with PPO: the serial Runner vs `Overlapped` (APPO, acting in Ray workers while learning here).
+
+    One timed run each after a warm-up run (not interleaved: each variant starts its own workers).
+    """
+    import ray
+
+    from modalbridge.agents import PPO, Runner
+    from modalbridge.agents.parallel import Overlapped
+    from modalbridge.bridges.vector import Preprocessing
+    rows = []
+    envs = make_envs('local', num_envs, None)
+    agent = PPO(envs.states, envs.actions, network=NETWORK, parallel=num_envs, seed=0, **PPO_FIELDS)
+    with Runner(agent, envs, seed=0) as runner:
+        runner.run(timesteps=PPO_FIELDS['n_steps'] * num_envs * 2, progress=False)
+        history = runner.run(timesteps=steps, progress=False)
+    envs.close()
+    serial = history.timesteps / history.seconds
+    rows.append(dict(measure='overlap (PPO)', variant='serial', steps_per_s=round(serial), ratio=1.0,
+                     mean_return=round(history.mean_return(100), 3)))
+    for workers in (1, 2):
+        ray.init(num_cpus=workers, include_dashboard=False, logging_level='WARNING')
+        try:
+            agent = PPO(envs.states, envs.actions, network=NETWORK, parallel=num_envs, seed=0, **PPO_FIELDS)
+            with Overlapped(agent, Preprocessing(caption_room, PREPROCESSING), workers=workers) as overlapped:
+                overlapped.run(timesteps=PPO_FIELDS['n_steps'] * num_envs * 2)
+                history = overlapped.run(timesteps=steps)
+        finally:
+            ray.shutdown()
+        rate = history.timesteps / history.seconds
+        rows.append(dict(measure='overlap (PPO)', variant=f'appo_ray_{workers}', steps_per_s=round(rate),
+                         ratio=round(rate / serial, 2), mean_return=round(history.mean_return(100), 3)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--envs', type=int, default=32)
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--steps', type=int, default=1600, help='training steps per round')
     parser.add_argument('--no-cluster', action='store_true')
+    parser.add_argument('--only-overlap', action='store_true', help='only the serial vs APPO measurement')
     args = parser.parse_args()
+    if args.only_overlap:
+        rows = overlap(args.envs, args.steps)
+        print(table(rows, ['measure', 'variant', 'steps_per_s', 'ratio', 'mean_return']))
+        print('wrote', write('parallel_overlap', rows, steps=args.steps))
+        return
     import ray
     ray.init(num_cpus=3, include_dashboard=False, logging_level='WARNING')
     try:
