@@ -134,6 +134,8 @@ class Overlapped:
     def run(self, timesteps: int) -> History:
         """Collects and learns until `timesteps` environment steps; returns the History."""
         timesteps = integer('run: timesteps', timesteps, minimum=1)
+        if not self.workers:
+            raise EnvironmentFailure('Overlapped: closed (after close() or a worker failure); create a new one')
         history = History()
         start = time.perf_counter()
         pending = self._launch()

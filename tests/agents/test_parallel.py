@@ -172,6 +172,8 @@ def test_a_dead_overlapped_worker_is_an_environment_failure_naming_it(local_ray)
     local_ray.kill(overlapped.workers[1])
     with pytest.raises(EnvironmentFailure, match='Overlapped: Ray worker 1 failed'):
         overlapped.run(timesteps=256)
+    with pytest.raises(EnvironmentFailure, match='Overlapped: closed'):
+        overlapped.run(timesteps=256)
     overlapped.close()
 
 
