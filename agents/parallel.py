@@ -1,4 +1,4 @@
-"""`Overlapped`: acting in Ray workers while the learner learns (APPO with a policy lag of one update).
+"""`Overlapped`: acting in Ray workers while the learner learns (APPO / V-trace A2C, a policy lag of one update).
 
 The synchronous mode (``Runner(..., backend=...)``) keeps the agent acting
 here, so acting waits for learning. Here each Ray worker holds environments
@@ -12,13 +12,17 @@ learner never waits for its own update before the next collection starts::
 
 so every rollout is learned from with weights exactly **one update newer**
 than the ones that acted (the first with the same weights). The lag is fixed,
-not timing-dependent, so a fixed seed gives the same run every time. PPO's
-clipped surrogate on the behaviour log-probabilities (recorded by the
-workers) is the off-policy correction, as in Sample Factory's APPO; values
-and GAE come from the behaviour policy.
+not timing-dependent, so a fixed seed gives the same run every time. The
+off-policy correction uses the behaviour log-probabilities the workers
+record:
 
-Stated limits: PPO only (A2C has no behaviour-ratio correction here; V-trace
-is not built); feed-forward networks; preprocessing belongs to the
+- PPO: its clipped surrogate on them, as Sample Factory's APPO; values and
+  GAE come from the behaviour policy.
+- A2C: V-trace (IMPALA; `returns.vtrace`, rho_bar = c_bar = 1) with the
+  learner's current log-probabilities and values; its ``gae_lambda`` is not
+  used.
+
+Stated limits: feed-forward networks; preprocessing belongs to the
 environment side (``preprocessing=`` of the workers), not to the agent.
 """
 
@@ -30,7 +34,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from modalbridge.agents import returns as returns_lib
-from modalbridge.agents.on_policy import Rollout
+from modalbridge.agents.a2c import A2C
+from modalbridge.agents.on_policy import Rollout, tensors
 from modalbridge.agents.ppo import PPO
 from modalbridge.agents.runner import History
 from modalbridge.bridges.arguments import integer, number
@@ -89,11 +94,11 @@ class PolicyWorker:
         stacked = {name: (np.stack(value) if name not in ('states', 'samples') else
                           {key: np.stack([row[key] for row in value]) for key in value[0]})
                    for name, value in columns.items()}
-        return dict(stacked, last_value=last_value, episodes=episodes)
+        return dict(stacked, last_value=last_value, last_states=policy.preprocess(self.states), episodes=episodes)
 
 
 class Overlapped:
-    """APPO: `agent` (a `PPO`) learning from Ray `workers` that act with its weights of one update before.
+    """`agent` (a `PPO` or an `A2C`) learning from Ray `workers` that act with its weights of one update before.
 
     `agent.num_envs` environments in all, split evenly over the workers;
     `factory` builds one (in the worker). `run(timesteps)` returns a
@@ -105,9 +110,9 @@ class Overlapped:
 
     def __init__(self, agent: PPO, factory: Callable[[], Environment], workers: int = 2, timeout: float = 300.0,
                  seed: int = 0):
-        if not isinstance(agent, PPO):
-            raise ConfigError(f'Overlapped: needs a PPO agent (its clipping corrects the policy lag); received '
-                              f'{type(agent).__name__}')
+        if not isinstance(agent, (PPO, A2C)):
+            raise ConfigError(f'Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C agent (V-trace '
+                              f'does); received {type(agent).__name__}')
         if agent.config.preprocessing is not None:
             raise ConfigError('Overlapped: the agent has preprocessing; give it to the environment side '
                               '(VectorEnvironment/Preprocessing in the factory) so the workers run it')
@@ -181,10 +186,21 @@ class Overlapped:
         states = {name: np.concatenate([part['states'][name] for part in parts], axis=1) for name in parts[0]['states']}
         samples = {name: np.concatenate([part['samples'][name] for part in parts], axis=1)
                    for name in parts[0]['samples']}
-        last_value = np.concatenate([part['last_value'] for part in parts])
-        returns, advantages = returns_lib.gae(joined['reward'], joined['value'], joined['ended'], last_value,
-                                              config.discount, config.gae_lambda)
-        rollout = Rollout(states, samples, joined['log_prob'], joined['value'], joined['reward'], returns, advantages)
+        values = joined['value']
+        if isinstance(agent, PPO):
+            last_value = np.concatenate([part['last_value'] for part in parts])
+            returns, advantages = returns_lib.gae(joined['reward'], values, joined['ended'], last_value,
+                                                  config.discount, config.gae_lambda)
+        else:  # V-trace with the learner's own log-probabilities and values
+            target, _, current = agent.policy.evaluate(tensors(states), tensors(samples))
+            shape = joined['log_prob'].shape
+            values = current.numpy().reshape(shape)
+            last_states = {name: np.concatenate([part['last_states'][name] for part in parts])
+                           for name in parts[0]['last_states']}
+            returns, advantages = returns_lib.vtrace(joined['log_prob'], target.numpy().reshape(shape),
+                                                     joined['reward'], values, joined['ended'],
+                                                     agent.policy.value(last_states), config.discount)
+        rollout = Rollout(states, samples, joined['log_prob'], values, joined['reward'], returns, advantages)
         steps = self._batch
         for part in parts:
             for episode_return, length in part['episodes']:

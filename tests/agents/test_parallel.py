@@ -126,6 +126,16 @@ def test_overlapped_appo_learns_cartpole_with_a_fixed_seed(local_ray):
     assert np.mean(history.episode_returns[-10:]) >= 300, history.episode_returns[-10:]
 
 
+def test_overlapped_a2c_with_vtrace_learns_cartpole_with_a_fixed_seed(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    env = cartpole()
+    agent = A2C(env.states, env.actions, num_envs=8, n_steps=16, learning_rate=1e-3, optimizer='adam', seed=0)
+    with Overlapped(agent, cartpole, workers=2) as overlapped:
+        history = overlapped.run(timesteps=30_000)
+    assert history.updates == 235
+    assert np.mean(history.episode_returns[-10:]) >= 150, history.episode_returns[-10:]  # 298 when written
+
+
 def test_overlapped_runs_are_reproducible_and_act_one_update_behind(local_ray):
     from modalbridge.agents.parallel import Overlapped
     weights, rollouts = [], []
@@ -180,8 +190,8 @@ def test_a_dead_overlapped_worker_is_an_environment_failure_naming_it(local_ray)
 def test_overlapped_configuration_errors():
     from modalbridge.agents.parallel import Overlapped
     env = cartpole()
-    with pytest.raises(ConfigError, match='needs a PPO agent'):
-        Overlapped(A2C(env.states, env.actions, parallel=2, seed=0), cartpole)
+    with pytest.raises(ConfigError, match='needs a PPO .* or an A2C agent'):
+        Overlapped(RandomAgent(env.states, env.actions, parallel=2, seed=0), cartpole)
     with pytest.raises(ConfigError, match='does not split evenly'):
         Overlapped(appo_agent(num_envs=6, batch_size=64), cartpole, workers=4)
     with pytest.raises(ConfigError, match='preprocessing'):
