@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from modalbridge.agents.returns import gae, n_step
+from modalbridge.agents.returns import gae, n_step, vtrace
 
 
 def test_gae_and_n_step_returns_by_hand():
@@ -20,12 +23,6 @@ def test_gae_and_n_step_returns_by_hand():
 
 
 # -- V-trace ------------------------------------------------------------------------------------------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra import numpy as hnp  # noqa: E402
-
-from modalbridge.agents.returns import vtrace  # noqa: E402
 
 FLOATS = st.floats(-3, 3, allow_nan=False)
 
