@@ -65,6 +65,10 @@ class PolicyWorker:
         self.first = np.ones(count, bool)
         self.returns, self.lengths = np.zeros(count), np.zeros(count, np.int64)
 
+    def pid(self) -> int:
+        import os
+        return os.getpid()
+
     def collect(self, weights: Any, n_steps: int, discount: float) -> dict[str, Any]:
         if weights is not None:
             self.policy.model.set_weights(weights)

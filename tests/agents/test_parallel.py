@@ -179,12 +179,15 @@ def test_a_dead_overlapped_worker_is_an_environment_failure_naming_it(local_ray)
     agent = appo_agent()
     overlapped = Overlapped(agent, cartpole, workers=2)
     overlapped.run(timesteps=256)
+    pids = local_ray.get([worker.pid.remote() for worker in overlapped.workers])
     local_ray.kill(overlapped.workers[1])
     with pytest.raises(EnvironmentFailure, match='Overlapped: Ray worker 1 failed'):
         overlapped.run(timesteps=256)
     with pytest.raises(EnvironmentFailure, match='Overlapped: closed'):
         overlapped.run(timesteps=256)
     overlapped.close()
+    from tests.bridges.test_ray_workers import wait_gone
+    assert wait_gone(pids) == []  # the failure stopped the other worker too
 
 
 def test_overlapped_configuration_errors():
