@@ -9,8 +9,8 @@ is V of the states after the last step.
 >>> returns[:, 0].tolist()
 [1.5, 1.0]
 
-A V-trace correction (IMPALA) would take the behaviour and target
-log-probabilities beside these arguments; it is not written yet.
+`vtrace` is IMPALA's off-policy correction for rollouts collected by an
+older (behaviour) policy: it also takes both policies' log-probabilities.
 """
 
 from __future__ import annotations
@@ -43,3 +43,40 @@ def n_step(rewards: np.ndarray, values: np.ndarray, ended: np.ndarray, bootstrap
            discount: float) -> tuple[np.ndarray, np.ndarray]:
     """n-step returns (to the rollout's end) and their advantages: GAE with lambda 1."""
     return gae(rewards, values, ended, bootstrap, discount, 1.0)
+
+
+def vtrace(behaviour_log_prob: np.ndarray, target_log_prob: np.ndarray, rewards: np.ndarray, values: np.ndarray,
+           ended: np.ndarray, bootstrap: np.ndarray, discount: float, rho_bar: float = 1.0,
+           c_bar: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """V-trace targets and policy-gradient advantages (Espeholt et al. 2018): ``(vs, advantages)``, float64.
+
+    With ``ratio = pi/mu``, ``rho = min(rho_bar, ratio)``, ``c = min(c_bar, ratio)``::
+
+        delta_t = rho_t * (r_t + discount * V_{t+1} * (1 - ended_t) - V_t)
+        vs_t - V_t = delta_t + discount * (1 - ended_t) * c_t * (vs_{t+1} - V_{t+1})
+        advantage_t = rho_t * (r_t + discount * vs_{t+1} * (1 - ended_t) - V_t)
+
+    `values` and `bootstrap` are the target policy's. On-policy (equal
+    log-probabilities) ``vs`` are the n-step returns, as `gae` with lambda 1:
+
+    >>> same = np.zeros((2, 1))
+    >>> vs, _ = vtrace(same, same, np.array([[1.0], [1.0]]), np.zeros((2, 1)), np.array([[0.0], [1.0]]),
+    ...                np.array([5.0]), discount=0.5)
+    >>> vs[:, 0].tolist()
+    [1.5, 1.0]
+    """
+    ratio = np.exp(np.asarray(target_log_prob, np.float64) - np.asarray(behaviour_log_prob, np.float64))
+    rho, c = np.minimum(rho_bar, ratio), np.minimum(c_bar, ratio)
+    rewards, values = np.asarray(rewards, np.float64), np.asarray(values, np.float64)
+    going_on = 1.0 - np.asarray(ended, np.float64)
+    bootstrap = np.asarray(bootstrap, np.float64)
+    next_values = np.concatenate([values[1:], bootstrap[None]])
+    deltas = rho * (rewards + discount * going_on * next_values - values)
+    corrections = np.zeros_like(values)
+    carry = np.zeros_like(bootstrap)
+    for t in range(len(rewards) - 1, -1, -1):
+        carry = deltas[t] + discount * going_on[t] * c[t] * carry
+        corrections[t] = carry
+    vs = values + corrections
+    next_vs = np.concatenate([vs[1:], bootstrap[None]])
+    return vs, rho * (rewards + discount * going_on * next_vs - values)

@@ -120,6 +120,14 @@ class Runner:
     >>> history.episodes, len(history.episode_returns)
     (3, 3)
 
+    `environment` may also be a zero-argument factory (built `agent.parallel`
+    times) or a list of factories; then `backend` ``'local'`` (default),
+    ``'processes'`` or ``'ray'`` says where they run, with `workers`
+    processes or Ray actors and `timeout` (see `VectorEnvironment`). The
+    agent acts on the whole batch here; only the environments move, so every
+    backend gives the same updates (the synchronous, exactly on-policy mode).
+    `close()` (or ``with Runner(...)``) closes what the Runner built.
+
     `callback(runner)` is called after each finished episode; any falsy
     result but None (False, ``np.False_``, 0) stops the run. `summary_dir`
     writes TensorBoard scalars. `window` bounds how many episodes the
@@ -128,11 +136,23 @@ class Runner:
     """
 
     def __init__(self, agent: Any, environment: Any, seed: int | None = None, summary_dir: str | None = None,
-                 *, window: int = 10_000, preprocessing: Any = None):
-        if isinstance(environment, (list, tuple)):
+                 *, window: int = 10_000, preprocessing: Any = None, backend: str | None = None,
+                 workers: int | None = None, timeout: float = 60.0):
+        self._owned = None
+        if backend is not None or workers is not None or _factories(environment):
+            environment = self._owned = _build(agent, environment, backend, workers, timeout)
+        elif isinstance(environment, (list, tuple)):
             environment = VectorEnvironment(list(environment))
         elif isinstance(environment, Environment):
             environment = VectorEnvironment([environment])
+        try:
+            self._setup(agent, environment, seed, summary_dir, window, preprocessing)
+        except BaseException:
+            self.close()  # the workers of an environment built here do not outlive a refused Runner
+            raise
+
+    def _setup(self, agent: Any, environment: Any, seed: int | None, summary_dir: str | None, window: int,
+               preprocessing: Any) -> None:
         if not isinstance(environment, VectorEnvironment):
             raise ConfigError(f'Runner: expected an Environment, a VectorEnvironment or a list of environments; '
                               f'received {type(environment).__name__}')
@@ -170,6 +190,17 @@ class Runner:
             self.writer = tf.summary.create_file_writer(os.fspath(summary_dir))
         self.history = History(window=self.window)
         self.timesteps = 0
+
+    def close(self) -> None:
+        """Closes the environments the Runner built from factories (its workers too); not the ones given."""
+        if self._owned is not None:
+            self._owned.close()
+
+    def __enter__(self) -> 'Runner':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     @property
     def episode_returns(self) -> list[float]:
@@ -302,6 +333,25 @@ class Runner:
             with self.writer.as_default(step=self.timesteps):
                 tf.summary.scalar('charts/episodic_return', episode_return)
                 tf.summary.scalar('charts/episodic_length', length)
+
+
+def _factories(environment: Any) -> bool:
+    """Whether `environment` is a factory or a non-empty list of factories (not environments)."""
+    items = environment if isinstance(environment, (list, tuple)) else [environment]
+    return bool(items) and all(callable(item) and not isinstance(item, (Environment, VectorEnvironment))
+                               for item in items)
+
+
+def _build(agent: Any, environment: Any, backend: str | None, workers: int | None,
+           timeout: float) -> VectorEnvironment:
+    if not _factories(environment):
+        raise ConfigError(f'Runner: backend= and workers= need a zero-argument environment factory or a list of '
+                          f'them (each worker builds its own); received {type(environment).__name__}')
+    if isinstance(environment, (list, tuple)):
+        factories = list(environment)
+    else:
+        factories = [environment] * integer('Runner: agent.parallel', getattr(agent, 'parallel', 1), minimum=1)
+    return VectorEnvironment(factories, backend=backend or 'local', workers=workers, timeout=timeout)
 
 
 class _Progress:

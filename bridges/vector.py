@@ -6,11 +6,16 @@ states are kept in ``info['final_states']`` (rows valid where
 ``info['final_mask']``), so an agent can bootstrap a TRUNCATED episode from
 them; ``info['infos']`` lists each sub-environment's own info.
 
-In-process, or with ``processes=True`` in worker processes, each holding a
-share of the environments (`envs` must then be factories). Both modes
-validate the whole batch of actions in this process before any environment
-steps, and raise the same errors. A worker that fails, dies or does not
-answer within `timeout` seconds is an `EnvironmentFailure` naming it.
+One switch, `backend`, picks where the environments run: ``'local'``
+(in-process), ``'processes'`` (worker processes, each holding a share of the
+environments; ``processes=True`` says the same) or ``'ray'`` (Ray actors,
+placed anywhere in a Ray cluster; `modalbridge.bridges.ray_workers`). Away
+from ``'local'``, `envs` must be factories. Every backend validates the
+whole batch of actions in this process before any environment steps, and
+raises the same errors. A worker that fails, dies or does not answer within
+`timeout` seconds is an `EnvironmentFailure` naming it (a Ray worker is
+first restarted up to `max_restarts` times, its in-flight step dropped and
+reported).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ __all__ = ['BatchStep', 'VectorEnvironment', 'stack_states']
 EXECUTE_BEFORE_RESET = 'VectorEnvironment: execute() called before reset()'
 RESET_AFTER_FAILURE = 'VectorEnvironment: the last {method}() did not complete ({error}); call reset()'
 CLOSED = 'VectorEnvironment: closed'
+BACKENDS = ('local', 'processes', 'ray')
 
 
 class VectorEnvironment(BatchedEnvironment):
@@ -54,9 +60,14 @@ class VectorEnvironment(BatchedEnvironment):
     is seeded with ``seed + i``. `max_episode_timesteps` (settable, also
     under ``processes=True``) sets every sub-environment's own limit, the
     one time-limit mechanism (`Environment.max_episode_timesteps`).
-    `workers` processes (default: one per CPU core, at most one per
-    environment) each step a share of the environments; `timeout` bounds
-    every wait for them, in seconds.
+    `backend` is ``'local'``, ``'processes'`` or ``'ray'``; there,
+    `workers` processes or Ray actors (default: one per CPU core, at most
+    one per environment) each step a share of the environments; `timeout`
+    bounds every wait for them, in seconds; `max_restarts` bounds how many
+    times a dead Ray worker is restarted. `preprocessing` (a NumPy stack
+    declaration, as for `Preprocessed`) preprocesses every sub-environment's
+    states where it runs (in its worker), so `states` are the stack's output
+    specs.
 
     After an error raised while stepping, call `reset()`; after a worker
     failure, a timeout or an interruption the environment is closed and
@@ -64,29 +75,50 @@ class VectorEnvironment(BatchedEnvironment):
     """
 
     def __init__(self, envs: Sequence[EnvironmentLike], max_episode_timesteps: int | None = None,
-                 processes: bool = False, workers: int | None = None, timeout: float = 60.0):
+                 processes: bool = False, workers: int | None = None, timeout: float = 60.0,
+                 backend: str | None = None, max_restarts: int = 2, preprocessing: Any = None):
         if not isinstance(envs, (list, tuple)) or not envs:
             raise ConfigError('VectorEnvironment: expected a non-empty list of environments or factories')
+        if preprocessing is not None:
+            from modalbridge.preprocess.stack import Stack
+            if isinstance(preprocessing, Stack):
+                raise ConfigError('VectorEnvironment: preprocessing= takes a declaration (a list of '
+                                  'preprocessor dicts), not a Stack: each environment builds its own')
+            envs = [_preprocess(env, preprocessing) if isinstance(env, Environment) else
+                    Preprocessing(env, preprocessing) if callable(env) else env for env in envs]
         processes = arguments.boolean('VectorEnvironment: processes', processes)
+        if backend is None:
+            backend = 'processes' if processes else 'local'
+        backend = arguments.choice('VectorEnvironment: backend', backend, BACKENDS)
+        if processes and backend != 'processes':
+            raise ConfigError(f'VectorEnvironment: processes=True contradicts backend={backend!r}; '
+                              'give backend= alone')
+        self.backend = backend
         self.timeout = arguments.number('VectorEnvironment: timeout', timeout, minimum=0, inclusive=False)
-        self._workers = None
+        max_restarts = arguments.integer('VectorEnvironment: max_restarts', max_restarts, minimum=0)
+        self._workers: Any = None
         self._failure: str | None = None
         self._needs_reset = True
-        if processes:
+        if backend != 'local':
             if any(isinstance(env, Environment) or not callable(env) for env in envs):
-                raise ConfigError('VectorEnvironment: processes=True needs zero-argument factories, '
-                                  'not environments (each worker builds its own)')
+                raise ConfigError(f'VectorEnvironment: {"processes=True" if backend == "processes" else "backend=" + repr(backend)} '
+                                  'needs zero-argument factories, not environments (each worker builds its own)')
             count = (min(len(envs), os.cpu_count() or 1) if workers is None else
                      arguments.integer('VectorEnvironment: workers', workers, minimum=1, maximum=len(envs)))
-            from modalbridge.bridges.workers import Workers
-            self._workers = Workers(list(envs), count, self.timeout)
+            if backend == 'ray':
+                from modalbridge.bridges.ray_workers import RayWorkers
+                self._workers = RayWorkers(list(envs), count, self.timeout, max_restarts)
+            else:
+                from modalbridge.bridges.workers import Workers
+                self._workers = Workers(list(envs), count, self.timeout)
             self.envs: list[Environment] = []
             self._states = types.MappingProxyType(self._workers.states)
             self._actions = types.MappingProxyType(self._workers.actions)
             self._backend: BatchStrategy = self._workers
         else:
             if workers is not None:
-                raise ConfigError('VectorEnvironment: workers= needs processes=True')
+                raise ConfigError("VectorEnvironment: workers= needs processes=True (backend='processes') "
+                                  "or backend='ray'")
             self.envs = [env if isinstance(env, Environment) else env() for env in envs]
             for index, env in enumerate(self.envs):
                 if not isinstance(env, Environment):
@@ -186,7 +218,8 @@ class VectorEnvironment(BatchedEnvironment):
         self.close()
 
     def __repr__(self) -> str:
-        where = f', processes=True, workers={len(self._workers.shares)}' if self._workers is not None else ''
+        where = (f', backend={self.backend!r}, workers={len(self._workers.shares)}' if self._workers is not None
+                 else '')
         return (f'VectorEnvironment({self._num_envs} x states={list(self._states)}, '
                 f'actions={list(self._actions)}{where})')
 
@@ -195,3 +228,27 @@ class VectorEnvironment(BatchedEnvironment):
             raise EnvironmentFailure(self._workers.failure)
         if self._closed:
             raise ResetNeeded(CLOSED)
+
+
+def _preprocess(env: Environment, declaration: Any) -> Environment:
+    from modalbridge.preprocess.environment import Preprocessed
+    return Preprocessed(env, declaration)
+
+
+class Preprocessing:
+    """A factory of `factory()` wrapped in `Preprocessed` with `declaration` (picklable: it goes to workers).
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> make = Preprocessing(lambda: GymBridge('CartPole-v1'), [dict(type='sequence', length=2)])
+    >>> make().states['state'].shape
+    (8,)
+    """
+
+    def __init__(self, factory: Callable[[], Environment], declaration: Any):
+        self.factory, self.declaration = factory, declaration
+
+    def __call__(self) -> Environment:
+        env = self.factory()
+        if not isinstance(env, Environment):
+            return env  # refused, naming the environment, where the factory is called
+        return _preprocess(env, self.declaration)

@@ -1,0 +1,203 @@
+"""Runner(..., backend=, workers=): the same agent, the same updates, wherever the environments run."""
+
+import numpy as np
+import pytest
+
+from modalbridge.agents import A2C, RandomAgent, Runner
+from modalbridge.bridges import ConfigError, GymBridge, VectorEnvironment
+
+CARTPOLE = 'CartPole-v1'
+NUM_ENVS = 4
+
+
+def cartpole():
+    return GymBridge(CARTPOLE)
+
+
+def train(backend, workers=None, timesteps=400):
+    env = cartpole()
+    agent = A2C(env.states, env.actions, parallel=NUM_ENVS, seed=0, learning_rate=1e-3)
+    env.close()
+    with Runner(agent, cartpole, seed=0, backend=backend, workers=workers) as runner:
+        history = runner.run(timesteps=timesteps, max_episode_timesteps=60, progress=False)
+    return [w.copy() for w in agent.policy.model.get_weights()], history
+
+
+def test_processes_give_bit_identical_updates_to_the_serial_loop():
+    serial, serial_history = train('local')
+    remote, remote_history = train('processes', workers=2)
+    assert serial_history.updates == remote_history.updates > 10
+    assert serial_history.episode_returns == remote_history.episode_returns
+    assert serial_history.metrics == remote_history.metrics
+    for a, b in zip(serial, remote):
+        np.testing.assert_array_equal(a, b)
+    initial = A2C(cartpole().states, cartpole().actions, parallel=NUM_ENVS, seed=0).policy.model.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(initial, serial))  # it did learn something
+
+
+def test_ray_gives_bit_identical_updates_to_the_serial_loop():
+    ray = pytest.importorskip('ray', reason="the 'ray' extra is not installed (pip install 'modalbridge[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level='WARNING')
+    try:
+        serial, serial_history = train('local')
+        remote, remote_history = train('ray', workers=2)
+    finally:
+        ray.shutdown()
+    assert serial_history.updates == remote_history.updates > 10
+    assert serial_history.episode_returns == remote_history.episode_returns
+    for a, b in zip(serial, remote):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_factory_is_built_once_per_parallel_environment_and_closed_by_the_runner():
+    env = cartpole()
+    agent = RandomAgent(env.states, env.actions, parallel=3, seed=0)
+    runner = Runner(agent, [cartpole] * 3, backend='processes', workers=2)
+    assert runner.environment.num_envs == 3 and runner.environment.backend == 'processes'
+    pids = runner.environment._workers.pids
+    runner.run(timesteps=30, progress=False)
+    runner.close()
+    for process in runner.environment._workers.processes:
+        assert not process.is_alive()
+    assert len(pids) == 2
+
+
+def test_a_refused_runner_stops_the_workers_it_started(monkeypatch):
+    env = cartpole()
+    agent = RandomAgent(env.states, env.actions, parallel=2, seed=0)
+    built = []
+    original = VectorEnvironment.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        built.append(self)
+    monkeypatch.setattr(VectorEnvironment, '__init__', spy)
+    with pytest.raises(ConfigError, match='parallel=2'):
+        Runner(agent, [cartpole] * 3, backend='processes', workers=2)
+    assert len(built) == 1
+    assert not any(process.is_alive() for process in built[0]._workers.processes)
+
+
+def test_the_runner_does_not_close_an_environment_it_was_given():
+    env = cartpole()
+    runner = Runner(RandomAgent(env.states, env.actions, seed=0), env)
+    runner.close()
+    assert env.reset(seed=0)['state'].shape == (4,)
+
+
+@pytest.mark.parametrize('environment, kwargs, message', [
+    (lambda: [cartpole()], dict(backend='processes'), 'need a zero-argument environment factory'),
+    (lambda: cartpole, dict(backend='threads'), 'backend'),
+    (lambda: cartpole, dict(backend='processes', workers=0), 'workers'),
+    (lambda: cartpole, dict(workers=2), "workers= needs processes=True"),
+])
+def test_bad_backend_arguments_are_config_errors(environment, kwargs, message):
+    env = cartpole()
+    with pytest.raises(ConfigError, match=message):
+        Runner(RandomAgent(env.states, env.actions, seed=0), environment(), **kwargs)
+
+
+# -- the asynchronous mode: APPO with a policy lag of one update ------------------------------------------------
+
+def appo_agent(**overrides):
+    from modalbridge.agents import PPO
+    env = cartpole()
+    fields = dict(num_envs=8, n_steps=32, batch_size=256, epochs=20, gae_lambda=0.8, discount=0.98,
+                  learning_rate=dict(type='linear', initial=1e-3, final=0.0, timesteps=100_000),
+                  clip_range=dict(type='linear', initial=0.2, final=0.0, timesteps=100_000), seed=0)
+    return PPO(env.states, env.actions, **{**fields, **overrides})
+
+
+@pytest.fixture(scope='module')
+def local_ray():
+    ray = pytest.importorskip('ray', reason="the 'ray' extra is not installed (pip install 'modalbridge[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level='WARNING')
+    yield ray
+    ray.shutdown()
+
+
+def test_overlapped_appo_learns_cartpole_with_a_fixed_seed(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    agent = appo_agent()
+    with Overlapped(agent, cartpole, workers=2) as overlapped:
+        history = overlapped.run(timesteps=30_000)
+    assert history.updates == agent.updates == 118 and history.timesteps == 30_208
+    assert history.metrics and 'approx_kl' in history.metrics
+    assert np.mean(history.episode_returns[-10:]) >= 300, history.episode_returns[-10:]
+
+
+def test_overlapped_a2c_with_vtrace_learns_cartpole_with_a_fixed_seed(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    env = cartpole()
+    agent = A2C(env.states, env.actions, num_envs=8, n_steps=16, learning_rate=1e-3, optimizer='adam', seed=0)
+    with Overlapped(agent, cartpole, workers=2) as overlapped:
+        history = overlapped.run(timesteps=30_000)
+    assert history.updates == 235
+    assert np.mean(history.episode_returns[-10:]) >= 150, history.episode_returns[-10:]  # 298 when written
+
+
+def test_overlapped_runs_are_reproducible_and_act_one_update_behind(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    weights, rollouts = [], []
+    for _ in range(2):
+        agent = appo_agent()
+        initial = agent.policy.model.get_weights()
+        seen = []
+        learn = agent._learn
+
+        def spy(rollout, learn=learn, agent=agent, seen=seen):
+            seen.append((rollout.log_prob.copy(), [w.copy() for w in agent.policy.model.get_weights()],
+                         {k: v.copy() for k, v in rollout.states.items()}, {k: v.copy() for k, v in rollout.samples.items()}))
+            return learn(rollout)
+        agent._learn = spy
+        with Overlapped(agent, cartpole, workers=2) as overlapped:
+            overlapped.run(timesteps=3 * 256)
+        weights.append(agent.policy.model.get_weights())
+        rollouts.append(seen)
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    seen = rollouts[0]
+    assert len(seen) == 3
+    import tensorflow as tf
+    from modalbridge.agents.on_policy import flat, tensors
+
+    def behaviour(log_prob, states, samples, acting_weights):
+        probe = appo_agent()
+        probe.policy.model.set_weights(acting_weights)
+        recomputed, _, _ = probe.policy.evaluate(tensors(states), tensors(samples))
+        return np.allclose(recomputed.numpy(), flat(log_prob), atol=1e-5)
+    # rollout 0 and 1 acted with the initial weights, rollout 2 with the weights after the first update
+    assert behaviour(seen[0][0], seen[0][2], seen[0][3], initial)
+    assert behaviour(seen[1][0], seen[1][2], seen[1][3], initial)
+    assert behaviour(seen[2][0], seen[2][2], seen[2][3], seen[1][1])
+    assert not behaviour(seen[2][0], seen[2][2], seen[2][3], seen[2][1])
+
+
+def test_a_dead_overlapped_worker_is_an_environment_failure_naming_it(local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    from modalbridge.bridges import EnvironmentFailure
+    agent = appo_agent()
+    overlapped = Overlapped(agent, cartpole, workers=2)
+    overlapped.run(timesteps=256)
+    pids = local_ray.get([worker.pid.remote() for worker in overlapped.workers])
+    local_ray.kill(overlapped.workers[1])
+    with pytest.raises(EnvironmentFailure, match='Overlapped: Ray worker 1 failed'):
+        overlapped.run(timesteps=256)
+    with pytest.raises(EnvironmentFailure, match='Overlapped: closed'):
+        overlapped.run(timesteps=256)
+    overlapped.close()
+    from tests.bridges.test_ray_workers import wait_gone
+    assert wait_gone(pids) == []  # the failure stopped the other worker too
+
+
+def test_overlapped_configuration_errors():
+    from modalbridge.agents.parallel import Overlapped
+    env = cartpole()
+    with pytest.raises(ConfigError, match='needs a PPO .* or an A2C agent'):
+        Overlapped(RandomAgent(env.states, env.actions, parallel=2, seed=0), cartpole)
+    with pytest.raises(ConfigError, match='does not split evenly'):
+        Overlapped(appo_agent(num_envs=6, batch_size=64), cartpole, workers=4)
+    with pytest.raises(ConfigError, match='preprocessing'):
+        Overlapped(appo_agent(preprocessing=dict(state=[dict(type='sequence', length=2)])), cartpole)
+    with pytest.raises(ConfigError, match='factory'):
+        Overlapped(appo_agent(), cartpole())
