@@ -67,7 +67,7 @@ def test_round_trip_steps_and_truncates():
     env = to_gymnasium(Room())
     observation, info = env.reset(seed=1)
     assert observation['caption'] == 'go to the red ball' and info == {}
-    for step in range(5):
+    for _ in range(5):
         observation, reward, terminated, truncated, _ = env.step(dict(
             move=1, jump=1, force=np.zeros(2, np.float32), cells=np.array([0, 2]), say='hi'))
         assert reward == 1.0 and not terminated
