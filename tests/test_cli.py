@@ -152,3 +152,26 @@ def test_bad_flags_are_named(argv, message, capsys):
     with pytest.raises(SystemExit) as exit:
         cli.run(argv)
     assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def room(vocabulary):
+    return cli.RunConfig.from_dict(dict(environment=dict(id='modalbridge/CaptionRoom-v0'), agent='a2c',
+                                         preprocessing=dict(caption=[dict(type='tokenize', length=6,
+                                                                          vocabulary=vocabulary)])))
+
+
+def test_a_vocabulary_covering_the_task_passes_the_check():
+    from modalbridge.envs.caption_room import CaptionRoom
+
+    assert cli.check_vocabulary(room(CaptionRoom().vocabulary)) == {'caption': 0.0}
+
+
+def test_a_vocabulary_missing_words_of_the_task_is_refused_before_training(tmp_path, capsys):
+    with pytest.raises(ConfigError, match=r"^config\['preprocessing'\]\['caption'\]: the tokenizer's vocabulary "
+                                          r"misses \d+\.\d% of the words .* such as in \['go to the"):
+        cli.check_vocabulary(room(['go', 'to', 'the', 'red', 'ball']))
+    config = tmp_path / 'room.json'
+    config.write_text(json.dumps(dict(room(['go', 'to', 'the']).to_dict(), out=str(tmp_path / 'out'))))
+    with pytest.raises(SystemExit):
+        cli.run(['train', str(config)])
+    assert "vocabulary misses" in capsys.readouterr().err and not (tmp_path / 'out').exists()

@@ -8,7 +8,8 @@
 Gymnasium id and its keyword arguments), the agent (a name, or a dict of
 ``agent`` and its options, see `modalbridge.agents.create`), the network and
 the preprocessing declarations, steps, envs, seed and the output directory.
-It builds everything (so checks every entry) before training, runs the
+It builds everything (so checks every entry, and refuses a tokenizer vocabulary
+that misses words of the task's text states) before training, runs the
 `Runner`, and saves the checkpoint (``OUT/agent``) and the configuration
 (``OUT/run.json``). The file is read in safe mode: declarations resolve only
 registered plug-ins and an id of the form ``module:Env-v0`` (which imports
@@ -132,12 +133,59 @@ def make_env(environment: Mapping[str, Any], safe_mode: bool) -> Any:
         raise ConfigError(f"config['environment']: {error}") from None
 
 
+def check_vocabulary(config: RunConfig, safe_mode: bool = True, episodes: int = 20) -> dict[str, float]:
+    """The unknown-token rate of every tokenized text state on the first states of a few
+    episodes; a vocabulary missing words of the task is refused, naming the state."""
+    import numpy as np
+
+    from modalbridge.bridges.specs import is_text
+    from modalbridge.preprocess import Stack
+
+    if config.preprocessing is None:
+        return {}
+    env = make_env(config.environment, safe_mode)
+    try:
+        texts = [name for name, spec in env.states.items() if is_text(spec)]
+        if not texts:
+            return {}
+        try:
+            stack = Stack(env.states, config.preprocessing, backend='numpy', safe_mode=safe_mode)
+        except ConfigError as error:
+            raise ConfigError(f"config['preprocessing']: {error}") from None
+        tokens = {name: 0 for name in texts}
+        unknown = {name: 0 for name in texts}
+        examples: dict[str, list[str]] = {name: [] for name in texts}
+        for seed in range(config.seed, config.seed + episodes):
+            states = env.reset(seed=seed)
+            stack.reset()
+            out = stack({name: np.asarray(value, dtype=object if name in texts else None)[None]
+                         for name, value in states.items()})
+            for name in texts:
+                ids = out.get(name)
+                if ids is None or not np.issubdtype(ids.dtype, np.integer):
+                    continue
+                tokens[name] += int(np.count_nonzero(ids))
+                unknown[name] += int(np.count_nonzero(ids == 1))  # id 1: an unknown token (DESIGN.md)
+                if (ids == 1).any():
+                    examples[name].append(str(np.asarray(states[name]).item()))
+    finally:
+        env.close()
+    rates = {name: unknown[name] / tokens[name] for name in texts if tokens[name]}
+    for name, rate in rates.items():
+        if rate:
+            raise ConfigError(f"config['preprocessing'][{name!r}]: the tokenizer's vocabulary misses {rate:.1%} of "
+                              f'the words of the first {name}s of {episodes} episodes, such as in '
+                              f'{sorted(set(examples[name]))[:3]}')
+    return rates
+
+
 def train(config: RunConfig, safe_mode: bool = True, progress: bool = True) -> dict[str, Any]:
     """Builds the environments and the agent, trains, saves; returns the numbers it printed."""
     from modalbridge.agents import Runner
     from modalbridge.agents.create import create
     from modalbridge.bridges import VectorEnvironment
 
+    check_vocabulary(config, safe_mode)
     envs = VectorEnvironment([make_env(config.environment, safe_mode) for _ in range(config.envs)])
     try:
         agent = create(config.agent_declaration(), envs, seed=config.seed, safe_mode=safe_mode)
