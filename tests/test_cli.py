@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modalbridge import cli
 from modalbridge.bridges import ConfigError
@@ -175,3 +177,18 @@ def test_a_vocabulary_missing_words_of_the_task_is_refused_before_training(tmp_p
     with pytest.raises(SystemExit):
         cli.run(['train', str(config)])
     assert "vocabulary misses" in capsys.readouterr().err and not (tmp_path / 'out').exists()
+
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                    lambda children: st.lists(children, max_size=3)
+                    | st.dictionaries(st.text(max_size=5), children, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(RUN) + ['out', 'unknown']), JSON)
+def test_any_json_value_in_any_entry_is_a_run_or_a_config_error(key, value):
+    try:
+        cli.RunConfig.from_dict(dict(RUN, **{key: value}))
+    except ConfigError as error:
+        assert str(error).startswith('config')

@@ -4,6 +4,8 @@ import json
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modalbridge.agents import A2C, PPO, Agent, RandomAgent
 from modalbridge.agents.create import create
@@ -157,3 +159,15 @@ def test_the_specs_must_come_from_somewhere(kwargs, message):
 def test_an_environment_and_specs_together_are_refused(env):
     with pytest.raises(ConfigError, match='not both'):
         create('random', env, states=env.states, actions=env.actions)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(['num_envs', 'parallel', 'seed', 'learning_rate', 'agent']),
+       st.none() | st.booleans() | st.integers(-3, 5) | st.floats(allow_nan=True) | st.text(max_size=4)
+       | st.lists(st.integers(), max_size=2))
+def test_any_value_of_an_option_builds_an_agent_or_is_a_placed_config_error(key, value):
+    specs = dict(states=dict(x=dict(type='float', shape=(2,))), actions=dict(a=dict(type='int', num_values=2)))
+    try:
+        create(dict(agent='random', **{key: value}) if key != 'agent' else dict(agent=value), **specs)
+    except ConfigError as error:
+        assert str(error).startswith('config'), error
