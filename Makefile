@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS := dev,docs,atari,dmc,minigrid,tensorboard,vizdoom,envpool,ray
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup test demo bench docs clean
+.PHONY: setup test lint demo bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ setup: $(STAMP)
 
 test: setup
 	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
 
 demo: setup
 	$(BIN)/python examples/image_caption.py

@@ -137,6 +137,13 @@ class Agent(abc.ABC):
     def reset(self) -> None:
         """Forgets the unfinished experience (for example between runs)."""
 
+    @classmethod
+    def create(cls, agent: Any, environment: Any = None, **options: Any) -> 'Agent':
+        """An agent from a configuration, TensorForce's form (see `modalbridge.agents.create`):
+        ``Agent.create(agent='ppo', environment=env, **options)``, or a dict / JSON file path as `agent`."""
+        from modalbridge.agents.create import create
+        return create(agent, environment, **options)
+
     # -- checkpoints ---------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import keras as keras_
 import tensorflow as tf
 from keras.src.saving import serialization_lib
 
@@ -13,6 +14,7 @@ from modalbridge.preprocess.stack import Declaration, Stack
 keras = tf.keras
 
 
+@keras_.saving.register_keras_serializable(package='modalbridge')
 class PreprocessingLayer(keras.layers.Layer):
     """Runs a `Stack` (TF backend) inside a Keras model; dict in, dict out.
 
@@ -21,6 +23,10 @@ class PreprocessingLayer(keras.layers.Layer):
                                    dict(image=[dict(type='grayscale'), dict(type='normalize')]))
         inputs = {'image': keras.Input((210, 160, 3), dtype='uint8')}
         model = keras.Model(inputs, layer(inputs))
+
+    Registered with Keras (``modalbridge>PreprocessingLayer``) when this module is
+    imported: `keras.saving.load_model` needs no ``custom_objects``, and `model.export()` writes a SavedModel with the
+    layer's lookup tables and state variables tracked.
 
     Stateless declarations take any batch size; stateful ones (`sequence`,
     `deltafier`, ...) need batches of ``num_envs``. Its config holds the
@@ -32,6 +38,9 @@ class PreprocessingLayer(keras.layers.Layer):
                  safe_mode: bool | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.stack = Stack(states, preprocessing, num_envs=num_envs, backend='tf', safe_mode=safe_mode)
+        # A SavedModel (`model.export()`) must reach every resource the layer's call captures.
+        self._resources = tf.Module()
+        self._resources.tracked = self.stack.tf_resources()
         self._config = dict(states={name: to_dict(spec) for name, spec in as_specs(states).items()},
                             preprocessing=self.stack.config(), num_envs=num_envs)
 

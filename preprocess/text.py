@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 from typing import Any, Iterable, Sequence
 
@@ -34,6 +35,50 @@ def vocabulary_of(corpus: Iterable[str], mode: str = 'words', lowercase: bool = 
     """Every token of a corpus, most frequent first (ties alphabetically)."""
     counts = collections.Counter(token for text in corpus for token in split(text, mode, lowercase))
     return sorted(counts, key=lambda token: (-counts[token], token))
+
+
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    """How well a vocabulary covers a corpus: `unknown_rate` of its tokens map to id 1."""
+
+    tokens: int
+    """Tokens in the corpus."""
+    unknown: int
+    """Of them, tokens not in the vocabulary."""
+    missing: tuple[str, ...]
+    """The distinct unknown tokens, most frequent first (ties alphabetically)."""
+
+    @property
+    def unknown_rate(self) -> float:
+        return self.unknown / self.tokens if self.tokens else 0.0
+
+
+def coverage(vocabulary: Sequence[str], corpus: Iterable[str], mode: str = 'words',
+             lowercase: bool = True) -> Coverage:
+    """The unknown-token rate of `vocabulary` on `corpus`, tokenized as `Tokenize` does, to
+    catch a vocabulary that misses the task's words before training.
+
+    >>> report = coverage(['go', 'to', 'the', 'red', 'ball'], ['go to the red ball', 'Go to the BLUE box'])
+    >>> report.tokens, report.unknown, report.missing, f'{report.unknown_rate:.0%}'
+    (10, 2, ('blue', 'box'), '20%')
+    """
+    mode, lowercase = choice('mode', mode, MODES), boolean('lowercase', lowercase)
+    if isinstance(corpus, str):
+        raise ConfigError('corpus: expected a list of texts; received one string')
+    if isinstance(vocabulary, str) or not all(isinstance(token, str) for token in vocabulary):
+        raise ConfigError(f'vocabulary: expected a list of strings; received {vocabulary!r:.80}')
+    known = set(vocabulary)
+    counts: collections.Counter[str] = collections.Counter()
+    tokens = 0
+    for text in corpus:
+        if not isinstance(text, str):
+            raise ConfigError(f'corpus: expected texts (strings); received {text!r:.80}')
+        for token in split(text, mode, lowercase):
+            tokens += 1
+            if token not in known:
+                counts[token] += 1
+    missing = tuple(sorted(counts, key=lambda token: (-counts[token], token)))
+    return Coverage(tokens, sum(counts.values()), missing)
 
 
 class Tokenize(Preprocessor):
@@ -90,6 +135,10 @@ class Tokenize(Preprocessor):
     @property
     def num_values(self) -> int:
         return len(self.vocabulary) + 2
+
+    def coverage(self, corpus: Iterable[str]) -> Coverage:
+        """This tokenizer's vocabulary on `corpus` (see `coverage`)."""
+        return coverage(self.vocabulary, corpus, self.mode, self.lowercase)
 
     def numpy(self, x: np.ndarray) -> np.ndarray:
         out = np.zeros((x.shape[0], self.length), np.int32)

@@ -67,7 +67,7 @@ def test_round_trip_steps_and_truncates():
     env = to_gymnasium(Room())
     observation, info = env.reset(seed=1)
     assert observation['caption'] == 'go to the red ball' and info == {}
-    for step in range(5):
+    for _ in range(5):
         observation, reward, terminated, truncated, _ = env.step(dict(
             move=1, jump=1, force=np.zeros(2, np.float32), cells=np.array([0, 2]), say='hi'))
         assert reward == 1.0 and not terminated
@@ -157,3 +157,108 @@ def test_np_random_without_a_seed_is_a_generator_and_can_be_set():
     assert env.np_random_seed is None
     with pytest.raises(ConfigError, match='np_random: expected a numpy.random.Generator'):
         env.np_random = 3
+
+
+# -- options for Stable-Baselines3 (checked with Gymnasium's own checker; SB3 itself is not needed) --------
+
+def caption_room():
+    return GymBridge('modalbridge/CaptionRoom-v0')
+
+
+def tokenized_room():
+    from modalbridge.envs.caption_room import CaptionRoom
+    from modalbridge.preprocess import Preprocessed
+
+    return Preprocessed(caption_room(), dict(caption=[dict(type='tokenize', length=6,
+                                                           vocabulary=CaptionRoom().vocabulary)]))
+
+
+def test_unwrap_gives_a_lone_action_of_any_name_its_bare_space():
+    assert to_gymnasium(caption_room()).action_space == spaces.Dict(move=spaces.Discrete(4))
+    env = to_gymnasium(caption_room(), unwrap=True)
+    assert env.action_space == spaces.Discrete(4)
+    env.reset(seed=0)
+    assert env.step(2)[0]['image'].shape == env.observation_space['image'].shape
+
+
+def test_unwrap_gives_a_lone_state_of_any_name_its_bare_space():
+    class Named(Environment):
+        def __init__(self):
+            super().__init__(dict(position=dict(type='float', shape=(2,))), dict(push=dict(type='int', num_values=2)))
+
+        def _reset(self, seed):
+            return dict(position=np.zeros(2, np.float32))
+
+        def _execute(self, actions):
+            self.last = actions
+            return Step(dict(position=np.ones(2, np.float32)), 0.0, Terminal.TERMINATED, {})
+
+    env = to_gymnasium(Named(), unwrap=True)
+    assert env.observation_space == spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    env.reset()
+    assert env.step(1)[0].tolist() == [1.0, 1.0]
+    assert env.env.last == dict(push=1)
+    check_env(env, skip_render_check=True)
+
+
+def test_sb3_spaces_of_a_tokenized_caption_room_pass_gymnasiums_checker_and_keep_the_image_uint8():
+    env = to_gymnasium(tokenized_room(), sb3=True)
+    check_env(env, skip_render_check=True)
+    image, caption = env.observation_space['image'], env.observation_space['caption']
+    assert image.dtype == np.uint8 and image.shape[-1] == 3 and (image.low == 0).all() and (image.high == 255).all()
+    assert isinstance(caption, spaces.MultiDiscrete) and caption.shape == (6,)
+    assert env.action_space == spaces.Discrete(4)
+    observation, _ = env.reset(seed=0)
+    assert observation['caption'].tolist()[:4] != [1, 1, 1, 1] and 1 not in observation['caption']
+
+
+def test_sb3_refuses_text_naming_the_state_and_the_fix():
+    with pytest.raises(ConfigError, match=r"^caption: Stable-Baselines3 cannot take text states .* tokenize it first"):
+        to_gymnasium(caption_room(), sb3=True)
+
+
+def test_sb3_refuses_a_normalized_image_naming_the_fix():
+    from modalbridge.preprocess import Preprocessed
+
+    env = Preprocessed(caption_room(), dict(image=['normalize'], caption=[dict(type='tokenize', length=6,
+                                                                               vocabulary=['go'])]))
+    with pytest.raises(ConfigError, match=r"^image: Stable-Baselines3 sees an image only as uint8 .*drop 'normalize'"):
+        to_gymnasium(env, sb3=True)
+
+
+def test_sb3_refuses_a_uint8_image_without_0_255_bounds():
+    class Dim(Environment):
+        def __init__(self):
+            super().__init__(dict(image=dict(type='int', shape=(4, 4, 1), min_value=0, max_value=15, dtype='uint8')),
+                             dict(action=dict(type='int', num_values=2)))
+
+        def _reset(self, seed):
+            return dict(image=np.zeros((4, 4, 1), np.uint8))
+
+        def _execute(self, actions):
+            return Step(self._reset(None), 0.0, Terminal.NONE, {})
+
+    with pytest.raises(ConfigError, match=r'^image: .* only with bounds \[0, 255\]'):
+        to_gymnasium(Dim(), sb3=True)
+
+
+def test_sb3_refuses_several_actions():
+    class TwoActions(Environment):
+        def __init__(self):
+            super().__init__(dict(state=dict(type='float', shape=(2,))),
+                             dict(move=dict(type='int', num_values=4), jump=dict(type='bool')))
+
+        def _reset(self, seed):
+            return dict(state=np.zeros(2, np.float32))
+
+        def _execute(self, actions):
+            return Step(dict(state=np.zeros(2, np.float32)), 0.0, Terminal.NONE, {})
+
+    with pytest.raises(ConfigError, match=r"^actions: Stable-Baselines3 takes one action space; .*\['move', 'jump'\]"):
+        to_gymnasium(TwoActions(), sb3=True)
+
+
+@pytest.mark.parametrize('option', ['unwrap', 'sb3'])
+def test_the_options_are_booleans(option):
+    with pytest.raises(ConfigError, match=f'to_gymnasium: {option}'):
+        to_gymnasium(GymBridge('CartPole-v1'), **{option: 1})

@@ -4,7 +4,8 @@ from dm_env import specs as dm_specs
 
 from modalbridge.bridges import ConfigError
 from modalbridge.preprocess import Stack
-from modalbridge.preprocess.text import vocabulary_of
+from modalbridge.bridges.specs import from_dict
+from modalbridge.preprocess.text import Tokenize, coverage, vocabulary_of
 
 from tests.preprocess.helpers import both
 
@@ -70,3 +71,31 @@ def test_tokenize_refuses_an_image():
     with pytest.raises(ConfigError, match=r'\(tokenize\): expects text \(a scalar StringArray\); got uint8 array'):
         Stack(dict(image=dict(type='int', shape=(2, 2, 3), min_value=0, max_value=255, dtype='uint8')),
               [dict(type='tokenize', vocabulary=['a'])])
+
+
+def test_coverage_reports_the_unknown_token_rate_of_a_vocabulary_on_a_corpus():
+    report = coverage(VOCABULARY, ['go to the red ball', 'Go to the GREEN box', 'go to the green key'])
+    assert (report.tokens, report.unknown) == (15, 3)
+    assert report.missing == ('green', 'box')
+    assert report.unknown_rate == pytest.approx(0.2)
+    assert coverage(VOCABULARY, []).unknown_rate == 0.0
+
+
+def test_coverage_counts_exactly_the_ids_tokenize_maps_to_unknown():
+    corpus = ['Go to the BLUE ball!', 'the purple key, then the red door', 'gotothe']
+    stack = Stack(dict(caption=TEXT), dict(caption=[dict(type='tokenize', length=16, vocabulary=VOCABULARY)]),
+                  num_envs=len(corpus), backend='numpy')
+    ids = stack(dict(caption=np.array(corpus, object)))['caption']
+    report = Tokenize(from_dict(TEXT, name='caption'), length=16, vocabulary=VOCABULARY).coverage(corpus)
+    assert report.unknown == int((ids == 1).sum())
+    assert report.tokens == int((ids > 0).sum())
+
+
+@pytest.mark.parametrize('vocabulary, corpus, message', [
+    (VOCABULARY, 'go to the ball', 'corpus: expected a list of texts; received one string'),
+    (VOCABULARY, ['go', 3], 'corpus: expected texts'),
+    ('go', ['go'], 'vocabulary: expected a list of strings'),
+])
+def test_coverage_errors(vocabulary, corpus, message):
+    with pytest.raises(ConfigError, match=message):
+        coverage(vocabulary, corpus)
