@@ -177,7 +177,7 @@ def main() -> None:
     print(table([dict(figure=name, median_p25_p75=spread(value)) for name, value in figures.items()],
                 ['figure', 'median_p25_p75']))
     print('targets: numpy_over_step_vs_gymnasium <= 0.75, tf_64_vs_numpy <= 1.0')
-    print('wrote', write(f'preprocess' + (f'-threads{args.threads}' if args.threads != 1 else ''), rows,
+    print('wrote', write('preprocess' + (f'-threads{args.threads}' if args.threads != 1 else ''), rows,
                          figures=figures, rounds=args.rounds, threads=args.threads))
 
 

@@ -158,7 +158,6 @@ def test_overlapped_runs_are_reproducible_and_act_one_update_behind(local_ray):
         np.testing.assert_array_equal(a, b)
     seen = rollouts[0]
     assert len(seen) == 3
-    import tensorflow as tf
     from modalbridge.agents.on_policy import flat, tensors
 
     def behaviour(log_prob, states, samples, acting_weights):

@@ -73,7 +73,6 @@ def test_reset_mask_must_match_num_envs():
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-from modalbridge.preprocess.temporal import SequenceRing  # noqa: E402
 
 
 def model_sequence(frames, length, axis, starts):
