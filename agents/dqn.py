@@ -55,6 +55,7 @@ from modalbridge.bridges.specs import SpecLike, describe
 keras = tf.keras
 WEIGHTS_FILE = 'weights.weights.h5'
 TARGET_FILE = 'target.weights.h5'
+COUNTERS_FILE = 'counters.npz'
 EPSILON = dict(type='epsilon_decay', epsilon=1.0, epsilon_final=0.05, epsilon_timesteps=10_000)
 
 
@@ -318,10 +319,14 @@ class DQN(Agent):
     def _save_weights(self, directory: str) -> None:
         self.model.save_weights(os.path.join(directory, WEIGHTS_FILE))
         self.target_model.save_weights(os.path.join(directory, TARGET_FILE))
+        # The count keeps the target updates on schedule after a reload.
+        np.savez(os.path.join(directory, COUNTERS_FILE), gradient_steps=self.gradient_steps.numpy())
 
     def _load_weights(self, directory: str) -> None:
         self.model.load_weights(os.path.join(directory, WEIGHTS_FILE))
         self.target_model.load_weights(os.path.join(directory, TARGET_FILE))
+        with np.load(os.path.join(directory, COUNTERS_FILE), allow_pickle=False) as counters:
+            self.gradient_steps.assign(int(counters['gradient_steps']))
 
     @property
     def tracing_counts(self) -> dict[str, int]:

@@ -51,6 +51,7 @@ from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import SpecLike, describe, is_float
 
 keras = tf.keras
+COUNTERS_FILE = 'counters.npz'
 MODELS = ('actor', 'critic1', 'critic2', 'actor_target', 'critic1_target', 'critic2_target')
 
 
@@ -299,7 +300,11 @@ class TD3(Agent):
     def _save_weights(self, directory: str) -> None:
         for name in MODELS:
             getattr(self, name).save_weights(os.path.join(directory, f'{name}.weights.h5'))
+        # The count keeps the delayed actor and target updates on schedule after a reload.
+        np.savez(os.path.join(directory, COUNTERS_FILE), gradient_steps=self.gradient_steps.numpy())
 
     def _load_weights(self, directory: str) -> None:
         for name in MODELS:
             getattr(self, name).load_weights(os.path.join(directory, f'{name}.weights.h5'))
+        with np.load(os.path.join(directory, COUNTERS_FILE), allow_pickle=False) as counters:
+            self.gradient_steps.assign(int(counters['gradient_steps']))

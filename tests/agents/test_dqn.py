@@ -123,6 +123,7 @@ def test_config_round_trips_through_json_and_checkpoints(tmp_path):
     loaded = Agent.load(tmp_path / 'dqn')
     assert isinstance(loaded, DQN) and loaded.config == agent.config
     assert weights_equal(loaded.model, agent.model) and weights_equal(loaded.target_model, agent.target_model)
+    assert int(loaded.gradient_steps.numpy()) == int(agent.gradient_steps.numpy()) > 0  # target update schedule
 
 
 @pytest.mark.parametrize('fields, message', [

@@ -99,6 +99,7 @@ def test_ornstein_uhlenbeck_exploration_and_checkpoints(tmp_path):
     assert isinstance(loaded, TD3) and loaded.config == agent.config
     assert all(np.array_equal(a, b) for a, b in zip(loaded.critic2_target.get_weights(),
                                                     agent.critic2_target.get_weights()))
+    assert int(loaded.gradient_steps.numpy()) == int(agent.gradient_steps.numpy()) > 0  # actor delay on schedule
 
 
 @pytest.mark.parametrize('fields, message', [
