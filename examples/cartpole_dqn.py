@@ -1,6 +1,6 @@
-"""CartPole-v1 solved with DQN on a replay memory, rl-baselines3-zoo's settings.
+"""CartPole-v1 with double DQN on a replay memory.
 
-    python examples/cartpole_dqn.py [--seed 0] [--steps 50000] [--save runs/cartpole_dqn]
+    python examples/cartpole_dqn.py [--seed 0] [--steps 50000] [--settings zoo|nstep] [--save runs/cartpole_dqn]
 
 `ZOO` is rl-baselines3-zoo's DQN CartPole-v1 entry, field for field: 256x256
 ReLU, Adam 2.3e-3, batch 64, a 100k replay buffer, learning starts at 1,000
@@ -9,9 +9,12 @@ steps, discount 0.99, 128 gradient steps every 256 timesteps, epsilon
 ``target_update_interval=10`` counts ENVIRONMENT steps and its gradient steps
 all run at once every 256 of them, so its target is the online network as it
 was before each round of 128: `target_update_frequency` (in gradient steps)
-is 128 here. Trains until the mean return of the last 10 episodes reaches
-475 (or the step budget runs out), then evaluates the greedy policy on 10
-fresh episodes; `--save` writes a checkpoint (`DQN.load` reads it back).
+is 128 here. `NSTEP` (the default) is the same with 3-step returns, which
+learned faster here (measured 50k-step runs, last-10 mean: zoo 114/103/177
+for seeds 0/1/2, none solved; 3-step solved seeds 0 and 2, seed 1 ~160).
+Trains until the mean return of the last 10 episodes reaches 475 (or the
+step budget runs out), then evaluates the greedy policy on 10 fresh
+episodes; `--save` writes a checkpoint (`DQN.load` reads it back).
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ ZOO = dict(
     learning_rate=2.3e-3, batch_size=64, memory_capacity=100_000, first_update=1_000, discount=0.99,
     update_frequency=256, repeat_update=128, target_update_frequency=128, n_step=1,
     exploration=dict(type='EpsilonDecay', kwargs=dict(epsilon=1.0, epsilon_final=0.04, epsilon_timesteps=8_000)))
+NSTEP = dict(ZOO, n_step=3)
+SETTINGS = dict(zoo=ZOO, nstep=NSTEP)
 
 
-def train(seed: int = 0, steps: int = 50_000, save: str | None = None) -> tuple[DQN, History]:
-    """Trains with `ZOO` until solved or `steps` run out, printing progress; saves a checkpoint to `save`."""
+def train(seed: int = 0, steps: int = 50_000, save: str | None = None, settings: str = 'nstep') -> tuple[DQN, History]:
+    """Trains with `SETTINGS[settings]` until solved or `steps` run out, printing progress;
+    saves a checkpoint to `save`."""
     env = GymBridge('CartPole-v1')
-    agent = DQN(env.states, env.actions, seed=seed, **ZOO)
+    agent = DQN(env.states, env.actions, seed=seed, **SETTINGS[settings])
     runner = Runner(agent, env, seed=seed)
 
     def progress(runner: Runner) -> bool:
@@ -59,6 +65,8 @@ def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description='DQN on CartPole-v1')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--steps', type=int, default=50_000)
+    parser.add_argument('--settings', choices=sorted(SETTINGS), default='nstep',
+                        help="'zoo': rl-baselines3-zoo's exactly; 'nstep': the same with 3-step returns")
     parser.add_argument('--save', default=None, help='a checkpoint directory to write after training')
     args = parser.parse_args(argv)
     if args.steps < 1 or args.seed < 0:
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> float:
     if args.save and os.path.lexists(args.save) and not os.path.isfile(os.path.join(args.save, 'agent.json')):
         parser.error(f'--save {args.save!r} exists and is not a checkpoint (refused before training)')
 
-    agent, history = train(args.seed, args.steps, args.save)
+    agent, history = train(args.seed, args.steps, args.save, args.settings)
     evaluation = Runner(agent, GymBridge('CartPole-v1'), seed=10_000).run(episodes=10, evaluate=True, progress=False)
     print(f'evaluation (greedy, 10 fresh episodes): mean return {np.mean(evaluation.episode_returns):.1f}')
     return history.mean_return()

@@ -11,6 +11,7 @@ from modalbridge.bridges import ConfigError
     (['--steps', '0'], '--steps must be positive and --seed non-negative'),
     (['--seed', '-1'], '--steps must be positive and --seed non-negative'),
     (['--steps', 'many'], "argument --steps: invalid int value: 'many'"),
+    (['--settings', 'fast'], "argument --settings: invalid choice: 'fast'"),
 ])
 def test_bad_flags_are_refused(load_example, capsys, monkeypatch, flags, message):
     monkeypatch.setattr(sys, 'argv', ['cartpole_dqn.py'])
@@ -36,6 +37,7 @@ def test_the_zoo_settings_are_a_valid_dqn_config_and_a_typo_is_named(load_exampl
     assert (config.learning_rate, config.batch_size, config.memory_capacity, config.first_update) == \
         (2.3e-3, 64, 100_000, 1_000)
     assert (config.update_frequency, config.repeat_update, config.n_step) == (256, 128, 1)
+    assert DQNConfig(**load_example('cartpole_dqn').NSTEP) == DQNConfig(**dict(zoo, n_step=3))
     bad = dict(zoo, exploration=dict(type='EpsilonDecay', kwargs=dict(epsilon_final=1.5)))
     with pytest.raises(ConfigError, match=re.escape('exploration.epsilon_final: expected')):
         DQN(dict(state=dict(type='float', shape=(4,))), dict(action=dict(type='int', num_values=2)), **bad)
