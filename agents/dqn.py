@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from modalbridge.agents import networks, schedules
 from modalbridge.agents.agent import Agent
+from modalbridge.agents.config import AgentConfig
 from modalbridge.agents.exploration import Exploration
 from modalbridge.agents.replay import ReplayMemory
 from modalbridge.bridges import arguments
@@ -54,12 +55,14 @@ from modalbridge.bridges.specs import SpecLike, describe
 keras = tf.keras
 WEIGHTS_FILE = 'weights.weights.h5'
 TARGET_FILE = 'target.weights.h5'
+COUNTERS_FILE = 'counters.npz'
 EPSILON = dict(type='epsilon_decay', epsilon=1.0, epsilon_final=0.05, epsilon_timesteps=10_000)
 
 
 @dataclasses.dataclass(frozen=True)
-class DQNConfig:
-    """DQN's hyperparameters; names follow TensorForce where it has one. Defaults: SB3's DQN.
+class DQNConfig(AgentConfig):
+    """DQN's hyperparameters (with `num_envs` and `seed` from `AgentConfig`); names follow
+    TensorForce where it has one. Defaults: SB3's DQN.
 
     >>> config = DQNConfig(batch_size=8, learning_rate=0.001, memory_capacity=800, first_update=80,
     ...                    repeat_update=4, target_update_frequency=20)
@@ -87,9 +90,9 @@ class DQNConfig:
     priority_alpha: float = 0.6
     priority_beta: Any = 0.4              # importance exponent: a number or a schedule over timesteps
     frame_stacks: Any = None              # state name -> frames stacked on its last axis (stored once)
-    seed: Any = None                      # seeds Keras, sampling and exploration
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        super().__post_init__()
         check = {
             'memory_capacity': lambda v: arguments.integer('memory_capacity', v, minimum=1),
             'first_update': lambda v: arguments.integer('first_update', v, minimum=0),
@@ -106,7 +109,6 @@ class DQNConfig:
             'max_grad_norm': lambda v: arguments.number('max_grad_norm', v, 0, inclusive=False),
             'prioritized': lambda v: arguments.boolean('prioritized', v),
             'priority_alpha': lambda v: arguments.number('priority_alpha', v, 0),
-            'seed': lambda v: v if v is None else arguments.integer('seed', v, minimum=0),
         }
         for name, checker in check.items():
             object.__setattr__(self, name, checker(getattr(self, name)))
@@ -120,19 +122,6 @@ class DQNConfig:
             raise ConfigError(f'frame_stacks: expected a dict of state name -> length; received {self.frame_stacks!r}')
         object.__setattr__(self, 'learning_rate', rate.to_dict())
         object.__setattr__(self, 'priority_beta', beta.to_dict())
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-able fields."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, fields: Mapping[str, Any]) -> 'DQNConfig':
-        """A config from `to_dict`'s output; ConfigError naming unknown fields."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(fields) - names)
-        if unknown:
-            raise ConfigError(f'DQN: unknown configuration field(s) {unknown}; expected {sorted(names)}')
-        return cls(**fields)
 
 
 def _tau(value: Any) -> float:
@@ -148,32 +137,47 @@ def huber(x: tf.Tensor, delta: float) -> tf.Tensor:
 
 
 class DQN(Agent):
-    """Double DQN over `parallel` environments (see the module docstring); `config` is a
-    `DQNConfig` or its fields as keyword arguments."""
+    """Double DQN over `num_envs` environments (see the module docstring); its keyword
+    arguments are `DQNConfig`'s fields, or `config=` a whole `DQNConfig`.
 
-    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int = 1,
-                 config: DQNConfig | None = None, **fields: Any):
-        super().__init__(states, actions, parallel)
-        if config is not None and fields:
-            raise ConfigError('DQN: give a DQNConfig or its fields, not both')
-        self.hyper = config if config is not None else DQNConfig.from_dict(fields)
+    >>> agent = DQN(dict(state=dict(type='float', shape=(2,))), dict(action=dict(type='int', num_values=3)),
+    ...             parallel=2, batch_size=8, memory_capacity=800, first_update=80, repeat_update=4,
+    ...             target_update_frequency=20, seed=0)
+    >>> agent.num_envs, agent.config.target_update_frequency
+    (2, 20)
+    >>> agent.act(dict(state=np.zeros((2, 2), np.float32)), deterministic=True)['action'].shape
+    (2,)
+    """
+
+    Config: ClassVar[type[DQNConfig]] = DQNConfig
+
+    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
+                 config: DQNConfig | None = None, safe_mode: bool = False, **fields: Any):
+        if config is not None:
+            if fields:
+                raise ConfigError('DQN: give a DQNConfig or its fields, not both')
+            if not isinstance(config, DQNConfig):
+                raise ConfigError(f'config: expected a DQNConfig; received {type(config).__name__}')
+            fields = config.to_dict()
+        super().__init__(states, actions, parallel, **fields)
+        self.config: DQNConfig
         for name, spec in self.actions.items():
             if spec.shape != () or not hasattr(spec, 'num_values'):
                 raise ConfigError(f'actions[{name!r}]: DQN takes scalar discrete actions (num_values=...); '
                                   f'received {describe(spec)}')
-        h = self.hyper
+        h = self.config
         if h.seed is not None:
             keras.utils.set_random_seed(h.seed)
         memory_rng, exploration_rng = np.random.default_rng(h.seed).spawn(2)
-        self.exploration = Exploration(h.exploration, self.actions, self.parallel, exploration_rng)
-        self.memory = ReplayMemory(self.states, self.actions, h.memory_capacity, self.parallel, h.frame_stacks,
+        self.exploration = Exploration(h.exploration, self.actions, self.num_envs, exploration_rng)
+        self.memory = ReplayMemory(self.states, self.actions, h.memory_capacity, self.num_envs, h.frame_stacks,
                                    h.n_step, h.discount, h.prioritized, h.priority_alpha, seed=memory_rng)
         self._learning_rate = schedules.schedule(h.learning_rate, 'learning_rate')
         self._beta = schedules.schedule(h.priority_beta, 'priority_beta')
 
         # The Q-network: states -> torso -> one Q head per action; the target network is a second copy.
-        self.model = self._q_network('q_network')
-        self.target_model = self._q_network('target_network')
+        self.model = self._q_network('q_network', safe_mode)
+        self.target_model = self._q_network('target_network', safe_mode)
         self.target_model.set_weights(self.model.get_weights())
         self.optimizer = keras.optimizers.Adam(self._learning_rate.value(0))
         self.optimizer.build(self.model.trainable_variables)
@@ -196,13 +200,17 @@ class DQN(Agent):
         self._pending: tuple[dict, dict] | None = None
         self.last_update: dict[str, Any] = {}
 
-    def _q_network(self, name: str) -> keras.Model:
-        torso = networks.build(self.states, self.hyper.network, name=f'{name}_torso')
+    @classmethod
+    def _from_checkpoint(cls, states, actions, config, safe_mode):
+        return cls(states, actions, safe_mode=safe_mode, **config)
+
+    def _q_network(self, name: str, safe_mode: bool) -> keras.Model:
+        torso = networks.build(self.states, self.config.network, name=f'{name}_torso', safe_mode=safe_mode)
         embedding = torso.outputs[0]
         outputs = {}
         for action, spec in self.actions.items():
             count = int(spec.num_values)
-            if self.hyper.dueling:
+            if self.config.dueling:
                 value = keras.layers.Dense(1, name=f'{action}_value')(embedding)
                 advantage = keras.layers.Dense(count, name=f'{action}_advantage')(embedding)
                 outputs[action] = value + advantage - keras.ops.mean(advantage, axis=-1, keepdims=True)
@@ -240,7 +248,7 @@ class DQN(Agent):
         (states, actions), self._pending = self._pending, None
         self.memory.add(states, actions, reward, terminal, final_states)
         self.exploration.episode_start(terminal != 0)
-        h = self.hyper
+        h = self.config
         if self.timesteps < max(h.first_update, h.batch_size):
             return False
         before = max(self.timesteps - reward.shape[0], h.first_update - 1, 0)
@@ -251,7 +259,7 @@ class DQN(Agent):
         return True
 
     def _update(self, steps: int) -> None:
-        h = self.hyper
+        h = self.config
         if not self._learning_rate.is_constant:
             self.optimizer.learning_rate.assign(self._learning_rate.value(self.timesteps))
         batch = self.memory.sample(steps * h.batch_size, self._beta.value(self.timesteps))
@@ -269,7 +277,7 @@ class DQN(Agent):
     def _targets(self, next_states, rewards, discounts):
         """y = R + discounts * Q'(s', a*) per action head, a* = argmax Q(s', .) (double) or of Q'."""
         target_q = self.target_model(next_states)
-        online_q = self.model(next_states) if self.hyper.double_q else target_q
+        online_q = self.model(next_states) if self.config.double_q else target_q
         targets = {}
         for name in self.actions:
             best = tf.argmax(online_q[name], axis=-1)
@@ -279,7 +287,7 @@ class DQN(Agent):
 
     def _gradient_steps(self, states, actions, rewards, discounts, next_states, weights):
         """`repeat` gradient steps, inputs shaped (repeat, batch, ...); target updates on schedule."""
-        h = self.hyper
+        h = self.config
         steps = tf.shape(rewards)[0]
         td_errors = tf.TensorArray(tf.float32, size=steps)
         loss, norm = tf.constant(0.0), tf.constant(0.0)
@@ -304,20 +312,21 @@ class DQN(Agent):
 
     def reset(self) -> None:
         self._pending = None
-        self.exploration.episode_start(np.ones(self.parallel, bool))
+        self.exploration.episode_start(np.ones(self.num_envs, bool))
 
     # -- checkpoints -----------------------------------------------------------
-
-    def config(self) -> dict[str, Any]:
-        return dict(super().config(), **self.hyper.to_dict())
 
     def _save_weights(self, directory: str) -> None:
         self.model.save_weights(os.path.join(directory, WEIGHTS_FILE))
         self.target_model.save_weights(os.path.join(directory, TARGET_FILE))
+        # The count keeps the target updates on schedule after a reload.
+        np.savez(os.path.join(directory, COUNTERS_FILE), gradient_steps=self.gradient_steps.numpy())
 
     def _load_weights(self, directory: str) -> None:
         self.model.load_weights(os.path.join(directory, WEIGHTS_FILE))
         self.target_model.load_weights(os.path.join(directory, TARGET_FILE))
+        with np.load(os.path.join(directory, COUNTERS_FILE), allow_pickle=False) as counters:
+            self.gradient_steps.assign(int(counters['gradient_steps']))
 
     @property
     def tracing_counts(self) -> dict[str, int]:

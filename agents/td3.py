@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import tensorflow as tf
 
 from modalbridge.agents import networks, schedules
 from modalbridge.agents.agent import Agent
+from modalbridge.agents.config import AgentConfig
 from modalbridge.agents.exploration import Exploration
 from modalbridge.agents.replay import ReplayMemory
 from modalbridge.bridges import arguments
@@ -50,12 +51,14 @@ from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import SpecLike, describe, is_float
 
 keras = tf.keras
+COUNTERS_FILE = 'counters.npz'
 MODELS = ('actor', 'critic1', 'critic2', 'actor_target', 'critic1_target', 'critic2_target')
 
 
 @dataclasses.dataclass(frozen=True)
-class TD3Config:
-    """TD3's hyperparameters (TensorForce names where it has one). Defaults: SB3's TD3.
+class TD3Config(AgentConfig):
+    """TD3's hyperparameters (with `num_envs` and `seed` from `AgentConfig`; TensorForce names
+    where it has one). Defaults: SB3's TD3.
 
     >>> TD3Config(exploration=dict(type='OrnsteinUhlenbeckProcess', kwargs=dict(sigma=0.1))).policy_delay
     2
@@ -76,10 +79,10 @@ class TD3Config:
     target_noise: float = 0.2             # target policy smoothing, in normalized action units
     noise_clip: float = 0.5
     exploration: Any = dataclasses.field(default_factory=lambda: dict(type='gaussian', sigma=0.1))
-    frame_stacks: Any = None
-    seed: Any = None
+    frame_stacks: Any = None              # state name -> frames stacked on its last axis (stored once)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        super().__post_init__()
         checks = dict(
             head_size=lambda v: arguments.integer('head_size', v, minimum=1),
             memory_capacity=lambda v: arguments.integer('memory_capacity', v, minimum=1),
@@ -94,7 +97,6 @@ class TD3Config:
             policy_delay=lambda v: arguments.integer('policy_delay', v, minimum=1),
             target_noise=lambda v: arguments.number('target_noise', v, 0),
             noise_clip=lambda v: arguments.number('noise_clip', v, 0),
-            seed=lambda v: v if v is None else arguments.integer('seed', v, minimum=0),
         )
         for name, check in checks.items():
             object.__setattr__(self, name, check(getattr(self, name)))
@@ -105,28 +107,34 @@ class TD3Config:
         if self.frame_stacks is not None and not isinstance(self.frame_stacks, Mapping):
             raise ConfigError(f'frame_stacks: expected a dict of state name -> length; received {self.frame_stacks!r}')
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, fields: Mapping[str, Any]) -> 'TD3Config':
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(fields) - names)
-        if unknown:
-            raise ConfigError(f'TD3: unknown configuration field(s) {unknown}; expected {sorted(names)}')
-        return cls(**fields)
-
 
 class TD3(Agent):
-    """TD3 over `parallel` environments (see the module docstring); `config` is a
-    `TD3Config` or its fields as keyword arguments."""
+    """TD3 over `num_envs` environments (see the module docstring); its keyword arguments
+    are `TD3Config`'s fields, or `config=` a whole `TD3Config`.
 
-    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int = 1,
-                 config: TD3Config | None = None, **fields: Any):
-        super().__init__(states, actions, parallel)
-        if config is not None and fields:
-            raise ConfigError('TD3: give a TD3Config or its fields, not both')
-        self.hyper = h = config if config is not None else TD3Config.from_dict(fields)
+    >>> agent = TD3(dict(state=dict(type='float', shape=(2,))),
+    ...             dict(force=dict(type='float', shape=(1,), min_value=-2.0, max_value=2.0)),
+    ...             num_envs=2, head_size=16, first_update=50, seed=0)
+    >>> agent.parallel, agent.config.policy_delay
+    (2, 2)
+    >>> agent.act(dict(state=np.zeros((2, 2), np.float32)))['force'].shape
+    (2, 1)
+    """
+
+    Config: ClassVar[type[TD3Config]] = TD3Config
+
+    def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
+                 config: TD3Config | None = None, safe_mode: bool = False, **fields: Any):
+        if config is not None:
+            if fields:
+                raise ConfigError('TD3: give a TD3Config or its fields, not both')
+            if not isinstance(config, TD3Config):
+                raise ConfigError(f'config: expected a TD3Config; received {type(config).__name__}')
+            fields = config.to_dict()
+        super().__init__(states, actions, parallel, **fields)
+        self.config: TD3Config
+        h = self.config
+        self._safe_mode = safe_mode
         for name, spec in self.actions.items():
             bounded = hasattr(spec, 'minimum') and np.all(np.isfinite(spec.minimum)) and np.all(
                 np.isfinite(spec.maximum))
@@ -136,8 +144,8 @@ class TD3(Agent):
         if h.seed is not None:
             keras.utils.set_random_seed(h.seed)
         memory_rng, exploration_rng = np.random.default_rng(h.seed).spawn(2)
-        self.exploration = Exploration(h.exploration, self.actions, self.parallel, exploration_rng)
-        self.memory = ReplayMemory(self.states, self.actions, h.memory_capacity, self.parallel, h.frame_stacks,
+        self.exploration = Exploration(h.exploration, self.actions, self.num_envs, exploration_rng)
+        self.memory = ReplayMemory(self.states, self.actions, h.memory_capacity, self.num_envs, h.frame_stacks,
                                    h.n_step, h.discount, seed=memory_rng)
         self._learning_rate = schedules.schedule(h.learning_rate, 'learning_rate')
         self._generator = tf.random.Generator.from_seed(0 if h.seed is None else h.seed)
@@ -174,19 +182,23 @@ class TD3(Agent):
         return [(self.actor, self.actor_target), (self.critic1, self.critic1_target),
                 (self.critic2, self.critic2_target)]
 
+    @classmethod
+    def _from_checkpoint(cls, states, actions, config, safe_mode):
+        return cls(states, actions, safe_mode=safe_mode, **config)
+
     def _actor(self, name: str) -> keras.Model:
-        torso = networks.build(self.states, self.hyper.network, name=f'{name}_torso')
-        hidden = keras.layers.Dense(self.hyper.head_size, activation='relu')(torso.outputs[0])
+        torso = networks.build(self.states, self.config.network, name=f'{name}_torso', safe_mode=self._safe_mode)
+        hidden = keras.layers.Dense(self.config.head_size, activation='relu')(torso.outputs[0])
         outputs = {action: keras.layers.Reshape(spec.shape)(keras.layers.Dense(
             self._sizes[action], activation='tanh', name=f'{action}_{name}')(hidden))
             for action, spec in self.actions.items()}
         return keras.Model(torso.input, outputs, name=name)
 
     def _critic(self, name: str) -> keras.Model:
-        torso = networks.build(self.states, self.hyper.network, name=f'{name}_torso')
+        torso = networks.build(self.states, self.config.network, name=f'{name}_torso', safe_mode=self._safe_mode)
         action = keras.Input((sum(self._sizes.values()),), name='normalized_actions')
         hidden = keras.layers.Concatenate()([torso.outputs[0], action])
-        hidden = keras.layers.Dense(self.hyper.head_size, activation='relu')(hidden)
+        hidden = keras.layers.Dense(self.config.head_size, activation='relu')(hidden)
         return keras.Model(dict(torso.input, normalized_actions=action), keras.layers.Dense(1)(hidden)[:, 0],
                            name=name)
 
@@ -223,7 +235,7 @@ class TD3(Agent):
         (states, actions), self._pending = self._pending, None
         self.memory.add(states, actions, reward, terminal, final_states)
         self.exploration.episode_start(terminal != 0)
-        h = self.hyper
+        h = self.config
         if self.timesteps < max(h.first_update, h.batch_size):
             return False
         before = max(self.timesteps - reward.shape[0], h.first_update - 1, 0)
@@ -234,7 +246,7 @@ class TD3(Agent):
         return True
 
     def _update(self, steps: int) -> None:
-        h = self.hyper
+        h = self.config
         if not self._learning_rate.is_constant:
             rate = self._learning_rate.value(self.timesteps)
             self.actor_optimizer.learning_rate.assign(rate)
@@ -249,7 +261,7 @@ class TD3(Agent):
         self.last_update = {key: float(value) for key, value in metrics.items()}
 
     def _gradient_steps(self, states, actions, rewards, discounts, next_states):
-        h = self.hyper
+        h = self.config
         critic_variables = self.critic1.trainable_variables + self.critic2.trainable_variables
         critic_loss, actor_loss = tf.constant(0.0), tf.constant(0.0)
         for i in tf.range(tf.shape(rewards)[0]):
@@ -281,17 +293,18 @@ class TD3(Agent):
 
     def reset(self) -> None:
         self._pending = None
-        self.exploration.episode_start(np.ones(self.parallel, bool))
+        self.exploration.episode_start(np.ones(self.num_envs, bool))
 
     # -- checkpoints -----------------------------------------------------------
-
-    def config(self) -> dict[str, Any]:
-        return dict(super().config(), **self.hyper.to_dict())
 
     def _save_weights(self, directory: str) -> None:
         for name in MODELS:
             getattr(self, name).save_weights(os.path.join(directory, f'{name}.weights.h5'))
+        # The count keeps the delayed actor and target updates on schedule after a reload.
+        np.savez(os.path.join(directory, COUNTERS_FILE), gradient_steps=self.gradient_steps.numpy())
 
     def _load_weights(self, directory: str) -> None:
         for name in MODELS:
             getattr(self, name).load_weights(os.path.join(directory, f'{name}.weights.h5'))
+        with np.load(os.path.join(directory, COUNTERS_FILE), allow_pickle=False) as counters:
+            self.gradient_steps.assign(int(counters['gradient_steps']))

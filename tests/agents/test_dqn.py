@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from modalbridge.agents import Agent, Runner
 from modalbridge.agents.dqn import DQN, DQNConfig, huber
-from modalbridge.bridges import ConfigError, GymBridge, Terminal
+from modalbridge.bridges import ConfigError, GymBridge, SpecError, Terminal
 
 VECTOR = dict(state=dict(type='float', shape=(3,)))
 TWO = dict(move=dict(type='int', num_values=3), turn=dict(type='int', num_values=2))
@@ -121,8 +121,9 @@ def test_config_round_trips_through_json_and_checkpoints(tmp_path):
     drive(agent, 8)
     agent.save(tmp_path / 'dqn')
     loaded = Agent.load(tmp_path / 'dqn')
-    assert isinstance(loaded, DQN) and loaded.hyper == agent.hyper
+    assert isinstance(loaded, DQN) and loaded.config == agent.config
     assert weights_equal(loaded.model, agent.model) and weights_equal(loaded.target_model, agent.target_model)
+    assert int(loaded.gradient_steps.numpy()) == int(agent.gradient_steps.numpy()) > 0  # target update schedule
 
 
 @pytest.mark.parametrize('fields, message', [
@@ -139,7 +140,7 @@ def test_config_round_trips_through_json_and_checkpoints(tmp_path):
     (dict(double_q=1), 'double_q'),
     (dict(priority_beta=2.0), 'priority_beta: expected a finite number in [0, 1]'),
     (dict(frame_stacks=4), 'frame_stacks: expected a dict'),
-    (dict(memory_capcity=10), "DQN: unknown configuration field(s) ['memory_capcity']"),
+    (dict(memory_capcity=10), "DQN: unknown argument(s) ['memory_capcity']"),
 ])
 def test_bad_configs_are_refused_naming_the_field(fields, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -175,3 +176,29 @@ def test_dqn_learns_cartpole():
 
 
 THRESHOLD = 150.0  # measured 188 (216, 168, 188, 195, 173) with this seed
+
+
+def test_num_envs_has_the_parallel_alias_and_a_conflict_is_refused():
+    assert DQN(VECTOR, TWO, parallel=2, **SMALL).config.num_envs == 2
+    assert DQN(VECTOR, TWO, num_envs=2, **SMALL).parallel == 2
+    with pytest.raises(ConfigError, match=re.escape('parallel: an alias of num_envs')):
+        DQN(VECTOR, TWO, config=DQNConfig(num_envs=1), parallel=2)
+    with pytest.raises(ConfigError, match='not both'):
+        DQN(VECTOR, TWO, config=DQNConfig(), batch_size=8)
+
+
+def test_non_finite_rewards_are_refused_by_observe():
+    agent = DQN(VECTOR, TWO, **SMALL)
+    agent.act(dict(state=np.zeros(3, np.float32)))
+    with pytest.raises(SpecError, match='reward'):
+        agent.observe(float('nan'), 0)
+
+
+def test_a_checkpoint_naming_an_unregistered_layer_is_refused_in_safe_mode(tmp_path):
+    agent = DQN(VECTOR, TWO, **SMALL)
+    agent.save(tmp_path / 'dqn')
+    document = json.loads((tmp_path / 'dqn' / 'agent.json').read_text())
+    document['config']['network'] = [dict(type='os.system', command='true')]
+    (tmp_path / 'dqn' / 'agent.json').write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match="'os.system' is not a registered plug-in"):
+        Agent.load(tmp_path / 'dqn')

@@ -88,17 +88,18 @@ def test_the_critic_loss_uses_the_clipped_double_q_target():
 
 
 def test_ornstein_uhlenbeck_exploration_and_checkpoints(tmp_path):
-    config = TD3Config(**dict(SMALL, exploration=dict(type='OrnsteinUhlenbeckProcess',
+    config = TD3Config(**dict(SMALL, num_envs=2, exploration=dict(type='OrnsteinUhlenbeckProcess',
                                                       kwargs=dict(sigma=0.1, mu=0, theta=0.1))))
     assert TD3Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    agent = TD3(VECTOR, FORCE, parallel=2, config=config)
+    agent = TD3(VECTOR, FORCE, config=config)
     drive(agent, 6)
     assert agent.updates > 0 and np.isfinite(agent.last_update['critic_loss'])
     agent.save(tmp_path / 'td3')
     loaded = Agent.load(tmp_path / 'td3')
-    assert isinstance(loaded, TD3) and loaded.hyper == agent.hyper
+    assert isinstance(loaded, TD3) and loaded.config == agent.config
     assert all(np.array_equal(a, b) for a, b in zip(loaded.critic2_target.get_weights(),
                                                     agent.critic2_target.get_weights()))
+    assert int(loaded.gradient_steps.numpy()) == int(agent.gradient_steps.numpy()) > 0  # actor delay on schedule
 
 
 @pytest.mark.parametrize('fields, message', [
@@ -110,7 +111,7 @@ def test_ornstein_uhlenbeck_exploration_and_checkpoints(tmp_path):
     (dict(learning_rate=-1.0), 'learning_rate: expected a finite number > 0'),
     (dict(exploration=dict(type='epsilon_decay')), "exploration.type: 'epsilon_decay' explores discrete"),
     (dict(exploration=dict(force=dict(type='gaussian', sigma=-0.1))), "exploration['force'].sigma: expected"),
-    (dict(polcy_delay=2), "TD3: unknown configuration field(s) ['polcy_delay']"),
+    (dict(polcy_delay=2), "TD3: unknown argument(s) ['polcy_delay']"),
 ])
 def test_bad_configs_are_refused_naming_the_field(fields, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
