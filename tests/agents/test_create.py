@@ -67,7 +67,7 @@ def test_specs_may_be_given_instead_of_an_environment():
 
 def test_the_dqn_options_are_checked_against_its_typed_config(env):
     agent = create('dqn', env, batch_size=8, memory_capacity=100, first_update=16, seed=0)
-    assert agent.hyper.batch_size == 8
+    assert agent.config.batch_size == 8
     with pytest.raises(ConfigError, match=r"^config\['batch_size'\]: "):
         create('dqn', env, batch_size=0)
     with pytest.raises(ConfigError, match=r"^config\['epsilon'\]: unknown option"):
@@ -140,10 +140,10 @@ def test_a_config_file_resolves_in_safe_mode_and_imports_nothing(env, tmp_path):
     assert isinstance(agent, A2C)
 
 
-def test_safe_mode_is_enforced_for_agents_that_do_not_resolve_safely_themselves(env, tmp_path):
+def test_a_config_file_is_resolved_in_safe_mode(env, tmp_path):
     path = tmp_path / 'dqn.json'
     path.write_text(json.dumps(dict(agent='dqn', network=[dict(type='os.system')])))
-    with pytest.raises(ConfigError, match=r"config\['network'\]\[0\]: .*registered"):
+    with pytest.raises(ConfigError, match=r"dqn.json.*network\[0\] \(os.system\): 'os.system' is not a registered"):
         create(str(path), env)
 
 
