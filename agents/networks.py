@@ -278,6 +278,8 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
     built-in layer types and registered plug-ins, no Keras object configs.
     """
     states = as_specs(states, 'states')
+    if not states:
+        raise ConfigError('states: the network needs at least one state; received none')
     _refuse_colliding_names(states)
     inputs = {state: _input(state, spec) for state, spec in states.items()}
     if isinstance(network, (str, os.PathLike)) and network != 'auto':
