@@ -673,12 +673,60 @@ def names_events_cases() -> list[Case]:
     return cases
 
 
+def to_gymnasium_lab_cases() -> list[Case]:
+    from modalbridge.bridges import GymBridge, to_gymnasium
+    from modalbridge.bridges.lab import LabBridge
+
+    sys.path.insert(0, str(ROOT))
+    from tests.fakes.deepmind_lab import Lab
+    observations = ['RGB_INTERLEAVED', 'INSTR', 'DEBUG.POS.TRANS']
+    cases = []
+    for kwargs, place in [(dict(text_max_length=True), 'text_max_length'), (dict(text_max_length=0), 'text_max_length'),
+                          (dict(text_charset=''), 'text_charset'), (dict(text_charset=5), 'text_charset')]:
+        cases.append(Case('to_gymnasium', repr(kwargs), lambda k=kwargs: to_gymnasium(_envs()(), **k),
+                          'invalid argument', place))
+    cases.append(Case('to_gymnasium', 'env=5', lambda: to_gymnasium(5), 'not an Environment', 'env'))
+
+    def gym_step(action):
+        def run():
+            env = to_gymnasium(GymBridge('CartPole-v1'))
+            env.reset(seed=0)
+            env.step(action)
+        return run
+    for action in (2, -1, 1.5, 'a', None, [0, 1]):
+        cases.append(Case('to_gymnasium step', f'CartPole action {action!r}', gym_step(action),
+                          'outside Discrete(2)', 'action'))
+    for kwargs, place in [(dict(observations='RGB'), 'observations'), (dict(observations=[]), 'observations'),
+                          (dict(observations=['NOPE']), 'NOPE'), (dict(observations=observations, num_steps=True),
+                                                                   'num_steps'),
+                          (dict(observations=observations, num_steps=0), 'num_steps'),
+                          (dict(observations=observations, fill_missing='yes'), 'fill_missing')]:
+        cases.append(Case('LabBridge', repr(kwargs)[:70],
+                          lambda k=kwargs: LabBridge(Lab('fake_maze', observations), **k), 'invalid argument', place))
+    return cases
+
+
+def evaluation_cases() -> list[Case]:
+    from modalbridge.agents.evaluation import evaluate
+
+    def run(kwargs, env=None):
+        return lambda: evaluate(_agent(), env if env is not None else _simple(), **kwargs)
+    cases = [Case('evaluate', repr(k), run(k), 'invalid argument', p, heavy=True) for k, p in [
+        (dict(episodes=True), 'episodes'), (dict(episodes=0), 'episodes'), (dict(episodes=1, seed='0'), 'seed'),
+        (dict(episodes=1, success=5), 'success'), (dict(episodes=1, deterministic='yes'), 'deterministic')]]
+    cases.append(Case('evaluate', 'env=5', run(dict(episodes=1), 5), 'not an environment', 'evaluate', heavy=True))
+    cases.append(Case('evaluate', 'success raises', run(dict(episodes=1, success=lambda info: 1 / 0)),
+                      'a failing success function', 'success', heavy=True))
+    return cases
+
+
 def corpus(quick: bool, tmp: Path) -> list[Case]:
     cases = (spec_cases() + environment_cases() + gym_cases() + dm_cases() + vector_cases(False)
-             + stack_cases() + plugin_schedule_cases() + names_events_cases())
+             + stack_cases() + plugin_schedule_cases() + names_events_cases() + to_gymnasium_lab_cases())
     if not quick:
         cases += vector_cases(True)
         cases += agent_cases() + agent_io_cases() + network_cases() + runner_cases() + checkpoint_cases(tmp)
+        cases += evaluation_cases()
     return [case for case in cases if not (quick and case.heavy)]
 
 

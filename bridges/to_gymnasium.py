@@ -22,7 +22,7 @@ from typing import Any
 
 import gymnasium
 
-from modalbridge.bridges import names
+from modalbridge.bridges import arguments, names
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.gym_spaces import TEXT_CHARSET, TEXT_MAX_LENGTH, spaces_of
@@ -35,6 +35,12 @@ class GymnasiumEnv(gymnasium.Env):
 
     def __init__(self, env: Environment, text_max_length: int = TEXT_MAX_LENGTH,
                  text_charset: str = TEXT_CHARSET):
+        if not isinstance(env, Environment):
+            raise ConfigError(f'to_gymnasium: env must be a modalbridge Environment; received {type(env).__name__}')
+        text_max_length = arguments.integer('to_gymnasium: text_max_length', text_max_length, minimum=1)
+        if not isinstance(text_charset, str) or not text_charset:
+            raise ConfigError(f'to_gymnasium: text_charset must be a non-empty string of characters; '
+                              f'received {text_charset!r}')
         self._env = env
         self.observation_space, self._observation, _ = spaces_of(
             dict(env.states), names.STATE, text_max_length, text_charset)
