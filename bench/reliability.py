@@ -461,7 +461,8 @@ def stack_cases() -> list[Case]:
                 inputs = {'vector': np.zeros(3, np.float32), 'image': np.zeros((8, 8, 3), np.uint8), 'caption': 'hi'}
                 inputs[key] = value
                 stack(inputs)
-            cases.append(Case(f'Stack inputs ({backend})', f'{key}={type(value).__name__}', run,
+            brief = f'{value.dtype} {value.shape}' if isinstance(value, np.ndarray) else repr(value)
+            cases.append(Case(f'Stack inputs ({backend})', f'{key}={brief}', run,
                               'state outside its spec', key, heavy=backend == 'tf'))
     return cases
 
@@ -720,13 +721,52 @@ def evaluation_cases() -> list[Case]:
     return cases
 
 
+def demo_config_cases(tmp: Path) -> list[Case]:
+    """`examples/image_caption.py --config run.json`: a JSON file someone else wrote."""
+    def run(document, place):
+        def go():
+            sys.path.insert(0, str(ROOT))
+            from examples.image_caption import build, load_config
+            file = tmp / f'run-{abs(hash(json.dumps(document, sort_keys=True)))}.json'
+            file.write_text(json.dumps(document))
+            config = load_config(file, {})
+            build(dict(config, envs=1), safe_mode=True)  # what the demo does before training
+        return Case('demo --config', json.dumps(document)[:70], go, 'invalid run configuration', place, heavy=True)
+    bad = [
+        ({'environment': {'id': 'payload:Env-v0'}}, 'payload'), ({'environment': {'kwargs': {}}}, 'id'),
+        ({'environment': {'id': 'modalbridge/CaptionRoom-v0', 'kwargs': [1, 2]}}, 'kwargs'),
+        ({'environment': []}, 'environment'), ({'envs': True}, 'envs'), ({'envs': 0}, 'envs'),
+        ({'steps': 'abc'}, 'steps'), ({'seed': -1}, 'seed'), ({'network': '/etc/net.json'}, 'network'),
+        ({'network': {'image': [{'type': 'payload.Dense', 'size': 4}]}}, 'payload'),
+        ({'preprocessing': {'image': [{'type': 'payload.Thing'}]}}, 'payload'), ({'preprocessing': 5},
+                                                                                 'preprocessing'),
+        ({'agent': {'learning_rate': 'fast'}}, 'learning_rate'), ({'agent': {'n_steps': True}}, 'n_steps'),
+        ({'agent': {'no_such_option': 1}}, 'no_such_option'), ({'agent': []}, 'agent'), ({'unknown': 1}, 'unknown'),
+    ]
+    return [run(document, place) for document, place in bad]
+
+
+def builder_cases() -> list[Case]:
+    from modalbridge.agents import networks
+    from modalbridge.bridges import specs
+
+    states = {'x': specs.from_dict(dict(type='float', shape=(3,)), 'x')}
+
+    def raising(inputs):
+        raise RuntimeError('bug in the builder')
+    builders = [(lambda inputs: None, 'None'), (lambda inputs: [inputs['x']], 'list'), (raising, 'bug'),
+                (lambda inputs: inputs['nope'], 'nope'), (lambda: None, 'builder')]
+    return [Case('networks.build (builder)', name, lambda b=builder: networks.build(states, b), 'a bad builder',
+                 'builder', heavy=True) for builder, name in builders]
+
+
 def corpus(quick: bool, tmp: Path) -> list[Case]:
     cases = (spec_cases() + environment_cases() + gym_cases() + dm_cases() + vector_cases(False)
              + stack_cases() + plugin_schedule_cases() + names_events_cases() + to_gymnasium_lab_cases())
     if not quick:
         cases += vector_cases(True)
         cases += agent_cases() + agent_io_cases() + network_cases() + runner_cases() + checkpoint_cases(tmp)
-        cases += evaluation_cases()
+        cases += evaluation_cases() + builder_cases() + demo_config_cases(tmp)
     return [case for case in cases if not (quick and case.heavy)]
 
 
