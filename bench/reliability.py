@@ -836,6 +836,53 @@ def fuzz_specs(examples: int = 400) -> dict[str, Any]:
     return dict(counts, failures=failures[:20])
 
 
+def fuzz_stacks(examples: int = 300) -> dict[str, Any]:
+    """Random preprocessing declarations (NumPy backend) and one call: a ModalbridgeError or a result."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from modalbridge.bridges.errors import ModalbridgeError
+    from modalbridge.preprocess import Stack
+
+    states = dict(image=dict(type='int', shape=(6, 6, 3), min_value=0, max_value=255, dtype='uint8'),
+                  vector=dict(type='float', shape=(3,)), caption=dict(type='text'),
+                  choice=dict(type='int', num_values=4))
+    inputs = dict(image=np.zeros((6, 6, 3), np.uint8), vector=np.ones(3, np.float32), caption='go to the red box',
+                  choice=np.int64(2))
+    values = st.one_of(st.none(), st.booleans(), st.integers(-3, 10), st.floats(allow_nan=True),
+                       st.text(max_size=3), st.lists(st.one_of(st.integers(-2, 5), st.floats(-2, 2)), max_size=4))
+    kinds = st.sampled_from(['center', 'clip', 'crop', 'deltafier', 'flatten', 'frame_max', 'grayscale',
+                             'image_resize', 'normalize', 'one_hot', 'running_standardize', 'scale', 'sequence',
+                             'standardize', 'tokenize'])
+    fields = st.sampled_from(['min_value', 'max_value', 'factor', 'length', 'axis', 'height', 'width', 'top',
+                              'left', 'weights', 'keep_dim', 'method', 'epsilon', 'vocabulary', 'mean', 'std'])
+    entry = st.builds(lambda kind, extra: dict(extra, type=kind), kinds, st.dictionaries(fields, values, max_size=3))
+    declaration = st.dictionaries(st.sampled_from(list(states)), st.lists(entry, min_size=1, max_size=2),
+                                  min_size=1, max_size=2)
+    counts = dict(tried=0, errors=0, accepted=0, raw=0)
+    failures: list[str] = []
+
+    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(declaration)
+    def probe(declaration):
+        counts['tried'] += 1
+        try:
+            stack = Stack(states, declaration, backend='numpy')
+            stack(dict(inputs))
+            stack(dict(inputs))
+        except ModalbridgeError:
+            counts['errors'] += 1
+            return
+        except Exception as error:  # noqa: BLE001
+            counts['raw'] += 1
+            failures.append(f'Stack({declaration!r}): {type(error).__name__}: {error}'[:300])
+            return
+        counts['accepted'] += 1
+    probe()
+    return dict(counts, failures=failures[:20])
+
+
 # --------------------------------------------------------------------------
 # Attack paths (safe mode): each returns True when the attack WORKED.
 
@@ -1336,6 +1383,7 @@ def main() -> None:
         tmp = Path(name)
         outcomes = [classify(case) for case in corpus(args.quick, tmp)]
         fuzz = fuzz_specs(args.fuzz)
+        stacks = fuzz_stacks(args.fuzz)
         attacks = {} if args.no_attacks else run_attacks(tmp)
         faults = run_faults(tmp, args.quick)
     by_boundary: dict[str, dict[str, int]] = {}
@@ -1350,6 +1398,8 @@ def main() -> None:
     print(f'{"total":40s} {total["tried"]:6d} {total["clear"]:6d} {total["silent"]:6d} {total["raw"]:6d}')
     print(f'spec fuzzing: {fuzz["tried"]} short forms, {fuzz["errors"]} ConfigErrors, {fuzz["roundtrip"]} round '
           f'trips, {fuzz["raw"]} raw crashes / round-trip failures')
+    print(f'preprocessing fuzzing: {stacks["tried"]} declarations, {stacks["errors"]} ModalbridgeErrors, '
+          f'{stacks["accepted"]} accepted and run, {stacks["raw"]} raw crashes')
     print(f'attack paths open in safe mode: {sum(attacks.values())} of {len(attacks)}')
     print(f'injected faults survived: {sum(faults.values())} of {len(faults)}')
     print('\nfindings:')
@@ -1357,7 +1407,7 @@ def main() -> None:
         if outcome.kind != 'clear':
             print(f'  [{outcome.kind}] {outcome.case.boundary}: {outcome.case.name} ({outcome.case.why}) -> '
                   f'{outcome.detail}')
-    for failure in fuzz['failures']:
+    for failure in fuzz['failures'] + stacks['failures']:
         print(f'  [fuzz] {failure}')
     for name, opened in attacks.items():
         if opened:
@@ -1369,7 +1419,7 @@ def main() -> None:
         return  # the full probe's numbers only go to results/
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / 'reliability.json').write_text(json.dumps(dict(
-        inputs=dict(by_boundary=by_boundary, total=total), fuzz=fuzz, attacks=attacks, faults=faults,
+        inputs=dict(by_boundary=by_boundary, total=total), fuzz=fuzz, fuzz_preprocessing=stacks, attacks=attacks, faults=faults,
         findings=[dict(kind=o.kind, boundary=o.case.boundary, input=o.case.name, why=o.case.why, detail=o.detail)
                   for o in outcomes if o.kind != 'clear']), indent=1))
 

@@ -58,6 +58,11 @@ def test_random_short_forms_raise_a_config_error_or_round_trip():
     assert result['roundtrip'] > 50 and result['errors'] > 20  # both paths exercised
 
 
+def test_random_preprocessing_declarations_raise_a_modalbridge_error_or_run():
+    result = probe.fuzz_stacks(100)
+    assert result['raw'] == 0, result['failures']
+
+
 def test_fast_injected_faults_are_survived():
     results = probe.run_faults(Path(tempfile.gettempdir()), quick=True)
     assert results and all(results.values()), results
