@@ -77,7 +77,8 @@ class OnPolicyConfig(AgentConfig):
     """The fields A2C and PPO share (defaults are Stable-Baselines3's PPO)."""
 
     network: Any = 'auto'
-    """The network declaration (see `networks`): 'auto', layer lists, a JSON path or a builder function."""
+    """The network declaration (see `networks`): 'auto', layer lists or a builder function; for a JSON file
+    pass `networks.declaration(path)` (read once and stored by value: a path itself is refused)."""
     preprocessing: Any = None
     """State preprocessing declaration (see `preprocess.Stack`), run inside the agent's compiled act."""
     shared_network: bool = False

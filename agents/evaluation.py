@@ -111,10 +111,28 @@ def _one(states: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def _judge(success: Callable | None, info: Mapping[str, Any]) -> bool | None:
     if success is not None:
-        return bool(success(info))
+        try:
+            verdict = success(info)
+        except Exception as error:  # noqa: BLE001 - the user's function, named with its input
+            raise ConfigError(f'evaluate: success(info) raised {error!r} on info {_short(info)}') from error
+        return _verdict(verdict, 'the result of success(info)')
     if isinstance(info, Mapping) and 'success' in info:
-        return bool(info['success'])
+        return _verdict(info['success'], "info['success']")
     return None
+
+
+def _verdict(value: Any, place: str) -> bool:
+    # bool() of a list or a string is silently True; of an array of two, a raw ValueError
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in 'biu' and value in (0, 1):
+        return bool(value)
+    raise ConfigError(f'evaluate: {place} must be a bool; received {_short(value)}')
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + '...'
 
 
 def _result(returns: list, lengths: list, successes: list) -> Evaluation:

@@ -172,6 +172,16 @@ def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool):
     return x
 
 
+def _refuse_colliding_names(states: Mapping[str, Spec]) -> None:
+    # Keras input names cannot hold '/', which becomes '__': 'a/b' and 'a__b' would be one input.
+    seen: dict[str, str] = {}
+    for state in states:
+        other = seen.setdefault(state.replace('/', '__'), state)
+        if other != state:
+            raise ConfigError(f"states {other!r} and {state!r}: both become the Keras input name "
+                              f"{state.replace('/', '__')!r}; rename one of them")
+
+
 def _input(name: str, spec: Spec):
     if is_text(spec):
         raise ConfigError(TEXT_STATE.format(name=name, spec=describe(spec)))
@@ -268,6 +278,9 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
     built-in layer types and registered plug-ins, no Keras object configs.
     """
     states = as_specs(states, 'states')
+    if not states:
+        raise ConfigError('states: the network needs at least one state; received none')
+    _refuse_colliding_names(states)
     inputs = {state: _input(state, spec) for state, spec in states.items()}
     if isinstance(network, (str, os.PathLike)) and network != 'auto':
         raise ConfigError(f"network: expected 'auto' or a declaration; received the string {os.fspath(network)!r} "

@@ -104,7 +104,9 @@ class DMEnvBridge(Environment):
             discount = float(timestep.discount)
             info['discount'] = discount
             terminal = Terminal.TERMINATED if discount == 0 else Terminal.TRUNCATED
-        reward = 0.0 if timestep.reward is None else float(np.asarray(timestep.reward))
+        # dm_env allows no reward only on the FIRST step; anything else is checked (a finite real) by
+        # Environment, which names the field, instead of being converted here.
+        reward = 0.0 if timestep.reward is None and timestep.first() else timestep.reward
         return Step(self._read(timestep.observation), reward, terminal, info)
 
     def _close(self) -> None:

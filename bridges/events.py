@@ -53,6 +53,8 @@ class EventBridge(Environment):
             raise ConfigError(f'EventBridge: vision_shape must be (height, width, channels); received {vision_shape!r}')
         vision_shape = tuple(arguments.integer(f'EventBridge: vision_shape[{index}]', size, minimum=1)
                              for index, size in enumerate(vision_shape))
+        if not keys and pointer is None:
+            raise ConfigError('EventBridge: no actions: give at least one key in keys, or a pointer')
         actions: dict[str, Any] = {key: dm_specs.Array((), bool, name=key) for key in keys}
         self._grid = None
         if pointer is not None:

@@ -41,6 +41,8 @@ Validator = Callable[[Any], np.ndarray]
 SHORT_FORM_TYPES = ('int', 'float', 'bool', 'text')
 _SHORT_FORM_KEYS = frozenset(
     ('type', 'shape', 'num_values', 'min_value', 'max_value', 'dtype'))
+MAX_SIZE = np.iinfo(np.intp).max  # the most elements a NumPy array can have
+
 _DEFAULT_DTYPES = {'int': np.dtype(np.int64), 'float': np.dtype(np.float32),
                    'bool': np.dtype(bool)}
 # Input dtype kinds converted without loss into each target kind; booleans
@@ -401,7 +403,10 @@ def _shape(shape: Any, where: str) -> tuple[int, ...]:
             isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n >= 0
             for n in dims):
         raise ConfigError(f'{where}: shape must be non-negative ints; received {received(shape)}')
-    return tuple(int(n) for n in dims)
+    dims = tuple(int(n) for n in dims)
+    if math.prod(dims) > MAX_SIZE:  # NumPy cannot hold it ('array is too big'): refuse it here, by name
+        raise ConfigError(f'{where}: shape {dims} has {math.prod(dims)} elements; at most {MAX_SIZE} fit an array')
+    return dims
 
 
 def _dtype(spec: Mapping[str, Any], kind: str, where: str) -> np.dtype:

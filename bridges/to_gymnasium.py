@@ -32,7 +32,7 @@ from typing import Any, Mapping
 import gymnasium
 import numpy as np
 
-from modalbridge.bridges import names
+from modalbridge.bridges import arguments, names
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.arguments import boolean
 from modalbridge.bridges.errors import ConfigError
@@ -47,6 +47,12 @@ class GymnasiumEnv(gymnasium.Env):
 
     def __init__(self, env: Environment, text_max_length: int = TEXT_MAX_LENGTH,
                  text_charset: str = TEXT_CHARSET, unwrap: bool = False):
+        if not isinstance(env, Environment):
+            raise ConfigError(f'to_gymnasium: env must be a modalbridge Environment; received {type(env).__name__}')
+        text_max_length = arguments.integer('to_gymnasium: text_max_length', text_max_length, minimum=1)
+        if not isinstance(text_charset, str) or not text_charset:
+            raise ConfigError(f'to_gymnasium: text_charset must be a non-empty string of characters; '
+                              f'received {text_charset!r}')
         self._env = env
         states, actions = dict(env.states), dict(env.actions)
         self.observation_space, self._observation, _ = spaces_of(

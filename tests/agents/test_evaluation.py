@@ -133,3 +133,34 @@ def test_deprecated_preprocessing_restarts_per_finished_sub_environment():
     evaluate(agent, envs, episodes=4, preprocessing=declaration)
     assert [frame[0].tolist() for frame in agent.seen][:4] == [[0, 0], [0, 1], [0, 0], [0, 1]]
     assert [frame[1].tolist() for frame in agent.seen][:4] == [[0, 0], [0, 1], [1, 2], [0, 0]]
+
+
+def test_a_success_function_that_raises_is_named():
+    env = Countdown(report_success=False)
+    with pytest.raises(ConfigError, match=r'success\(info\) raised ZeroDivisionError'):
+        evaluate(Spy(env.states, env.actions), env, episodes=1, success=lambda info: 1 / 0)
+
+
+@pytest.mark.parametrize('verdict', ['no', [False], np.array([True, False]), 2, None])
+def test_a_success_verdict_that_is_not_a_bool_is_refused(verdict):
+    # bool('no') and bool([False]) are True: counted as successes before
+    env = Countdown(report_success=False)
+    with pytest.raises(ConfigError, match='must be a bool'):
+        evaluate(Spy(env.states, env.actions), env, episodes=1, success=lambda info: verdict)
+
+
+def test_an_info_success_that_is_not_a_bool_is_refused():
+    class Reporting(Countdown):
+        def _execute(self, actions):
+            step = super()._execute(actions)
+            return step._replace(info=dict(success='yes')) if step.terminal else step
+    env = Reporting()
+    with pytest.raises(ConfigError, match=r"info\['success'\]"):
+        evaluate(Spy(env.states, env.actions), env, episodes=1)
+
+
+def test_numpy_bools_and_0_1_are_verdicts():
+    env = Countdown(report_success=False)
+    for verdict, rate in ((np.bool_(True), 1.0), (0, 0.0), (np.array(1), 1.0)):
+        result = evaluate(Spy(env.states, env.actions), env, episodes=1, success=lambda info, v=verdict: v)
+        assert result.success_rate == rate

@@ -292,3 +292,14 @@ def test_any_declaration_builds_or_is_a_config_error_and_imports_nothing_in_safe
     except ConfigError:
         pass
     assert 'payload' not in sys.modules
+
+
+def test_states_whose_keras_input_names_collide_are_refused():
+    states = as_specs({'a/b': dict(type='float', shape=(2,)), 'a__b': dict(type='float', shape=(2,))})
+    with pytest.raises(ConfigError, match="'a/b' and 'a__b'"):
+        networks.build(states)
+
+
+def test_no_states_is_refused():
+    with pytest.raises(ConfigError, match='at least one state'):
+        networks.build(as_specs({}))

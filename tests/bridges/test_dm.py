@@ -156,3 +156,37 @@ def test_dm_nested_action_is_assembled_in_its_own_container_types():
     build = nest.assembler(spec, dm_lib.children, dm_lib._rebuild,
                            lambda path: lambda flat, name=names.join(path): flat[name])
     assert build({'arm/0': 1.0, 'arm/1': 2.0}) == {'arm': [1.0, 2.0]}
+
+
+class _Rewarding(dm_env.Environment):
+    """A MID step with the reward given (dm_env allows no reward only on FIRST)."""
+
+    def __init__(self, reward):
+        self.reward = reward
+
+    def observation_spec(self):
+        return dm_specs.Array((1,), np.float32, name='x')
+
+    def action_spec(self):
+        return dm_specs.DiscreteArray(2)
+
+    def reset(self):
+        return dm_env.restart(np.zeros(1, np.float32))
+
+    def step(self, action):
+        return dm_env.transition(self.reward, np.zeros(1, np.float32))
+
+
+@pytest.mark.parametrize('reward', [None, 'a', np.array([1.0, 2.0]), np.nan])
+def test_a_missing_or_bad_reward_after_the_first_step_names_the_reward(reward):
+    from modalbridge.bridges import EnvironmentFailure
+    env = DMEnvBridge(_Rewarding(reward))
+    env.reset()
+    with pytest.raises(EnvironmentFailure, match='reward'):
+        env.execute({'action': 1})
+
+
+def test_a_numpy_reward_is_read_as_a_float():
+    env = DMEnvBridge(_Rewarding(np.float32(0.5)))
+    env.reset()
+    assert env.execute({'action': 1}).reward == 0.5

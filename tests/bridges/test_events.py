@@ -107,3 +107,8 @@ def test_bad_arguments_are_config_errors_naming_the_field(kwargs, message):
 def test_the_wrapped_environment_is_env():
     game = FakeUniverseEnv()
     assert EventBridge(game, keys=KEYS, vision_shape=(32, 48, 3)).env is game
+
+
+def test_no_keys_and_no_pointer_is_refused():
+    with pytest.raises(ConfigError, match='no actions'):
+        EventBridge(FakeUniverseEnv(), keys=[], vision_shape=(4, 4, 3))

@@ -294,3 +294,8 @@ def test_a_spec_with_nan_bounds_cannot_validate_anything():
     spec = dm_specs.BoundedArray((2,), np.float32, [0.0, np.nan], 1.0, name='x')
     with pytest.raises(ConfigError, match="spec 'x' has NaN bounds"):
         specs.validator(spec)
+
+
+def test_a_shape_too_big_for_any_array_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"spec 's': shape \(1099511627776, 1099511627776\)"):
+        specs.from_dict(dict(type='float', shape=(2 ** 40, 2 ** 40)), name='s')

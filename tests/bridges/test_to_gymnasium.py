@@ -262,3 +262,17 @@ def test_sb3_refuses_several_actions():
 def test_the_options_are_booleans(option):
     with pytest.raises(ConfigError, match=f'to_gymnasium: {option}'):
         to_gymnasium(GymBridge('CartPole-v1'), **{option: 1})
+
+
+@pytest.mark.parametrize('kwargs, field', [(dict(text_max_length=True), 'text_max_length'),
+                                           (dict(text_max_length=0), 'text_max_length'),
+                                           (dict(text_charset=''), 'text_charset'),
+                                           (dict(text_charset=5), 'text_charset')])
+def test_bad_text_options_are_refused_by_name(kwargs, field):
+    with pytest.raises(ConfigError, match=field):
+        to_gymnasium(GymBridge('CartPole-v1'), **kwargs)
+
+
+def test_only_an_environment_converts():
+    with pytest.raises(ConfigError, match='Environment'):
+        to_gymnasium(gymnasium_env := GymBridge('CartPole-v1').env)  # noqa: F841 - a raw gymnasium env
