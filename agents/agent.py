@@ -23,7 +23,8 @@ from modalbridge.agents import checkpoint
 from modalbridge.agents.config import AgentConfig
 from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError, SpecError
-from modalbridge.bridges.specs import SpecLike, as_specs, describe, from_dict, is_text, to_dict
+from modalbridge.bridges.states import StateBatcher
+from modalbridge.bridges.specs import SpecLike, as_specs, from_dict, to_dict
 
 AGENTS: dict[str, type['Agent']] = {}
 
@@ -60,6 +61,7 @@ class Agent(abc.ABC):
                  parallel: int | None = None, **fields: Any):
         self.states = as_specs(states, 'states')
         self.actions = as_specs(actions, 'actions')
+        self._batcher = StateBatcher(self.states)
         if parallel is not None:
             parallel = arguments.integer('parallel', parallel, minimum=1)
             if 'num_envs' in fields and fields['num_envs'] != parallel:
@@ -217,36 +219,8 @@ class Agent(abc.ABC):
     # -- helpers -------------------------------------------------------------
 
     def _batch(self, states: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
-        if not isinstance(states, Mapping):
-            raise SpecError('states', f'a dict with the keys {list(self.states)}', type(states).__name__)
-        missing = [name for name in self.states if name not in states]
-        unknown = [name for name in states if name not in self.states]
-        if missing or unknown:
-            key = (missing or unknown)[0]
-            raise SpecError(key, f'the state keys {list(self.states)}',
-                            f'missing {missing}' if missing else f'unknown {unknown}')
-        batch, kinds = {}, set()
-        rows = set()
-        for name, spec in self.states.items():
-            value = np.asarray(states[name], dtype=object if is_text(spec) else None)
-            if value.shape == spec.shape:
-                kinds.add('single')
-                value = value[None]
-            elif value.shape[1:] == spec.shape and value.ndim == len(spec.shape) + 1:
-                kinds.add('batch')
-            else:
-                raise SpecError(name, f'{describe(spec)}, or a batch of them', f'shape {value.shape}')
-            if not is_text(spec) and value.dtype != spec.dtype:
-                if not np.can_cast(value.dtype, spec.dtype, 'same_kind'):
-                    raise SpecError(name, describe(spec), f'dtype {value.dtype.name}')
-                value = value.astype(spec.dtype)
-            batch[name] = value
-            rows.add(value.shape[0])
-        if len(kinds) > 1:
-            raise SpecError('states', 'all states batched or all single', 'a mix of both')
-        if len(rows) > 1:
-            raise SpecError('states', 'the same batch size for every state', f'sizes {sorted(rows)}')
-        return batch, kinds == {'single'}
+        """Batched, validated states (the rules of `specs.validate`) and whether they came single."""
+        return self._batcher(states)
 
 
 def _rewards(reward: Any) -> np.ndarray:

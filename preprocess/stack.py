@@ -10,11 +10,11 @@ import reprlib
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
-from dm_env import specs as dm_specs
 
 from modalbridge.bridges.arguments import boolean, choice, integer
 from modalbridge.bridges.errors import ConfigError, SpecError
-from modalbridge.bridges.specs import Spec, SpecLike, as_specs, describe, is_text
+from modalbridge.bridges.specs import Spec, SpecLike, as_specs
+from modalbridge.bridges.states import StateBatcher
 from modalbridge.preprocess import custom
 from modalbridge.preprocess.backends import BACKENDS, stateful
 from modalbridge.preprocess.base import _REGISTRY as REGISTRY, Preprocessor
@@ -210,7 +210,7 @@ class Stack:
             self._chains[name] = chain
             outputs[name] = spec
         self.states = as_specs(outputs, 'states')
-        self._bounds = {name: _bounds(self.input_states[name]) for name in self._chains}
+        self._batcher = StateBatcher(self.input_states)
         self._frozen = False
         self._backend = BACKENDS[backend](self._chains, self.num_envs, input_states=self.input_states,
                                           jit_compile=jit_compile)
@@ -236,9 +236,9 @@ class Stack:
         if update is not True:  # the common case skips the check: this call is on every step's path
             update = boolean('update', update)
         inputs, unbatched = self._inputs(states)
-        outputs = self._backend.run(inputs, update)
-        return {name: (outputs[name][0] if unbatched else outputs[name]) if name in outputs else states[name]
-                for name in self.states}
+        outputs = self._backend.run({name: inputs[name] for name in self._chains}, update)
+        return {name: (outputs[name] if name in outputs else inputs[name])[0] if unbatched else
+                (outputs[name] if name in outputs else inputs[name]) for name in self.states}
 
     def reset(self, mask: Any = None) -> None:
         """Marks environments (all, or where the bool mask is true) as starting an episode."""
@@ -363,92 +363,24 @@ class Stack:
         return names
 
     def _inputs(self, states: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
-        if not isinstance(states, Mapping):
-            raise SpecError('states', f'a dict with the keys {list(self.input_states)}', type(states).__name__)
-        missing = [name for name in self.input_states if name not in states]
-        if missing:
-            raise SpecError(missing[0], f'the state keys {list(self.input_states)}', f'missing {missing}')
-        inputs, ranks = {}, set()
-        for name in self._chains:
-            spec, value = self.input_states[name], states[name]
-            text = is_text(spec)
-            value = _text(name, spec, value) if text else _numeric(name, spec, value, self._bounds[name])
-            if value.shape == (self.num_envs,) + spec.shape:
-                ranks.add('batched')
-            elif self.num_envs == 1 and value.shape == spec.shape:
-                ranks.add('single')
-                value = value[None]
-            else:
-                raise SpecError(name, f'shape {(self.num_envs,) + spec.shape} (num_envs={self.num_envs}) '
-                                + ('or ' + str(spec.shape) if self.num_envs == 1 else ''),
-                                f'shape {value.shape}')
-            inputs[name] = value
-        if len(ranks) > 1:
-            raise SpecError('states', 'all states batched or all unbatched', 'a mix of both')
-        return inputs, ranks == {'single'}
-
-
-def _bounds(spec: Spec) -> tuple[np.ndarray, np.ndarray] | None:
-    """The bounds a value of `spec` must be checked against; None where the dtype itself keeps them."""
-    if is_text(spec) or not isinstance(spec, dm_specs.BoundedArray) or spec.dtype == np.bool_:
-        return None
-    low, high = np.asarray(spec.minimum), np.asarray(spec.maximum)
-    info = np.iinfo(spec.dtype) if spec.dtype.kind in 'iu' else np.finfo(spec.dtype)
-    if np.all(low <= info.min) and np.all(high >= info.max):
-        return None
-    return low, high
-
-
-def _numeric(name: str, spec: Spec, value: Any, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """A numeric state as an array of the spec's dtype: converted only losslessly, finite, in bounds."""
-    if isinstance(value, np.ndarray):
-        if value.dtype != spec.dtype:
-            raise SpecError(name, f'{describe(spec)}, batched', f'dtype {value.dtype.name}')
-        array = value
-    else:
-        try:
-            raw = np.asarray(value)
-            if raw.dtype.kind == 'f' and not np.isfinite(raw).all():
-                raise SpecError(name, f'{describe(spec)}, batched, finite', 'a NaN or infinite value')
-            with np.errstate(invalid='ignore', over='ignore'):
-                array = raw.astype(spec.dtype)
-            lossless = raw.dtype.kind in 'biuf' and bool(np.all(array == raw))
-        except (TypeError, ValueError, OverflowError) as error:
-            if isinstance(error, SpecError):
-                raise
-            lossless = False
-        if not lossless:
-            raise SpecError(name, f'{describe(spec)}, batched', f'{_short.repr(value)} (not losslessly '
-                            f'convertible to {spec.dtype.name})')
-    if array.dtype.kind == 'f' and not np.isfinite(array).all():
-        raise SpecError(name, f'{describe(spec)}, batched, finite', 'a NaN or infinite value')
-    if bounds is not None:
-        outside = (array < bounds[0]) | (array > bounds[1])
-        if outside.any():
-            index = tuple(int(i) for i in np.argwhere(outside)[0])
-            raise SpecError(name, f'{describe(spec)}, batched', f'out of bounds: {array[index].item()!r} at {index}')
-    return array
-
-
-def _text(name: str, spec: Spec, value: Any) -> np.ndarray:
-    """A text state as an object array of str (UTF-8 bytes decoded)."""
-    try:
-        array = np.array(value, dtype=object)
-    except (TypeError, ValueError) as error:
-        raise SpecError(name, 'text (str or UTF-8 bytes), batched', f'{_short.repr(value)}: {error}') from None
-    if array.dtype != object:
-        array = array.astype(object)
-    for index, item in np.ndenumerate(array):
-        if isinstance(item, bytes):
-            try:
-                array[index] = item.decode('utf-8')
-            except UnicodeDecodeError:
-                raise SpecError(name, 'text (str or UTF-8 bytes), batched',
-                                f'{_short.repr(item)}: not UTF-8') from None
-        elif not isinstance(item, str):
-            raise SpecError(name, 'text (str or UTF-8 bytes), batched',
-                            f'{_short.repr(item)} (a {type(item).__name__})')
-    return array
+        """Every input state checked (those without preprocessing too) and batched: `num_envs` rows,
+        or one unbatched set of states when `num_envs` is 1."""
+        if isinstance(states, Mapping) and set(states) != set(self.input_states):
+            missing = [name for name in self.input_states if name not in states]
+            if missing:
+                raise SpecError(missing[0], f'the state keys {list(self.input_states)}', f'missing {missing}')
+            states = {name: states[name] for name in self.input_states}  # other keys pass by, unused
+        inputs, single = self._batcher(states)
+        if single and self.num_envs != 1:
+            name = next(iter(self.input_states))
+            raise SpecError(name, f'a batch of {self.num_envs} (num_envs={self.num_envs})',
+                            f'shape {np.shape(states[name])}')
+        rows = next(iter(inputs.values())).shape[0] if inputs else self.num_envs
+        if rows != self.num_envs:
+            name = next(iter(self.input_states))
+            raise SpecError(name, f'shape {(self.num_envs,) + self.input_states[name].shape} '
+                            f'(num_envs={self.num_envs})', f'shape {np.shape(states[name])}')
+        return inputs, single
 
 
 def _unpickle(states: dict[str, Spec], config: dict[str, Any], options: dict[str, Any],
