@@ -188,7 +188,7 @@ def make_layer(config: Mapping[str, Any], spec: Spec | None = None, safe_mode: b
     raise ConfigError(f'unknown layer type {kind!r}; known: {list(LAYER_TYPES)} or a dotted path to a Keras layer')
 
 
-class Core:
+class _Core:
     """The recurrent state a build collects: an input and an output per state tensor of each
     memory cell, and its initial value (one row, broadcast per environment)."""
 
@@ -224,7 +224,7 @@ def is_cell(layer: Any) -> bool:
     return hasattr(layer, 'state_size') and not isinstance(layer, layers.RNN)
 
 
-def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool, core: Core | None = None):
+def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool, core: _Core | None = None):
     if not isinstance(configs, (list, tuple)):
         raise ConfigError(f'{place}: expected a list of layer dicts; received {type(configs).__name__}')
     for index, config in enumerate(configs):
@@ -349,7 +349,7 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
     new state}]``, with the initial values in ``model.core_initial``.
     """
     states = as_specs(states, 'states')
-    core = Core(name) if memory else None
+    core = _Core(name) if memory else None
     inputs = {state: _input(state, spec) for state, spec in states.items()}
     if isinstance(network, (str, os.PathLike)) and network != 'auto':
         raise ConfigError(f"network: expected 'auto' or a declaration; received the string {os.fspath(network)!r} "

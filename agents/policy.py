@@ -9,13 +9,28 @@ runs without them (evaluation, export). One compiled call per act::
 `log_prob` takes; the unclipped Gaussian sample for a bounded float), its
 `log_prob`, the `value`, and the preprocessed `states` when the policy
 preprocesses. The core state is empty (``{}``) for feed-forward networks; a
-recurrent core fills it, reset where `first` is true.
+network with recurrent cells (``lstm`` / ``gru`` on one vector per step,
+``'auto'``'s ``rnn``, a cell plug-in: see `networks`) fills it, one
+``(batch, size)`` float32 array per cell state, restarted to its initial
+value where `first` is true, inside the same call. It travels as tensors
+through the step (no TF variables per environment), so any caller can carry
+it: the agent per environment, or an application (``act(...,
+core_state=...)``).
 
 >>> policy = Policy(dict(state=dict(type='float', shape=(4,))), dict(action=dict(type='int', num_values=2)),
 ...                 num_envs=2, seed=0)
 >>> actions, extras = policy.act(dict(state=np.zeros((2, 4), np.float32)))
 >>> actions['action'].shape, sorted(extras)
 ((2,), ['log_prob', 'sample', 'value'])
+>>> recurrent = Policy(dict(state=dict(type='float', shape=(4,))), dict(action=dict(type='int', num_values=2)),
+...                    network=[dict(type='lstm', size=8)], shared_network=True, num_envs=2, seed=0)
+>>> core = recurrent.initial_state(2)
+>>> sorted(core), core['policy_network_core0'].shape  # the LSTM's h and c
+(['policy_network_core0', 'policy_network_core1'], (2, 8))
+>>> actions, extras = recurrent.act(dict(state=np.ones((2, 4), np.float32)), core_state=core,
+...                                 first=np.array([True, False]))
+>>> extras['core_state']['policy_network_core0'].shape
+(2, 8)
 """
 
 from __future__ import annotations
