@@ -78,7 +78,7 @@ class A2C(OnPolicyAgent):
             policy.network_states)
         self._train = tf.function(self._gradient_step, input_signature=[
             states, samples, vector, vector, scalar, scalar, policy.core_signature(),
-            tf.TensorSpec((None, None), tf.bool)])
+            tf.TensorSpec((self.config.n_steps if policy.recurrent else None, None), tf.bool)])
         self._train_call = self._train.get_concrete_function()
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:

@@ -183,9 +183,12 @@ class Policy:
             return out['core'], dict(outputs=out['outputs'], value=out['value'])
 
         core, out0 = step(dict(core_state), ({k: v[0] for k, v in states.items()}, first[0]))
-        rest = ({k: v[1:] for k, v in states.items()}, first[1:])
-        _, outs = tf.scan(lambda carry, inputs: step(carry[0], inputs), rest, initializer=(core, out0))
-        outs = tf.nest.map_structure(lambda a, b: tf.concat([a[None], b], 0), out0, outs)
+        if first.shape[0] == 1:  # tf.scan cannot stack zero steps of unknown batch
+            outs = tf.nest.map_structure(lambda a: a[None], out0)
+        else:
+            rest = ({k: v[1:] for k, v in states.items()}, first[1:])
+            _, outs = tf.scan(lambda carry, inputs: step(carry[0], inputs), rest, initializer=(core, out0))
+            outs = tf.nest.map_structure(lambda a, b: tf.concat([a[None], b], 0), out0, outs)
         outs = tf.nest.map_structure(lambda a: tf.reshape(a, tf.concat([[-1], tf.shape(a)[2:]], 0)), outs)
         return {name: h.params(outs['outputs'][name]) for name, h in self.heads.items()}, outs['value']
 

@@ -223,3 +223,11 @@ def test_a_recurrent_ppo_learns_to_recall_a_cue_a_feed_forward_one_cannot():
 
 def test_a_recurrent_a2c_learns_to_recall_a_cue():
     assert recall_rate(A2C, 'gru', 8000, n_steps=8, optimizer='adam') >= 0.9  # measured 0.99
+
+
+def test_a_one_step_segment_trains():
+    agent = A2C(VECTOR, CHOICE, network=[dict(type='gru', size=4)], num_envs=2, n_steps=1, seed=0)
+    for t, states in enumerate(frames(3)):
+        agent.act(states)
+        agent.observe(np.ones(2), np.array([0, t % 2]))
+    assert agent.updates == 2 and np.isfinite(agent.last_update['loss'])
