@@ -197,6 +197,7 @@ class _Core:
         self.inputs: dict[str, Any] = {}
         self.outputs: dict[str, Any] = {}
         self.initial: dict[str, np.ndarray] = {}
+        self.cell_inputs: list[Any] = []
 
     def apply(self, cell: layers.Layer, x):
         """``cell(x, states) -> (output, new states)`` with the states as model inputs and outputs."""
@@ -210,6 +211,7 @@ class _Core:
             self.inputs[key] = keras.Input((int(size),), dtype='float32', name=key)
             self.initial[key] = np.asarray(value, np.float32).reshape(int(size))
             keys.append(key)
+        self.cell_inputs.append(x)
         output, states = cell(x, [self.inputs[key] for key in keys])
         states = states if isinstance(states, (list, tuple)) else [states]
         if len(states) != len(keys):
@@ -338,7 +340,7 @@ def declaration(network: Any) -> Any:
 
 
 def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'network',
-          safe_mode: bool = False, memory: bool = False) -> keras.Model:
+          safe_mode: bool = False, memory: bool = False, inputs: Mapping[str, Any] | None = None) -> keras.Model:
     """A Keras model from a dict of input tensors (named like the states) to an embedding.
 
     `safe_mode` (for declarations read from files someone else wrote): only
@@ -346,11 +348,13 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
     `memory` allows recurrent cells (`lstm` / `gru` on one vector per step, a
     cell plug-in, ``'auto'``'s `rnn`): their state tensors become extra
     inputs ``'<name>_core<i>'`` and the model returns ``[embedding, {key:
-    new state}]``, with the initial values in ``model.core_initial``.
+    new state}]``, with the initial values in ``model.core_initial`` (and the
+    cells' input tensors in ``model.core_cell_inputs``). `inputs` (Keras
+    inputs by state name) builds on existing inputs instead of new ones.
     """
     states = as_specs(states, 'states')
     core = _Core(name) if memory else None
-    inputs = {state: _input(state, spec) for state, spec in states.items()}
+    inputs = dict(inputs) if inputs is not None else {state: _input(state, spec) for state, spec in states.items()}
     if isinstance(network, (str, os.PathLike)) and network != 'auto':
         raise ConfigError(f"network: expected 'auto' or a declaration; received the string {os.fspath(network)!r} "
                           '(to use a JSON file, pass networks.declaration(path): it is read once, by value)')
@@ -435,6 +439,6 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
         output = layers.Flatten()(output)
     if core is not None and core.inputs:
         model = keras.Model({**inputs, **core.inputs}, [output, core.outputs], name=name)
-        model.core_initial = core.initial
+        model.core_initial, model.core_cell_inputs = core.initial, core.cell_inputs
         return model
     return keras.Model(inputs, output, name=name)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import warnings
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -129,16 +130,36 @@ class Policy:
         inputs = dict(torso.input)
         embedding, core = _unpack(torso, self.core_initial)
         outputs = {name: h.build_layers(embedding) for name, h in self.heads.items()}
-        if not shared_network:
-            critic = _build_network(self.network_states, network, 'value_network', safe_mode)
+        frontier = list(getattr(torso, 'core_cell_inputs', []))
+        states = {name: inputs[name] for name in self.network_states}
+        if not shared_network and core:  # built on the same inputs, so that its cells' inputs are in this graph
+            critic = _build_network(self.network_states, network, 'value_network', safe_mode, states)
             inputs.update({key: tensor for key, tensor in critic.input.items() if key not in inputs})
-            embedding, value_core = _unpack(critic, self.core_initial, inputs)
+            embedding, value_core = _unpack(critic, self.core_initial)
             core.update(value_core)
+            frontier += critic.core_cell_inputs
+        elif not shared_network:
+            embedding, _ = _unpack(_build_network(self.network_states, network, 'value_network', safe_mode),
+                                   self.core_initial, inputs)
         value = keras.layers.Dense(1, kernel_initializer=keras.initializers.Orthogonal(1.0), name='value')(embedding)
         result = dict(outputs=outputs, value=keras.ops.squeeze(value, -1))
+        self._encoder = self._recurrence = None
         if core:
             result['core'] = core
+            self._split(states, frontier, inputs, result)
         return keras.Model(inputs, result, name='policy')
+
+    def _split(self, states, frontier, inputs, result) -> None:
+        """When everything after the cells' inputs depends on them and the core state only, the encoder
+        (states -> cell inputs) runs once over a whole sequence and only the rest is unrolled."""
+        core_inputs = [inputs[key] for key in self.core_initial]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # Keras warns about models on intermediate tensors
+            try:
+                self._recurrence = keras.Model([*frontier, *core_inputs], result, name='recurrence')
+            except ValueError:  # something after a cell reads a state directly: unroll the whole model
+                return
+            self._encoder = keras.Model(states, frontier, name='encoder')
 
     @property
     def recurrent(self) -> bool:
@@ -177,16 +198,33 @@ class Policy:
         """Truncated BPTT: the model over ``(steps, envs, ...)`` preprocessed states from the
         segment's initial core state, resetting it where `first` ``(steps, envs)`` is true;
         the outputs flattened to ``(steps * envs, ...)``, as `distributions` returns them."""
+        if self._encoder is not None:  # the encoders in one batch over all steps, only the rest unrolled
+            shape = tf.shape(first)
+            flat = {k: tf.reshape(v, tf.concat([[-1], tf.shape(v)[2:]], 0)) for k, v in states.items()}
+            encoded = self._encoder(flat, training=training)
+            states = [tf.reshape(e, tf.concat([shape, tf.shape(e)[1:]], 0)) for e in encoded]
+            keys = list(self.core_initial)
+
+            def call(states_t, core):
+                return self._recurrence([*states_t, *(core[key] for key in keys)], training=training)
+        else:
+            def call(states_t, core):
+                return self.model({**states_t, **core}, training=training)
+
         def step(core, inputs):
             states_t, first_t = inputs
-            out = self.model({**states_t, **self.reset_core(core, first_t)}, training=training)
+            out = call(states_t, self.reset_core(core, first_t))
             return out['core'], dict(outputs=out['outputs'], value=out['value'])
 
-        core, out0 = step(dict(core_state), ({k: v[0] for k, v in states.items()}, first[0]))
+        def at(index):
+            return ([v[index] for v in states] if isinstance(states, list)
+                    else {k: v[index] for k, v in states.items()})
+
+        core, out0 = step(dict(core_state), (at(0), first[0]))
         if first.shape[0] == 1:  # tf.scan cannot stack zero steps of unknown batch
             outs = tf.nest.map_structure(lambda a: a[None], out0)
         else:
-            rest = ({k: v[1:] for k, v in states.items()}, first[1:])
+            rest = (at(slice(1, None)), first[1:])
             _, outs = tf.scan(lambda carry, inputs: step(carry[0], inputs), rest, initializer=(core, out0))
             outs = tf.nest.map_structure(lambda a, b: tf.concat([a[None], b], 0), out0, outs)
         outs = tf.nest.map_structure(lambda a: tf.reshape(a, tf.concat([[-1], tf.shape(a)[2:]], 0)), outs)
@@ -329,8 +367,8 @@ class Policy:
         return path
 
 
-def _build_network(states, network, name, safe_mode):
-    return networks.build(states, network, name=name, safe_mode=safe_mode, memory=True)
+def _build_network(states, network, name, safe_mode, inputs=None):
+    return networks.build(states, network, name=name, safe_mode=safe_mode, memory=True, inputs=inputs)
 
 
 def _unpack(network: keras.Model, initial: dict, inputs: Mapping[str, Any] | None = None) -> tuple[Any, dict]:

@@ -69,6 +69,12 @@ def test_an_episode_ending_inside_a_segment_trains_as_the_segment_split_by_hand(
     first[3, 1] = True  # env 1's episode ends after step 2 and restarts at step 3
     log_prob, _, value = policy.evaluate(states, samples, False, core, tf.constant(first))
     log_prob, value = (np.reshape(x, (steps, 2)) for x in (log_prob, value))
+    assert policy._encoder is not None  # the encoder runs once over all steps, only the rest is unrolled...
+    encoder, policy._encoder = policy._encoder, None
+    whole = policy.evaluate(states, samples, False, core, tf.constant(first))  # ...as unrolling the whole model
+    policy._encoder = encoder
+    np.testing.assert_allclose(np.reshape(whole[0], (steps, 2)), log_prob, atol=1e-6)
+    np.testing.assert_allclose(np.reshape(whole[2], (steps, 2)), value, atol=1e-6)
 
     def piece(env, start, stop, initial):
         part = {'state': states['state'][start:stop, env:env + 1]}
@@ -223,6 +229,17 @@ def test_a_recurrent_ppo_learns_to_recall_a_cue_a_feed_forward_one_cannot():
 
 def test_a_recurrent_a2c_learns_to_recall_a_cue():
     assert recall_rate(A2C, 'gru', 8000, n_steps=8, optimizer='adam') >= 0.9  # measured 0.99
+
+
+def test_a_state_read_after_a_cell_unrolls_the_whole_model():
+    states = dict(a=dict(type='float', shape=(3,)), b=dict(type='float', shape=(2,)))
+    policy = Policy(states, CHOICE, network=dict(a=[dict(type='lstm', size=4)]), num_envs=2, seed=0)
+    assert policy.recurrent and policy._encoder is None  # b joins after a's cell: no split
+    sequence = {k: tf.zeros((3, 2) + v['shape']) for k, v in states.items()}
+    log_prob, _, value = policy.evaluate(sequence, {'action': tf.zeros(6, tf.int64)}, False,
+                                         {k: tf.constant(v) for k, v in policy.initial_state(2).items()},
+                                         tf.zeros((3, 2), tf.bool))
+    assert log_prob.shape == (6,) and value.shape == (6,)
 
 
 def test_a_one_step_segment_trains():
