@@ -9,7 +9,7 @@ Four forms, as DESIGN.md fixes them::
                  combine='concat', layers=[dict(type='dense', size=128)])
     network=lambda inputs: ...                       # fn(dict of Keras tensors) -> tensor
 
-``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None)``)
+``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None, rnn=None)``)
 encodes images (rank 3) by convolutions, token sequences (discrete int
 vectors) by embedding + LSTM, discrete scalars by embedding, other numbers
 and bools as floats, concatenates the encodings and adds a dense torso of

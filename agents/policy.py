@@ -202,6 +202,7 @@ class Policy:
             shape = tf.shape(first)
             flat = {k: tf.reshape(v, tf.concat([[-1], tf.shape(v)[2:]], 0)) for k, v in states.items()}
             encoded = self._encoder(flat, training=training)
+            encoded = encoded if isinstance(encoded, (list, tuple)) else [encoded]  # one cell: one tensor
             states = [tf.reshape(e, tf.concat([shape, tf.shape(e)[1:]], 0)) for e in encoded]
             keys = list(self.core_initial)
 

@@ -91,7 +91,8 @@ def test_an_episode_ending_inside_a_segment_trains_as_the_segment_split_by_hand(
             np.testing.assert_allclose(value[start:stop, env], expected_value, atol=1e-6)
 
 
-@pytest.mark.parametrize('cls, options', [(PPO, dict(batch_size=8, epochs=2)), (A2C, {})])
+@pytest.mark.parametrize('cls, options', [(PPO, dict(batch_size=8, epochs=2)), (A2C, {}),
+                                          (PPO, dict(batch_size=4, shared_network=True))])
 def test_the_rollout_holds_the_segment_initial_state_and_the_update_runs(cls, options):
     agent = cls(VECTOR, CHOICE, network=dict(type='auto', rnn=8, depth=1), num_envs=3, n_steps=4, seed=0,
                 **options)
