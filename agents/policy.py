@@ -252,7 +252,7 @@ class Policy:
 
     def _step(self, states, core_state, first, deterministic: bool, update: bool):
         # Environments starting an episode restart the preprocessing memory inside this call
-        # (a recurrent core would reset its state here too).
+        # and recurrent cells restart their core state.
         inputs = self.preprocess_tf(states, update, first if update else None)
         core_state = self.reset_core(core_state, first)
         params, value = self.distributions(inputs, core_state=core_state)

@@ -3,6 +3,8 @@ truncated BPTT, driven independently with explicit internals, saved and exported
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import tensorflow as tf
 
 from modalbridge.agents import A2C, PPO, Agent, Policy, networks
@@ -249,3 +251,29 @@ def test_a_one_step_segment_trains():
         agent.act(states)
         agent.observe(np.ones(2), np.array([0, t % 2]))
     assert agent.updates == 2 and np.isfinite(agent.last_update['loss'])
+
+
+_AGENT = []
+
+
+def small_agent():
+    if not _AGENT:
+        _AGENT.append(A2C(VECTOR, CHOICE, network=[dict(type='lstm', size=2)], shared_network=True, seed=0))
+    return _AGENT[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=st.lists(st.lists(st.integers(0, 3), max_size=2).map(tuple), min_size=2, max_size=2),
+       dtype=st.sampled_from(['float32', 'float64', 'int32', 'bool']), batched=st.booleans())
+def test_internals_of_any_other_shape_or_dtype_are_refused_with_a_spec_error(shapes, dtype, batched):
+    agent = small_agent()
+    keys = sorted(agent.initial_internals())
+    expected = (1, 2) if batched else (2,)
+    internals = {key: np.zeros(shape, dtype) for key, shape in zip(keys, shapes)}
+    states = dict(state=np.zeros((1, 3) if batched else (3,), np.float32))
+    if all(shape == expected for shape in shapes) and dtype.startswith('float'):
+        _, out = agent.act(states, internals=internals, independent=True)
+        assert all(out[key].shape == expected for key in keys)
+    else:
+        with pytest.raises(SpecError, match='internals'):
+            agent.act(states, internals=internals, independent=True)
