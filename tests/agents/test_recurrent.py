@@ -277,3 +277,28 @@ def test_internals_of_any_other_shape_or_dtype_are_refused_with_a_spec_error(sha
     else:
         with pytest.raises(SpecError, match='internals'):
             agent.act(states, internals=internals, independent=True)
+
+
+@pytest.mark.parametrize('network', [LSTM, dict(a=[dict(type='gru', size=4)])])
+def test_the_unrolled_log_probs_and_values_of_a_rollout_equal_those_recorded_while_acting(network):
+    states_spec = VECTOR if isinstance(network, list) else dict(a=dict(type='float', shape=(3,)),
+                                                                 b=dict(type='float', shape=(2,)))
+
+    class Checked(PPO):
+        def _learn(self, rollout):
+            log_prob, _, value = self.policy.evaluate(
+                {k: tf.constant(v) for k, v in rollout.states.items()},
+                {k: tf.constant(v.reshape(-1)) for k, v in rollout.samples.items()}, False,
+                {k: tf.constant(v) for k, v in rollout.core.items()}, tf.constant(rollout.first))
+            self.checked = (log_prob.numpy().reshape(rollout.log_prob.shape), value.numpy().reshape(rollout.value.shape),
+                            rollout.log_prob.copy(), rollout.value.copy())
+            return {}
+
+    agent = Checked(states_spec, CHOICE, network=network, num_envs=3, n_steps=5, batch_size=5, seed=0)
+    rng = np.random.default_rng(0)
+    for t in range(6):
+        agent.act({k: rng.normal(size=(3,) + v['shape']).astype(np.float32) for k, v in states_spec.items()})
+        agent.observe(np.ones(3), np.array([0, 1 if t == 1 else 0, 1 if t == 3 else 0]))
+    log_prob, value, recorded_log_prob, recorded_value = agent.checked
+    np.testing.assert_allclose(log_prob, recorded_log_prob, atol=1e-5)
+    np.testing.assert_allclose(value, recorded_value, atol=1e-5)
