@@ -16,7 +16,9 @@ The algorithm, top to bottom (acting and the rollout are `OnPolicyAgent`'s):
               + value_coef * mean((return - V(s))**2)     value
               - entropy_coef * mean(entropy)              exploration
 
-   with the gradient's global norm clipped to `max_grad_norm`.
+   with the gradient's global norm clipped to `max_grad_norm`. A recurrent
+   policy unrolls over the rollout from its initial core state, resetting
+   it where episodes start (truncated backpropagation through time).
 
 Defaults are Stable-Baselines3's A2C (RMSprop, lr 7e-4, n_steps 5,
 discount 0.99, gae_lambda 1, value_coef 0.5, entropy_coef 0, max_grad_norm
@@ -37,7 +39,7 @@ import tensorflow as tf
 
 from modalbridge.agents import losses
 from modalbridge.agents.config import OnPolicyConfig
-from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, tensors
+from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, sequences, tensors
 from modalbridge.agents.policy import signature
 
 
@@ -71,25 +73,32 @@ class A2C(OnPolicyAgent):
         policy = self.policy
         samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
         scalar, vector = tf.TensorSpec((), tf.float32), tf.TensorSpec((None,), tf.float32)
+        # A recurrent policy takes the rollout's states as (steps, envs, ...) and unrolls (truncated BPTT).
+        states = sequences(policy.network_states, self.config.n_steps) if policy.recurrent else signature(
+            policy.network_states)
         self._train = tf.function(self._gradient_step, input_signature=[
-            signature(policy.network_states), samples, vector, vector, scalar, scalar])
+            states, samples, vector, vector, scalar, scalar, policy.core_signature(),
+            tf.TensorSpec((self.config.n_steps if policy.recurrent else None, None), tf.bool)])
         self._train_call = self._train.get_concrete_function()
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:
         config = self.config
-        metrics = self._train_call(tensors(rollout.states), tensors(rollout.samples),
+        states = ({k: tf.constant(v) for k, v in rollout.states.items()} if self.policy.recurrent
+                  else tensors(rollout.states))
+        metrics = self._train_call(states, tensors(rollout.samples),
                                    tf.constant(flat(rollout.advantages), tf.float32),
                                    tf.constant(flat(rollout.returns), tf.float32),
                                    tf.constant(config.learning_rate.value(self.timesteps), tf.float32),
-                                   tf.constant(config.entropy_coef.value(self.timesteps), tf.float32))
+                                   tf.constant(config.entropy_coef.value(self.timesteps), tf.float32),
+                                   {k: tf.constant(v) for k, v in rollout.core.items()}, tf.constant(rollout.first))
         return self._check_finite(metrics)
 
-    def _gradient_step(self, states, samples, advantages, returns, learning_rate, entropy_coef):
+    def _gradient_step(self, states, samples, advantages, returns, learning_rate, entropy_coef, core, first):
         config = self.config
         if config.normalize_advantage:
             advantages = losses.normalize(advantages)
         with tf.GradientTape() as tape:
-            log_prob, entropy, values = self.policy.evaluate(states, samples, training=True)
+            log_prob, entropy, values = self.policy.evaluate(states, samples, True, core, first)
             policy_loss = losses.policy_gradient(log_prob, advantages)
             value_loss = losses.value_error(values, returns)
             entropy = tf.reduce_mean(entropy)

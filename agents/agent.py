@@ -92,21 +92,55 @@ class Agent(abc.ABC):
 
     # -- the API -------------------------------------------------------------
 
-    def act(self, states: Mapping[str, Any], deterministic: bool = False,
-            independent: bool = False) -> dict[str, np.ndarray]:
+    def act(self, states: Mapping[str, Any], deterministic: bool = False, independent: bool = False,
+            internals: Mapping[str, Any] | None = None) -> Any:
         """Actions for a dict of states: a batch when the states have a leading axis beyond
         their spec's shape (of `num_envs` rows unless `independent`), else one environment's.
 
         `deterministic` takes each distribution's mode; `independent` acts
-        without recording anything for learning (evaluation).
+        without recording anything for learning (evaluation). With
+        `internals` (TensorForce's API, `independent` only) the caller carries
+        the agent's internal state: ``actions, internals = agent.act(states,
+        internals=internals, independent=True)``, starting each episode from
+        `initial_internals()` (batched like the states). Without them an
+        independent act starts from the initial internal state every call.
         """
         batch, single = self._batch(states)
         rows = len(next(iter(batch.values())))
         if not independent and rows != self.num_envs:
             raise SpecError('states', f'a batch of num_envs={self.num_envs} rows (or act with independent=True)',
                             f'{rows} row(s)')
+        if internals is not None:
+            if not independent:
+                raise ConfigError('act: internals= is for independent use: act(states, internals=..., '
+                                  'independent=True); the agent carries its own internal state otherwise')
+            actions, internals = self._act_internals(batch, deterministic, self._internals(internals, rows, single))
+            if single:
+                return ({name: value[0] for name, value in actions.items()},
+                        {name: value[0] for name, value in internals.items()})
+            return actions, internals
         actions = self._act(batch, deterministic, independent)
         return {name: value[0] for name, value in actions.items()} if single else actions
+
+    def initial_internals(self) -> dict[str, np.ndarray]:
+        """One environment's internal state at the start of an episode (``{}`` for agents without one)."""
+        return {}
+
+    def _internals(self, internals: Mapping[str, Any], rows: int, single: bool) -> dict[str, np.ndarray]:
+        """Checked, batched float32 internals."""
+        initial = self.initial_internals()
+        if not isinstance(internals, Mapping) or set(internals) != set(initial):
+            raise SpecError('internals', f'a dict with the keys {sorted(initial)} (agent.initial_internals())',
+                            repr(sorted(internals)) if isinstance(internals, Mapping) else type(internals).__name__)
+        checked = {}
+        for key, value in initial.items():
+            array = np.asarray(internals[key])
+            expected = value.shape if single else (rows,) + value.shape
+            if array.shape != expected or array.dtype.kind != 'f' or not np.all(np.isfinite(array)):
+                raise SpecError(f'internals[{key!r}]', f'finite floats of shape {expected}',
+                                f'shape {array.shape}, dtype {array.dtype.name}')
+            checked[key] = (array[None] if single else array).astype(value.dtype)
+        return checked
 
     def observe(self, reward: Any, terminal: Any, final_states: Mapping[str, Any] | None = None) -> bool:
         """Records the outcome of the last `act`; returns whether the agent updated.
@@ -205,6 +239,11 @@ class Agent(abc.ABC):
     @abc.abstractmethod
     def _act(self, states: dict[str, np.ndarray], deterministic: bool, independent: bool) -> dict[str, np.ndarray]:
         """Batched actions for batched states."""
+
+    def _act_internals(self, states: dict[str, np.ndarray], deterministic: bool,
+                       internals: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Batched (actions, next internals) for batched states and internals (independent)."""
+        return self._act(states, deterministic, True), {}
 
     @abc.abstractmethod
     def _observe(self, reward: np.ndarray, terminal: np.ndarray, final_states: dict | None) -> bool:

@@ -6,7 +6,10 @@ outcome (reward, ended) at observe. The extra row holds the step after the
 rollout, whose value bootstraps it; after an update that row becomes the
 first of the next rollout (`carry_last`), so no extra value call is needed.
 Truncated episodes keep their final states until `truncations()` bootstraps
-them all at once.
+them all at once. A recurrent policy's rows also hold the core state each
+act started from and whether it started an episode (`first`): row 0's core
+state is the segment's initial state for truncated backpropagation through
+time.
 
 >>> buffer = RolloutBuffer(dict(state=((2,), np.float32)), dict(action=((), np.int64)), steps=2, num_envs=1)
 >>> buffer.add_act(dict(state=np.zeros((1, 2), np.float32)), dict(action=np.array([1])),
@@ -30,9 +33,11 @@ Layout = Mapping[str, tuple[tuple[int, ...], Any]]
 class RolloutBuffer:
     """Preallocated rollout storage (see the module docstring)."""
 
-    def __init__(self, states: Layout, samples: Layout, steps: int, num_envs: int):
+    def __init__(self, states: Layout, samples: Layout, steps: int, num_envs: int, core: Layout | None = None):
         self.steps, self.num_envs = steps, num_envs
         rows = (steps + 1, num_envs)
+        self.core = {name: np.zeros(rows + tuple(shape), dtype) for name, (shape, dtype) in (core or {}).items()}
+        self.first = np.zeros(rows, bool)
         self.states = {name: np.zeros(rows + tuple(shape), dtype) for name, (shape, dtype) in states.items()}
         self.samples = {name: np.zeros(rows + tuple(shape), dtype) for name, (shape, dtype) in samples.items()}
         self.log_prob = np.zeros(rows, np.float32)
@@ -55,9 +60,13 @@ class RolloutBuffer:
                               '(or act with independent=True)')
 
     def add_act(self, states: Mapping[str, np.ndarray], samples: Mapping[str, np.ndarray],
-                log_prob: np.ndarray, value: np.ndarray) -> None:
+                log_prob: np.ndarray, value: np.ndarray, core: Mapping[str, np.ndarray] | None = None,
+                first: np.ndarray | None = None) -> None:
         self.expect_act()
         row = self.size
+        for name, array in self.core.items():
+            array[row] = core[name]
+        self.first[row] = False if first is None else first
         for name, array in self.states.items():
             array[row] = states[name]
         for name, array in self.samples.items():
@@ -87,8 +96,8 @@ class RolloutBuffer:
     def carry_last(self) -> None:
         """After an update: the bootstrap row becomes row 0 of the next rollout."""
         last = self.steps
-        for array in (*self.states.values(), *self.samples.values(), self.log_prob, self.value, self.reward,
-                      self.ended):
+        for array in (*self.states.values(), *self.samples.values(), *self.core.values(), self.log_prob,
+                      self.value, self.reward, self.ended, self.first):
             array[0] = array[last]
         self.size = 1
 

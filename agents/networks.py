@@ -9,7 +9,7 @@ Four forms, as DESIGN.md fixes them::
                  combine='concat', layers=[dict(type='dense', size=128)])
     network=lambda inputs: ...                       # fn(dict of Keras tensors) -> tensor
 
-``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None)``)
+``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None, rnn=None)``)
 encodes images (rank 3) by convolutions, token sequences (discrete int
 vectors) by embedding + LSTM, discrete scalars by embedding, other numbers
 and bools as floats, concatenates the encodings and adds a dense torso of
@@ -22,6 +22,36 @@ per-channel scale and shift computed from the caption, so the caption picks
 which visual features matter at every position. Text must be tokenized
 first (the `tokenize` preprocessor). The result is a `keras.Model` from a
 dict of inputs to one embedding.
+
+Memory across steps: an ``lstm`` or ``gru`` layer applied to one vector
+per step (``[dict(type='dense', size=32), dict(type='lstm', size=64)]``),
+or ``dict(type='auto', rnn=64)`` (an LSTM of 64 after the dense torso, as
+TensorForce's AutoNetwork's `rnn`), is a recurrent cell whose state is the
+policy's core state: carried from one act to the next per environment,
+restarted where an episode starts (`Policy`). On a sequence within one
+step (a caption's tokens after an embedding) the same types stay ordinary
+sequence layers. Any layer following Keras's RNN-cell protocol plugs in the
+same way: a `state_size` (a list of sizes), ``call(inputs, states) ->
+(output, new_states)`` and optionally ``get_initial_state(batch_size)``
+(zeros otherwise)::
+
+    >>> from modalbridge.bridges import plugins
+    >>> from modalbridge.bridges.specs import as_specs
+    >>> @plugins.register('example.Decay')
+    ... class Decay(keras.layers.Layer):
+    ...     '''A leaky average of its input, the smallest layer with internal state.'''
+    ...     def __init__(self, size, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.state_size = [size]
+    ...     def call(self, inputs, states):
+    ...         state = 0.9 * states[0] + 0.1 * inputs
+    ...         return state, [state]
+    ...     def get_initial_state(self, batch_size=None):
+    ...         return [keras.ops.ones((batch_size, self.state_size[0]))]
+    >>> model = build(as_specs(dict(x=dict(type='float', shape=(3,)))),
+    ...               [dict(type='dense', size=4), dict(type='example.Decay', size=4)], memory=True)
+    >>> sorted(model.core_initial), model.core_initial['network_core0']
+    (['network_core0'], array([1., 1., 1., 1.], dtype=float32))
 
 A declaration kept in a JSON file is read once, by value, with
 `declaration(path)`; `build` never reads files, so a checkpoint holding a
@@ -90,8 +120,10 @@ def _plain(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def make_layer(config: Mapping[str, Any], spec: Spec | None = None, safe_mode: bool = False) -> layers.Layer:
-    """One Keras layer from a TensorForce-style dict (see the module docstring)."""
+def make_layer(config: Mapping[str, Any], spec: Spec | None = None, safe_mode: bool = False,
+               memory: bool = False) -> layers.Layer:
+    """One Keras layer from a TensorForce-style dict (see the module docstring); `memory`:
+    `lstm` / `gru` on one vector per step become cells carrying state across steps."""
     config = dict(config)
     kind = config.pop('type', None)
     if not isinstance(kind, str):
@@ -129,6 +161,9 @@ def make_layer(config: Mapping[str, Any], spec: Spec | None = None, safe_mode: b
                 count = int(np.max(num_values(spec)))
             count = integer('num_embeddings', count, minimum=1)
             return layers.Embedding(count, _size(config), mask_zero=config.pop('mask_zero', False), **config)
+        if kind in ('lstm', 'gru') and memory:  # one step of a cell: its state is the policy's core state
+            cls = layers.LSTMCell if kind == 'lstm' else layers.GRUCell
+            return cls(_size(config), kernel_regularizer=_regularizer(config), **config)
         if kind in ('lstm', 'gru'):
             cls = layers.LSTM if kind == 'lstm' else layers.GRU
             return cls(_size(config), return_sequences=config.pop('return_sequences', False),
@@ -153,7 +188,45 @@ def make_layer(config: Mapping[str, Any], spec: Spec | None = None, safe_mode: b
     raise ConfigError(f'unknown layer type {kind!r}; known: {list(LAYER_TYPES)} or a dotted path to a Keras layer')
 
 
-def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool):
+class _Core:
+    """The recurrent state a build collects: an input and an output per state tensor of each
+    memory cell, and its initial value (one row, broadcast per environment)."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.inputs: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
+        self.initial: dict[str, np.ndarray] = {}
+        self.cell_inputs: list[Any] = []
+
+    def apply(self, cell: layers.Layer, x):
+        """``cell(x, states) -> (output, new states)`` with the states as model inputs and outputs."""
+        sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+        initial = (cell.get_initial_state(1) if hasattr(cell, 'get_initial_state')
+                   else [np.zeros((1, size), np.float32) for size in sizes])
+        initial = initial if isinstance(initial, (list, tuple)) else [initial]
+        keys = []
+        for size, value in zip(sizes, initial):
+            key = f'{self.prefix}_core{len(self.inputs)}'
+            self.inputs[key] = keras.Input((int(size),), dtype='float32', name=key)
+            self.initial[key] = np.asarray(value, np.float32).reshape(int(size))
+            keys.append(key)
+        self.cell_inputs.append(x)
+        output, states = cell(x, [self.inputs[key] for key in keys])
+        states = states if isinstance(states, (list, tuple)) else [states]
+        if len(states) != len(keys):
+            raise ConfigError(f'{cell.name}: returned {len(states)} state tensor(s) for a state_size of {sizes}')
+        self.outputs.update(zip(keys, states))
+        return output
+
+
+def is_cell(layer: Any) -> bool:
+    """A layer with internal state across steps: Keras's RNN-cell protocol (`state_size`,
+    ``call(inputs, states) -> (output, new_states)``, optional `get_initial_state(batch_size)`)."""
+    return hasattr(layer, 'state_size') and not isinstance(layer, layers.RNN)
+
+
+def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool, core: _Core | None = None):
     if not isinstance(configs, (list, tuple)):
         raise ConfigError(f'{place}: expected a list of layer dicts; received {type(configs).__name__}')
     for index, config in enumerate(configs):
@@ -162,8 +235,14 @@ def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool):
         if not isinstance(config, Mapping):
             raise ConfigError(f'{where}: expected dict(type=..., ...); received {config!r}')
         try:
-            layer = make_layer(config, spec if index == 0 else None, safe_mode)
-            x = layer(x)
+            layer = make_layer(config, spec if index == 0 else None, safe_mode, memory=len(x.shape) == 2)
+            if is_cell(layer):
+                if core is None:
+                    raise ConfigError('a recurrent layer on one vector per step carries state across steps: '
+                                      'only agents with a core state (PPO, A2C) support it')
+                x = core.apply(layer, x)
+            else:
+                x = layer(x)
         except ConfigError as error:
             raise ConfigError(f'{where}: {error}') from None
         except (ValueError, TypeError) as error:
@@ -271,17 +350,24 @@ def declaration(network: Any) -> Any:
 
 
 def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'network',
-          safe_mode: bool = False) -> keras.Model:
+          safe_mode: bool = False, memory: bool = False, inputs: Mapping[str, Any] | None = None) -> keras.Model:
     """A Keras model from a dict of input tensors (named like the states) to an embedding.
 
     `safe_mode` (for declarations read from files someone else wrote): only
     built-in layer types and registered plug-ins, no Keras object configs.
+    `memory` allows recurrent cells (`lstm` / `gru` on one vector per step, a
+    cell plug-in, ``'auto'``'s `rnn`): their state tensors become extra
+    inputs ``'<name>_core<i>'`` and the model returns ``[embedding, {key:
+    new state}]``, with the initial values in ``model.core_initial`` (and the
+    cells' input tensors in ``model.core_cell_inputs``). `inputs` (Keras
+    inputs by state name) builds on existing inputs instead of new ones.
     """
     states = as_specs(states, 'states')
     if not states:
         raise ConfigError('states: the network needs at least one state; received none')
     _refuse_colliding_names(states)
-    inputs = {state: _input(state, spec) for state, spec in states.items()}
+    core = _Core(name) if memory else None
+    inputs = dict(inputs) if inputs is not None else {state: _input(state, spec) for state, spec in states.items()}
     if isinstance(network, (str, os.PathLike)) and network != 'auto':
         raise ConfigError(f"network: expected 'auto' or a declaration; received the string {os.fspath(network)!r} "
                           '(to use a JSON file, pass networks.declaration(path): it is read once, by value)')
@@ -302,9 +388,15 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
         size = integer('network (auto): size', options.pop('size', 64), minimum=1)
         depth = integer('network (auto): depth', options.pop('depth', 2), minimum=0)
         patch = options.pop('patch', None)
+        rnn = options.pop('rnn', None)
         if options:
             raise ConfigError(f"network (auto): unknown option(s) {sorted(options)}; "
-                              "expected 'size', 'depth', 'patch'")
+                              "expected 'size', 'depth', 'patch', 'rnn'")
+        if rnn is not None:
+            rnn = integer('network (auto): rnn (LSTM size)', rnn, minimum=1)
+            if core is None:
+                raise ConfigError('network (auto): rnn carries state across steps: only agents with a core '
+                                  'state (PPO, A2C) support it')
         if patch is not None:
             patch = integer('network (auto): patch (pixels)', patch, minimum=1)
         images = [state for state, spec in states.items() if is_image(spec)]
@@ -323,13 +415,15 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
             output = _combine(encoded, 'concat', 'network')
         for _ in range(depth):
             output = layers.Dense(size, activation='tanh')(output)
+        if rnn is not None:
+            output = core.apply(layers.LSTMCell(rnn), output)
     elif isinstance(network, (list, tuple)):
         if len(states) != 1:
             raise ConfigError(f'network: a list of layers applies to a single state, but there are {len(states)}: '
                               f'{list(states)}; use a dict of per-state lists')
         (state, spec), = states.items()
         output = _stack(keras.ops.cast(inputs[state], 'float32') if not is_discrete(spec) else inputs[state],
-                        network, 'network', spec, safe_mode)
+                        network, 'network', spec, safe_mode, core)
     elif isinstance(network, Mapping):
         options = dict(network)
         how = options.pop('combine', 'concat')
@@ -344,16 +438,20 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
             x = inputs[state]
             if state in options:
                 x = _stack(x if is_discrete(spec) else keras.ops.cast(x, 'float32'), options[state],
-                           f'network[{state!r}]', spec, safe_mode)
+                           f'network[{state!r}]', spec, safe_mode, core)
             if len(x.shape) > 2:
                 x = layers.Flatten()(x)
             elif len(x.shape) == 1:
                 x = x[:, None]
             encoded.append(keras.ops.cast(x, 'float32'))
-        output = _stack(_combine(encoded, how, 'network'), after, "network['layers']", None, safe_mode)
+        output = _stack(_combine(encoded, how, 'network'), after, "network['layers']", None, safe_mode, core)
     else:
         raise ConfigError(f"network: expected 'auto', a list or dict of layer dicts or a builder function; "
                           f'received {type(network).__name__}')
     if len(output.shape) != 2:
         output = layers.Flatten()(output)
+    if core is not None and core.inputs:
+        model = keras.Model({**inputs, **core.inputs}, [output, core.outputs], name=name)
+        model.core_initial, model.core_cell_inputs = core.initial, core.cell_inputs
+        return model
     return keras.Model(inputs, output, name=name)

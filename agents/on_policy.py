@@ -46,7 +46,8 @@ def optimizer(kind: str, epsilon: float | None = None) -> keras.optimizers.Optim
 @dataclasses.dataclass
 class Rollout:
     """One rollout, ``(steps, envs)`` arrays, ready for a learner. States, samples, log-probs and
-    values are views of the buffer, valid until it carries on; rewards, returns and advantages are copies."""
+    values are views of the buffer, valid until it carries on; rewards, returns, advantages, the core state
+    and `first` are copies."""
 
     states: dict[str, np.ndarray]
     samples: dict[str, np.ndarray]
@@ -55,6 +56,10 @@ class Rollout:
     rewards: np.ndarray
     returns: np.ndarray
     advantages: np.ndarray
+    core: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    """A recurrent policy's core state at the segment's start, ``(envs, size)`` per key."""
+    first: np.ndarray | None = None
+    """``(steps, envs)``: which steps started an episode (their core state restarts)."""
 
 
 class OnPolicyAgent(Agent):
@@ -83,9 +88,11 @@ class OnPolicyAgent(Agent):
         self.buffer = RolloutBuffer(
             {name: (spec.shape, spec.dtype) for name, spec in network_states.items()},
             {name: (h.shape, h.sample_dtype.as_numpy_dtype) for name, h in self.policy.heads.items()},
-            config.n_steps, config.num_envs)
+            config.n_steps, config.num_envs,
+            {key: (value.shape, np.float32) for key, value in self.policy.core_initial.items()})
         self.last_rollout: Rollout | None = None
         self._first = np.zeros(config.num_envs, bool)
+        self._core = self.policy.initial_state(config.num_envs)  # the core state each environment acts from
 
     @property
     def model(self) -> keras.Model:
@@ -97,15 +104,26 @@ class OnPolicyAgent(Agent):
 
     # -- acting --------------------------------------------------------------
 
+    def initial_internals(self) -> dict[str, np.ndarray]:
+        """One environment's core state at the start of an episode (``{}``: feed-forward)."""
+        return {key: value.copy() for key, value in self.policy.core_initial.items()}
+
     def _act(self, states, deterministic, independent):
         if independent:
             actions, extras = self.policy.act(states, deterministic, update=False)
             return actions
         self.buffer.expect_act()
-        actions, extras = self.policy.act(states, deterministic, update=True, first=self._first)
+        actions, extras = self.policy.act(states, deterministic, update=True, first=self._first,
+                                          core_state=self._core)
+        self.buffer.add_act(extras.get('states', states), extras['sample'], extras['log_prob'], extras['value'],
+                            self._core, self._first)
         self._first = np.zeros(self.num_envs, bool)
-        self.buffer.add_act(extras.get('states', states), extras['sample'], extras['log_prob'], extras['value'])
+        self._core = extras.get('core_state', {})
         return actions
+
+    def _act_internals(self, states, deterministic, internals):
+        actions, extras = self.policy.act(states, deterministic, update=False, core_state=internals)
+        return actions, extras.get('core_state', {})
 
     def value(self, states: Mapping[str, Any]) -> np.ndarray:
         """V(s) for a batch (or one) of raw states."""
@@ -120,6 +138,7 @@ class OnPolicyAgent(Agent):
         ended = terminal != Terminal.NONE
         if truncated.any() and final_states is not None:
             final_states = self.policy.preprocess(final_states)  # peeks: the memory is left as it is
+            final_states = {**final_states, **self._core}  # the core state reached at them
         self.buffer.add_outcome(reward, ended, truncated, final_states)
         self._first = ended  # the next act restarts their preprocessing memory, inside its compiled call
         if not self.buffer.full:
@@ -140,8 +159,9 @@ class OnPolicyAgent(Agent):
             else:
                 with_states.append((row, mask, states))
         if with_states:
-            names = self.policy.network_states
-            values = self.policy.value({name: np.concatenate([s[name] for _, _, s in with_states]) for name in names})
+            names, core = self.policy.network_states, self.policy.core_initial
+            join = lambda keys: {name: np.concatenate([s[name] for _, _, s in with_states]) for name in keys}  # noqa: E731
+            values = self.policy.value(join(names), join(core) if core else None)
             start = 0
             for row, mask, _ in with_states:
                 count = int(mask.sum())
@@ -154,7 +174,8 @@ class OnPolicyAgent(Agent):
                                               buffer.value[steps], config.discount, config.gae_lambda)
         return Rollout({k: v[:steps] for k, v in buffer.states.items()},
                        {k: v[:steps] for k, v in buffer.samples.items()},
-                       buffer.log_prob[:steps], buffer.value[:steps], buffer.reward[:steps].copy(), returns, advantages)
+                       buffer.log_prob[:steps], buffer.value[:steps], buffer.reward[:steps].copy(), returns, advantages,
+                       {k: v[0].copy() for k, v in buffer.core.items()}, buffer.first[:steps].copy())
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:
         raise NotImplementedError
@@ -170,6 +191,7 @@ class OnPolicyAgent(Agent):
     def reset(self) -> None:
         self.buffer.reset()
         self._first = np.ones(self.num_envs, bool)
+        self._core = self.policy.initial_state(self.num_envs)
 
     # -- checkpoints and export ------------------------------------------------
 
@@ -198,6 +220,11 @@ class OnPolicyAgent(Agent):
 def flat(array: np.ndarray) -> np.ndarray:
     """``(steps, envs, ...)`` -> ``(steps * envs, ...)``."""
     return array.reshape((-1,) + array.shape[2:])
+
+
+def sequences(specs, steps: int) -> dict[str, tf.TensorSpec]:
+    """``(steps, envs, ...)`` TensorSpecs of network states (a recurrent learner's input)."""
+    return {name: tf.TensorSpec((steps, None) + tuple(spec.shape), spec.dtype) for name, spec in specs.items()}
 
 
 def tensors(arrays: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:

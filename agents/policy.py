@@ -9,19 +9,35 @@ runs without them (evaluation, export). One compiled call per act::
 `log_prob` takes; the unclipped Gaussian sample for a bounded float), its
 `log_prob`, the `value`, and the preprocessed `states` when the policy
 preprocesses. The core state is empty (``{}``) for feed-forward networks; a
-recurrent core fills it, reset where `first` is true.
+network with recurrent cells (``lstm`` / ``gru`` on one vector per step,
+``'auto'``'s ``rnn``, a cell plug-in: see `networks`) fills it, one
+``(batch, size)`` float32 array per cell state, restarted to its initial
+value where `first` is true, inside the same call. It travels as tensors
+through the step (no TF variables per environment), so any caller can carry
+it: the agent per environment, or an application (``act(...,
+core_state=...)``).
 
 >>> policy = Policy(dict(state=dict(type='float', shape=(4,))), dict(action=dict(type='int', num_values=2)),
 ...                 num_envs=2, seed=0)
 >>> actions, extras = policy.act(dict(state=np.zeros((2, 4), np.float32)))
 >>> actions['action'].shape, sorted(extras)
 ((2,), ['log_prob', 'sample', 'value'])
+>>> recurrent = Policy(dict(state=dict(type='float', shape=(4,))), dict(action=dict(type='int', num_values=2)),
+...                    network=[dict(type='lstm', size=8)], shared_network=True, num_envs=2, seed=0)
+>>> core = recurrent.initial_state(2)
+>>> sorted(core), core['policy_network_core0'].shape  # the LSTM's h and c
+(['policy_network_core0', 'policy_network_core1'], (2, 8))
+>>> actions, extras = recurrent.act(dict(state=np.ones((2, 4), np.float32)), core_state=core,
+...                                 first=np.array([True, False]))
+>>> extras['core_state']['policy_network_core0'].shape
+(2, 8)
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import warnings
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -95,26 +111,69 @@ class Policy:
                 if self.stack is None or update:
                     batch = num_envs if self.stack is not None else None
                     function = tf.function(function, input_signature=[
-                        signature(self.states, batch), {}, tf.TensorSpec((batch,), tf.bool, name='first')])
+                        signature(self.states, batch), self.core_signature(batch),
+                        tf.TensorSpec((batch,), tf.bool, name='first')])
                 else:
                     function = tf.function(function, reduce_retracing=False)
                 self._functions[deterministic, update] = function
-        self._value_function = tf.function(lambda s: self.model(s)['value'],
-                                           input_signature=[signature(self.network_states)])
+        self._value_function = tf.function(lambda s, c: self.model({**s, **c})['value'],
+                                           input_signature=[signature(self.network_states), self.core_signature()])
         # Calling concrete functions skips tf.function's dispatch, about half of a call's cost here;
         # each is traced on first use.
         self._calls: dict[tuple, Any] = {}
         self._value_call = None
 
     def _build_model(self, network: Any, shared_network: bool, safe_mode: bool) -> keras.Model:
-        """states -> dict(outputs={action: head output}, value=V(s))."""
+        """states (+ core state) -> dict(outputs={action: head output}, value=V(s)[, core={key: new state}])."""
+        self.core_initial: dict[str, np.ndarray] = {}
         torso = _build_network(self.network_states, network, 'policy_network', safe_mode)
-        embedding = torso.outputs[0]
+        inputs = dict(torso.input)
+        embedding, core = _unpack(torso, self.core_initial)
         outputs = {name: h.build_layers(embedding) for name, h in self.heads.items()}
-        if not shared_network:
-            embedding = _build_network(self.network_states, network, 'value_network', safe_mode)(torso.input)
+        frontier = list(getattr(torso, 'core_cell_inputs', []))
+        states = {name: inputs[name] for name in self.network_states}
+        if not shared_network and core:  # built on the same inputs, so that its cells' inputs are in this graph
+            critic = _build_network(self.network_states, network, 'value_network', safe_mode, states)
+            inputs.update({key: tensor for key, tensor in critic.input.items() if key not in inputs})
+            embedding, value_core = _unpack(critic, self.core_initial)
+            core.update(value_core)
+            frontier += critic.core_cell_inputs
+        elif not shared_network:
+            embedding, _ = _unpack(_build_network(self.network_states, network, 'value_network', safe_mode),
+                                   self.core_initial, inputs)
         value = keras.layers.Dense(1, kernel_initializer=keras.initializers.Orthogonal(1.0), name='value')(embedding)
-        return keras.Model(torso.input, dict(outputs=outputs, value=keras.ops.squeeze(value, -1)), name='policy')
+        result = dict(outputs=outputs, value=keras.ops.squeeze(value, -1))
+        self._encoder = self._recurrence = None
+        if core:
+            result['core'] = core
+            self._split(states, frontier, inputs, result)
+        return keras.Model(inputs, result, name='policy')
+
+    def _split(self, states, frontier, inputs, result) -> None:
+        """When everything after the cells' inputs depends on them and the core state only, the encoder
+        (states -> cell inputs) runs once over a whole sequence and only the rest is unrolled."""
+        core_inputs = [inputs[key] for key in self.core_initial]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # Keras warns about models on intermediate tensors
+            try:
+                self._recurrence = keras.Model([*frontier, *core_inputs], result, name='recurrence')
+            except ValueError:  # something after a cell reads a state directly: unroll the whole model
+                return
+            self._encoder = keras.Model(states, frontier, name='encoder')
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether the network carries a core state across steps."""
+        return bool(self.core_initial)
+
+    def core_signature(self, batch: int | None = None) -> dict[str, tf.TensorSpec]:
+        return {key: tf.TensorSpec((batch, len(value)), tf.float32, name=key)
+                for key, value in self.core_initial.items()}
+
+    def reset_core(self, core_state: Mapping[str, tf.Tensor], first: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The core state with the rows of environments starting an episode set to the initial value."""
+        return {key: tf.where(first[:, None], tf.constant(self.core_initial[key])[None], value)
+                for key, value in core_state.items()}
 
     # -- in TF (inside compiled functions) -------------------------------------
 
@@ -127,14 +186,63 @@ class Policy:
         outputs = self.stack.apply_tf(dict(states), update=update, first=first)
         return {name: outputs[name] if name in outputs else states[name] for name in self.network_states}
 
-    def distributions(self, states: Mapping[str, tf.Tensor], training: bool = False) -> tuple[dict, tf.Tensor]:
-        """Each head's parameters and the value, for preprocessed states."""
-        out = self.model(states, training=training)
+    def distributions(self, states: Mapping[str, tf.Tensor], training: bool = False,
+                      core_state: Mapping[str, tf.Tensor] | None = None) -> tuple[dict, tf.Tensor]:
+        """Each head's parameters and the value, for preprocessed states (and the core state,
+        which must be given to a recurrent policy; its new value is in `self.last_core`)."""
+        out = self.model({**states, **(core_state or {})}, training=training)
+        self.last_core = out.get('core', {})
         return {name: h.params(out['outputs'][name]) for name, h in self.heads.items()}, out['value']
 
-    def evaluate(self, states, samples, training: bool = True) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(log_prob, entropy, value) of the samples, summed over the heads (learners' losses)."""
-        params, value = self.distributions(states, training)
+    def unroll(self, states, core_state, first, training: bool = True) -> tuple[dict, tf.Tensor]:
+        """Truncated BPTT: the model over ``(steps, envs, ...)`` preprocessed states from the
+        segment's initial core state, resetting it where `first` ``(steps, envs)`` is true;
+        the outputs flattened to ``(steps * envs, ...)``, as `distributions` returns them."""
+        if self._encoder is not None:  # the encoders in one batch over all steps, only the rest unrolled
+            shape = tf.shape(first)
+            flat = {k: tf.reshape(v, tf.concat([[-1], tf.shape(v)[2:]], 0)) for k, v in states.items()}
+            encoded = self._encoder(flat, training=training)
+            encoded = encoded if isinstance(encoded, (list, tuple)) else [encoded]  # one cell: one tensor
+            states = [tf.reshape(e, tf.concat([shape, tf.shape(e)[1:]], 0)) for e in encoded]
+            keys = list(self.core_initial)
+
+            def call(states_t, core):
+                return self._recurrence([*states_t, *(core[key] for key in keys)], training=training)
+        else:
+            def call(states_t, core):
+                return self.model({**states_t, **core}, training=training)
+
+        def step(core, inputs):
+            states_t, first_t = inputs
+            out = call(states_t, self.reset_core(core, first_t))
+            return out['core'], dict(outputs=out['outputs'], value=out['value'])
+
+        def at(index):
+            return ([v[index] for v in states] if isinstance(states, list)
+                    else {k: v[index] for k, v in states.items()})
+
+        core, out0 = step(dict(core_state), (at(0), first[0]))
+        if first.shape[0] == 1:  # tf.scan cannot stack zero steps of unknown batch
+            outs = tf.nest.map_structure(lambda a: a[None], out0)
+        else:
+            rest = (at(slice(1, None)), first[1:])
+            _, outs = tf.scan(lambda carry, inputs: step(carry[0], inputs), rest, initializer=(core, out0))
+            outs = tf.nest.map_structure(lambda a, b: tf.concat([a[None], b], 0), out0, outs)
+        outs = tf.nest.map_structure(lambda a: tf.reshape(a, tf.concat([[-1], tf.shape(a)[2:]], 0)), outs)
+        return {name: h.params(outs['outputs'][name]) for name, h in self.heads.items()}, outs['value']
+
+    def evaluate(self, states, samples, training: bool = True, core_state=None,
+                 first=None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(log_prob, entropy, value) of the samples, summed over the heads (learners' losses).
+
+        A recurrent policy takes ``(steps, envs, ...)`` states, the segment's
+        initial `core_state` and `first`, and unrolls (`unroll`); samples and
+        results are then flat ``(steps * envs)``.
+        """
+        if self.recurrent:
+            params, value = self.unroll(states, core_state, first, training)
+        else:
+            params, value = self.distributions(states, training)
         log_prob = tf.add_n([h.log_prob(params[name], samples[name]) for name, h in self.heads.items()])
         entropy = tf.add_n([h.entropy(params[name]) for name, h in self.heads.items()])
         return log_prob, entropy, value
@@ -144,9 +252,10 @@ class Policy:
 
     def _step(self, states, core_state, first, deterministic: bool, update: bool):
         # Environments starting an episode restart the preprocessing memory inside this call
-        # (a recurrent core would reset its state here too).
+        # and recurrent cells restart their core state.
         inputs = self.preprocess_tf(states, update, first if update else None)
-        params, value = self.distributions(inputs)
+        core_state = self.reset_core(core_state, first)
+        params, value = self.distributions(inputs, core_state=core_state)
         actions, samples, log_probs = {}, {}, []
         for name, h in self.heads.items():
             sample = h.mode(params[name]) if deterministic else h.sample(params[name], self._generator)
@@ -155,24 +264,29 @@ class Policy:
         extras = dict(sample=samples, log_prob=tf.add_n(log_probs), value=value)
         if self.stack is not None:
             extras['states'] = inputs
-        return actions, extras, core_state
+        return actions, extras, self.last_core
 
     # -- from NumPy --------------------------------------------------------------
 
     def initial_state(self, batch: int) -> dict[str, np.ndarray]:
         """The core state of `batch` environments starting an episode (empty: feed-forward)."""
-        return {}
+        return {key: np.tile(value, (batch, 1)) for key, value in self.core_initial.items()}
 
     def act(self, states: Mapping[str, np.ndarray], deterministic: bool = False, update: bool = True,
-            first: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+            first: np.ndarray | None = None,
+            core_state: Mapping[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Actions and extras (NumPy) for a batch of raw states; one compiled call.
 
         `update` advances the preprocessing memory; `first` (bool per row) marks
-        environments starting an episode (their memory restarts first).
+        environments starting an episode (their memory and core state restart
+        first). A recurrent policy takes the `core_state` of the rows (None:
+        the initial one) and returns the next in ``extras['core_state']``.
         """
         rows = len(next(iter(states.values())))
         if first is None:
             first = np.zeros(rows, bool)
+        if core_state is None:
+            core_state = self.initial_state(rows)
         key = (deterministic, update, rows if self.stack is not None and not update else None)
         call = self._calls.get(key)
         if call is None:
@@ -180,11 +294,14 @@ class Policy:
             if key[2] is None:
                 call = function.get_concrete_function()
             else:
-                call = function.get_concrete_function(signature(self.states, rows), {},
+                call = function.get_concrete_function(signature(self.states, rows), self.core_signature(rows),
                                                       tf.TensorSpec((rows,), tf.bool))
             self._calls[key] = call
-        actions, extras, _ = call(_tensors(states), {}, tf.constant(first))
-        return _numpy(actions), _numpy(extras)
+        actions, extras, core = call(_tensors(states), _tensors(core_state), tf.constant(first))
+        extras = _numpy(extras)
+        if self.recurrent:
+            extras['core_state'] = _numpy(core)
+        return _numpy(actions), extras
 
     def preprocess(self, states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The network's inputs for raw states, without advancing the preprocessing memory."""
@@ -192,11 +309,16 @@ class Policy:
             return dict(states)
         return self.stack(states, update=False)
 
-    def value(self, states: Mapping[str, np.ndarray]) -> np.ndarray:
-        """V(s) for a batch of preprocessed (network) states."""
+    def value(self, states: Mapping[str, np.ndarray],
+              core_state: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """V(s) for a batch of preprocessed (network) states (a recurrent policy: with the
+        core state reached at those states; None: the initial one)."""
         if self._value_call is None:
             self._value_call = self._value_function.get_concrete_function()
-        return self._value_call(_tensors({name: states[name] for name in self.network_states})).numpy()
+        if core_state is None:
+            core_state = self.initial_state(len(next(iter(states.values()))))
+        return self._value_call(_tensors({name: states[name] for name in self.network_states}),
+                                _tensors(core_state)).numpy()
 
     @property
     def tracing_counts(self) -> dict[str, int]:
@@ -209,6 +331,11 @@ class Policy:
     def export(self, path: str, batch_size: int | None = None) -> str:
         """A SavedModel: raw states -> deterministic actions, preprocessing inside.
 
+        A recurrent policy's signature also takes the core state (inputs named
+        by its keys) and `first` (bool per row, restarting it), and returns the
+        next one beside the actions as ``'core_state/<key>'``; the initial
+        value is the module's `initial_state`.
+
         The stack's memory is read, not advanced (stateless preprocessing and
         running statistics export exactly; frame sequences see the memory of
         the agent's environments). `batch_size` fixes the signature's batch
@@ -218,19 +345,43 @@ class Policy:
         module.model = self.model
         module.resources = self.stack.tf_resources() if self.stack is not None else []
 
-        @tf.function(input_signature=[signature(self.states, batch_size)])
-        def serve(states):
-            inputs = self.preprocess_tf(states, update=False)
-            params, _ = self.distributions(inputs)
-            return {name: h.env_action(h.mode(params[name])) for name, h in self.heads.items()}
+        if self.recurrent:
+            # The core state goes in and comes out (as 'core_state/<key>'), reset where `first` is true.
+            @tf.function(input_signature=[signature(self.states, batch_size), self.core_signature(batch_size),
+                                          tf.TensorSpec((batch_size,), tf.bool, name='first')])
+            def serve(states, core_state, first):
+                inputs = self.preprocess_tf(states, update=False)
+                params, _ = self.distributions(inputs, core_state=self.reset_core(core_state, first))
+                actions = {name: h.env_action(h.mode(params[name])) for name, h in self.heads.items()}
+                return {**actions, **{f'core_state/{key}': value for key, value in self.last_core.items()}}
+
+            module.initial_state = {key: tf.constant(value) for key, value in self.core_initial.items()}
+        else:
+            @tf.function(input_signature=[signature(self.states, batch_size)])
+            def serve(states):
+                inputs = self.preprocess_tf(states, update=False)
+                params, _ = self.distributions(inputs)
+                return {name: h.env_action(h.mode(params[name])) for name, h in self.heads.items()}
 
         module.serve = serve
         tf.saved_model.save(module, path, signatures={'serving_default': serve})
         return path
 
 
-def _build_network(states, network, name, safe_mode):
-    return networks.build(states, network, name=name, safe_mode=safe_mode)
+def _build_network(states, network, name, safe_mode, inputs=None):
+    return networks.build(states, network, name=name, safe_mode=safe_mode, memory=True, inputs=inputs)
+
+
+def _unpack(network: keras.Model, initial: dict, inputs: Mapping[str, Any] | None = None) -> tuple[Any, dict]:
+    """(embedding, {key: new core state}) of a network; called on `inputs` when given, else its own."""
+    recurrent = hasattr(network, 'core_initial')
+    if recurrent:
+        initial.update(network.core_initial)
+    if inputs is None:
+        output = network.output
+    else:
+        output = network({key: inputs[key] for key in network.input})
+    return (output[0], dict(output[1])) if recurrent else (output, {})
 
 
 def _check_input_names(states: Mapping[str, Spec]) -> None:

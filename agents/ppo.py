@@ -18,7 +18,10 @@ The algorithm, top to bottom (acting and the rollout are `OnPolicyAgent`'s):
    advantages standardized per minibatch (`normalize_advantage`), the
    gradient's global norm clipped to `max_grad_norm`; with `target_kl` the
    update stops early once a minibatch's approximate KL exceeds
-   ``1.5 * target_kl`` (as Stable-Baselines3 does).
+   ``1.5 * target_kl`` (as Stable-Baselines3 does). A recurrent policy's
+   minibatches are whole environments (``batch_size // n_steps`` of them),
+   each unrolled over the rollout from its initial core state with resets
+   where episodes start (truncated backpropagation through time).
 
 Learning rate, clip range and entropy coefficient may be schedules over
 timesteps (fed to the compiled step as tensors: no retracing). Defaults are
@@ -43,7 +46,7 @@ import tensorflow as tf
 
 from modalbridge.agents import losses
 from modalbridge.agents.config import OnPolicyConfig, _schedule
-from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, tensors
+from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, sequences
 from modalbridge.agents.policy import signature
 from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError
@@ -91,31 +94,48 @@ class PPO(OnPolicyAgent):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         policy = self.policy
-        samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
-        scalar, vector = tf.TensorSpec((), tf.float32), tf.TensorSpec((None,), tf.float32)
+        scalar = tf.TensorSpec((), tf.float32)
+        if policy.recurrent:  # (steps, envs, ...) arrays, minibatches of whole environments (truncated BPTT)
+            steps = self.config.n_steps
+            states = sequences(policy.network_states, steps)
+            samples = {name: tf.TensorSpec((steps, None) + h.shape, h.sample_dtype)
+                       for name, h in policy.heads.items()}
+            vector = tf.TensorSpec((steps, None), tf.float32)
+        else:
+            states = signature(policy.network_states)
+            samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
+            vector = tf.TensorSpec((None,), tf.float32)
         self._train = tf.function(self._minibatch_step, input_signature=[
-            signature(policy.network_states), samples, vector, vector, vector, vector,
-            tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar])
+            states, samples, vector, vector, vector, vector,
+            tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar, policy.core_signature(),
+            tf.TensorSpec((steps if policy.recurrent else None, None), tf.bool)])
         self._train_call = self._train.get_concrete_function()
 
     # -- 3. epochs x minibatches -------------------------------------------------
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:
         config, timestep = self.config, self.timesteps
-        data = (tensors(rollout.states), tensors(rollout.samples),
-                tf.constant(flat(rollout.log_prob), tf.float32), tf.constant(flat(rollout.value), tf.float32),
-                tf.constant(flat(rollout.advantages), tf.float32), tf.constant(flat(rollout.returns), tf.float32))
+        recurrent = self.policy.recurrent
+        shape = (lambda a: a) if recurrent else flat
+        data = ({k: tf.constant(shape(v)) for k, v in rollout.states.items()},
+                {k: tf.constant(shape(v)) for k, v in rollout.samples.items()},
+                *(tf.constant(shape(a), tf.float32) for a in (rollout.log_prob, rollout.value, rollout.advantages,
+                                                               rollout.returns)))
+        sequence = ({k: tf.constant(v) for k, v in rollout.core.items()},
+                    tf.constant(rollout.first if recurrent else np.zeros((0, 0), bool)))
         hyper = (tf.constant(config.learning_rate.value(timestep), tf.float32),
                  tf.constant(config.clip_range.value(timestep), tf.float32),
                  tf.constant(config.entropy_coef.value(timestep), tf.float32))
-        total = rollout.returns.size
+        # A recurrent policy's minibatches are whole environments: batch_size // n_steps of them (at least 1).
+        total = self.num_envs if recurrent else rollout.returns.size
+        size = max(1, config.batch_size // config.n_steps) if recurrent else config.batch_size
         history: list[dict[str, float]] = []
         stopped = False
         for _ in range(config.epochs):
             order = self._rng.permutation(total).astype(np.int32)
-            for start in range(0, total, config.batch_size):
-                metrics = self._check_finite(self._train_call(*data, tf.constant(order[start:start + config.batch_size]),
-                                                              *hyper))
+            for start in range(0, total, size):
+                metrics = self._check_finite(self._train_call(*data, tf.constant(order[start:start + size]),
+                                                              *hyper, *sequence))
                 history.append(metrics)
                 if config.target_kl is not None and metrics['approx_kl'] > 1.5 * config.target_kl:
                     stopped = True
@@ -128,16 +148,23 @@ class PPO(OnPolicyAgent):
         return summary
 
     def _minibatch_step(self, states, samples, old_log_prob, old_values, advantages, returns, indices,
-                        learning_rate, clip_range, entropy_coef):
+                        learning_rate, clip_range, entropy_coef, core, first):
         config = self.config
-        states = {name: tf.gather(value, indices) for name, value in states.items()}
-        samples = {name: tf.gather(value, indices) for name, value in samples.items()}
+        if self.policy.recurrent:  # indices are environments: gather their columns, flatten all but the states
+            states = {name: tf.gather(value, indices, axis=1) for name, value in states.items()}
+            core = {name: tf.gather(value, indices) for name, value in core.items()}
+            first = tf.gather(first, indices, axis=1)
+            gather = lambda value: _flat(tf.gather(value, indices, axis=1))  # noqa: E731
+        else:
+            states = {name: tf.gather(value, indices) for name, value in states.items()}
+            gather = lambda value: tf.gather(value, indices)  # noqa: E731
+        samples = {name: gather(value) for name, value in samples.items()}
         old_log_prob, old_values, advantages, returns = (
-            tf.gather(value, indices) for value in (old_log_prob, old_values, advantages, returns))
+            gather(value) for value in (old_log_prob, old_values, advantages, returns))
         if config.normalize_advantage:
             advantages = losses.normalize(advantages)
         with tf.GradientTape() as tape:
-            log_prob, entropy, values = self.policy.evaluate(states, samples, training=True)
+            log_prob, entropy, values = self.policy.evaluate(states, samples, True, core, first)
             policy_loss, clip_fraction, approx_kl = losses.clipped_surrogate(log_prob, old_log_prob, advantages,
                                                                              clip_range)
             value_loss = losses.value_error(values, returns, old_values, config.clip_range_vf)
@@ -155,6 +182,10 @@ class PPO(OnPolicyAgent):
     def tracing_counts(self) -> dict[str, int]:
         """Traces of the compiled functions (each 1 after any number of calls)."""
         return dict(self.policy.tracing_counts, update=self._train.experimental_get_tracing_count())
+
+
+def _flat(value: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
 
 
 def _explained_variance(rollout: Rollout) -> float:

@@ -20,7 +20,13 @@ if ID not in gymnasium.registry:
     gymnasium.register(ID, entry_point='modalbridge.envs.caption_room:CaptionRoom',
                        max_episode_steps=None)
 
+MEMORY_ID = 'modalbridge/CaptionRoomMemory-v0'
+if MEMORY_ID not in gymnasium.registry:
+    gymnasium.register(MEMORY_ID, entry_point='modalbridge.envs.caption_room:CaptionRoom',
+                       max_episode_steps=None, kwargs=dict(memory=True))
+
 __all__ = [
+    'MEMORY_ID',
     'CaptionRoom',
     'ID',
 ]

@@ -27,6 +27,11 @@ grey, so directions to objects read the same wherever the agent stands
 (45x45 pixels by default); ``view='room'`` shows the whole room instead.
 `render()` always shows the whole room.
 
+With ``memory=True`` (registered as ``modalbridge/CaptionRoomMemory-v0``)
+the caption is shown only in the first observation of an episode (the one
+`reset` returns) and is empty afterwards: an agent must remember it, and
+one without memory is back to caption-blind (at most 1/K).
+
 Layouts, colours, shapes and the target are random per episode and follow
 the `reset` seed. ``info['success']`` says whether the target was reached.
 
@@ -78,7 +83,7 @@ class CaptionRoom(gymnasium.Env):
 
     def __init__(self, size: int = 5, cell: int = 5, num_objects: int = 3, max_steps: int = 20,
                  swap_caption: bool = False, shaping: float = 0.0, view: str = 'egocentric',
-                 render_mode: str | None = None):
+                 render_mode: str | None = None, memory: bool = False):
         size = arguments.integer('CaptionRoom: size', size, minimum=3, maximum=16)
         cell = arguments.integer('CaptionRoom: cell', cell, minimum=5)
         num_objects = arguments.integer('CaptionRoom: num_objects', num_objects, minimum=2,
@@ -87,6 +92,7 @@ class CaptionRoom(gymnasium.Env):
         swap_caption = arguments.boolean('CaptionRoom: swap_caption', swap_caption)
         shaping = arguments.number('CaptionRoom: shaping', shaping)
         view = arguments.choice('CaptionRoom: view', view, VIEWS)
+        self.memory = arguments.boolean('CaptionRoom: memory', memory)
         render_mode = arguments.choice('CaptionRoom: render_mode', render_mode, (None, 'rgb_array'))
         self.size, self.cell, self.num_objects, self.max_steps = size, cell, num_objects, max_steps
         self.swap_caption, self.shaping, self.render_mode = swap_caption, float(shaping), render_mode
@@ -94,7 +100,7 @@ class CaptionRoom(gymnasium.Env):
         pixels = (2 * size - 1 if view == 'egocentric' else size) * cell
         self.observation_space = spaces.Dict({
             'image': spaces.Box(0, 255, (pixels, pixels, 3), np.uint8),
-            'caption': spaces.Text(max_length=40, min_length=1, charset=CHARSET)})
+            'caption': spaces.Text(max_length=40, min_length=0 if self.memory else 1, charset=CHARSET)})
         self.action_space = spaces.Dict({'move': spaces.Discrete(4)})
         self._kinds = list(itertools.product(COLOURS, SHAPES))
 
@@ -165,7 +171,8 @@ class CaptionRoom(gymnasium.Env):
             self._mark(image, self.size - 1, self.size - 1)
         else:
             image = self._room()
-        return {'image': image, 'caption': self.caption}
+        caption = '' if self.memory and self.t > 0 else self.caption
+        return {'image': image, 'caption': caption}
 
     def _room(self) -> np.ndarray:
         image = self._background.copy()
