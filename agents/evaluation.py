@@ -142,18 +142,51 @@ def _result(returns: list, lengths: list, successes: list) -> Evaluation:
     return Evaluation(tuple(returns), tuple(lengths), judged)
 
 
+class _Memory:
+    """A recurrent agent's internals carried across the steps of an evaluation and restarted where
+    an episode starts (`act(independent=True)` alone would start every step from scratch)."""
+
+    def __init__(self, agent: Any, rows: int | None):
+        initial = agent.initial_internals() if hasattr(agent, 'initial_internals') else {}
+        self.initial, self.rows = dict(initial), rows
+        self.internals = self._initial() if self.initial else None
+
+    def _initial(self) -> dict[str, np.ndarray]:
+        if self.rows is None:
+            return {key: value.copy() for key, value in self.initial.items()}
+        return {key: np.repeat(value[None], self.rows, axis=0) for key, value in self.initial.items()}
+
+    def act(self, agent: Any, states: Any, deterministic: bool) -> Any:
+        if self.internals is None:
+            return agent.act(states, deterministic=deterministic, independent=True)
+        actions, self.internals = agent.act(states, internals=self.internals, deterministic=deterministic,
+                                            independent=True)
+        return actions
+
+    def restart(self, mask: np.ndarray | None = None) -> None:
+        if self.internals is None:
+            return
+        if mask is None:
+            self.internals = self._initial()
+        else:
+            for key, value in self.initial.items():
+                self.internals[key][mask] = value
+
+
 def _single(agent, env, episodes, deterministic, seed, success, stack) -> Evaluation:
     def process(states):
         return states if stack is None else {name: value[0] for name, value in stack(_one(states)).items()}
 
     returns, lengths, successes = [], [], []
+    memory = _Memory(agent, None)
     for episode in range(episodes):
         if stack is not None:
             stack.reset()
+        memory.restart()
         states = process(env.reset(seed=None if seed is None else seed + episode))
         total, length = 0.0, 0
         while True:
-            step = env.execute(agent.act(states, deterministic=deterministic, independent=True))
+            step = env.execute(memory.act(agent, states, deterministic))
             total, length, states = total + float(step.reward), length + 1, step.states
             if not step.terminal:
                 states = process(states)
@@ -182,11 +215,13 @@ def _vector(agent, env, episodes, deterministic, seed, success, stack) -> Evalua
     totals, steps = np.zeros(count), np.zeros(count, np.int64)
     returns, lengths, successes = [], [], []
     states = env.reset(seed=seed)
+    memory = _Memory(agent, count)
     if stack is not None:
         stack.reset()
         states = stack(states)
     while (done < targets).any():
-        step = env.execute(agent.act(states, deterministic=deterministic, independent=True))
+        step = env.execute(memory.act(agent, states, deterministic))
+        memory.restart(np.asarray(step.info['final_mask'], bool))
         totals += step.reward
         steps += 1
         for index in np.flatnonzero(step.info['final_mask']):

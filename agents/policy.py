@@ -95,6 +95,7 @@ class Policy:
         self.network_states = self.stack.states if self.stack is not None else self.states
         _check_input_names(self.network_states)
         self.heads: dict[str, Head] = {name: head(spec) for name, spec in self.actions.items()}
+        _check_head_names(self.heads)
         with seeded(seed):
             self.model = self._build_model(network, shared_network, safe_mode)
         self._generator = (tf.random.Generator.from_seed(seed) if seed is not None
@@ -382,6 +383,15 @@ def _unpack(network: keras.Model, initial: dict, inputs: Mapping[str, Any] | Non
     else:
         output = network({key: inputs[key] for key in network.input})
     return (output[0], dict(output[1])) if recurrent else (output, {})
+
+
+def _check_head_names(heads: Mapping[str, Head]) -> None:
+    seen: dict[str, str] = {}
+    for name, h in heads.items():
+        if h.name in seen:
+            raise ConfigError(f'actions: {seen[h.name]!r} and {name!r} both become the head layer name {h.name!r}; '
+                              'rename one of them')
+        seen[h.name] = name
 
 
 def _check_input_names(states: Mapping[str, Spec]) -> None:

@@ -164,3 +164,27 @@ def test_numpy_bools_and_0_1_are_verdicts():
     for verdict, rate in ((np.bool_(True), 1.0), (0, 0.0), (np.array(1), 1.0)):
         result = evaluate(Spy(env.states, env.actions), env, episodes=1, success=lambda info, v=verdict: v)
         assert result.success_rate == rate
+
+
+def test_a_recurrent_agent_is_evaluated_with_its_memory_carried_and_restarted_per_episode():
+    """`evaluate` passes the internals from step to step and restarts them at each episode start, so a
+    recurrent agent scores as it acts when it drives itself."""
+    from modalbridge.agents import PPO
+    from modalbridge.bridges import GymBridge, VectorEnvironment
+    agent = PPO(GymBridge('CartPole-v1').states, GymBridge('CartPole-v1').actions,
+                network=[dict(type='dense', size=8), dict(type='lstm', size=8)], n_steps=4, batch_size=4, seed=0)
+    calls = []
+    act = agent.act
+
+    def spy(states, **kwargs):
+        calls.append(kwargs.get('internals'))
+        return act(states, **kwargs)
+    agent.act = spy
+    result = evaluate(agent, GymBridge('CartPole-v1'), episodes=2, seed=0)
+    assert len(result.returns) == 2 and all(internals is not None for internals in calls)
+    first = [i for i, internals in enumerate(calls)
+             if all(np.array_equal(v, agent.initial_internals()[k]) for k, v in internals.items())]
+    assert len(first) == 2 and first[0] == 0  # restarted exactly at each episode's first step
+    calls.clear()
+    evaluate(agent, VectorEnvironment([GymBridge('CartPole-v1') for _ in range(2)]), episodes=2, seed=0)
+    assert all(internals['policy_network_core0'].shape[0] == 2 for internals in calls if internals)

@@ -125,3 +125,11 @@ def test_a_checkpoint_is_a_complete_policy_with_its_preprocessing_state(tmp_path
     theirs = loaded.act(raw, deterministic=True, independent=True)
     np.testing.assert_array_equal(ours['action'], theirs['action'])
     np.testing.assert_array_equal(agent.policy.preprocess(raw)['position'], loaded.policy.preprocess(raw)['position'])
+
+
+def test_actions_whose_head_names_collide_are_a_config_error():
+    from modalbridge.agents import PPO
+    from modalbridge.bridges.errors import ConfigError
+    with pytest.raises(ConfigError, match="actions: 'a/b' and 'a__b' both become the head layer name"):
+        PPO(dict(x=dict(type='float', shape=(2,))), {'a/b': dict(type='int', num_values=2),
+                                                     'a__b': dict(type='int', num_values=2)})
