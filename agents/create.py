@@ -102,7 +102,11 @@ def _agent_class(agent: Any, place: str, base: type) -> type:
                           f'JSON file path; received {agent!r}')
     for module in BUILT_IN:  # registers the built-in agents
         importlib.import_module(module)
-    bases = {base for cls in AGENTS.values() for base in cls.__mro__[1:]}
+    from modalbridge.agents.on_policy import OnPolicyAgent
+
+    # every concrete agent class by its name but the shared bases (a subclass of RandomAgent defined
+    # elsewhere does not hide RandomAgent)
+    bases = (base, OnPolicyAgent)
     names = {name.lower(): cls for name, cls in AGENTS.items() if not inspect.isabstract(cls) and cls not in bases}
     names.update({name.lower().removesuffix('agent'): cls for name, cls in list(names.items())})
     if agent.lower() not in names:

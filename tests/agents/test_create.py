@@ -171,3 +171,11 @@ def test_any_value_of_an_option_builds_an_agent_or_is_a_placed_config_error(key,
         create(dict(agent='random', **{key: value}) if key != 'agent' else dict(agent=value), **specs)
     except ConfigError as error:
         assert str(error).startswith('config'), error
+
+
+def test_a_subclass_defined_elsewhere_does_not_hide_the_agent_it_extends(env):
+    class Recorder(RandomAgent):
+        pass
+
+    assert type(create('random', env)) is RandomAgent
+    assert type(create('recorder', env)) is Recorder
