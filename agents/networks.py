@@ -226,7 +226,7 @@ def is_cell(layer: Any) -> bool:
     return hasattr(layer, 'state_size') and not isinstance(layer, layers.RNN)
 
 
-def _stack(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool, core: _Core | None = None):
+def _apply_layers(x, configs: Any, place: str, spec: Spec | None, safe_mode: bool, core: _Core | None = None):
     if not isinstance(configs, (list, tuple)):
         raise ConfigError(f'{place}: expected a list of layer dicts; received {type(configs).__name__}')
     for index, config in enumerate(configs):
@@ -422,7 +422,7 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
             raise ConfigError(f'network: a list of layers applies to a single state, but there are {len(states)}: '
                               f'{list(states)}; use a dict of per-state lists')
         (state, spec), = states.items()
-        output = _stack(keras.ops.cast(inputs[state], 'float32') if not is_discrete(spec) else inputs[state],
+        output = _apply_layers(keras.ops.cast(inputs[state], 'float32') if not is_discrete(spec) else inputs[state],
                         network, 'network', spec, safe_mode, core)
     elif isinstance(network, Mapping):
         options = dict(network)
@@ -437,14 +437,14 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
         for state, spec in states.items():  # states without a list enter as flat floats
             x = inputs[state]
             if state in options:
-                x = _stack(x if is_discrete(spec) else keras.ops.cast(x, 'float32'), options[state],
+                x = _apply_layers(x if is_discrete(spec) else keras.ops.cast(x, 'float32'), options[state],
                            f'network[{state!r}]', spec, safe_mode, core)
             if len(x.shape) > 2:
                 x = layers.Flatten()(x)
             elif len(x.shape) == 1:
                 x = x[:, None]
             encoded.append(keras.ops.cast(x, 'float32'))
-        output = _stack(_combine(encoded, how, 'network'), after, "network['layers']", None, safe_mode, core)
+        output = _apply_layers(_combine(encoded, how, 'network'), after, "network['layers']", None, safe_mode, core)
     else:
         raise ConfigError(f"network: expected 'auto', a list or dict of layer dicts or a builder function; "
                           f'received {type(network).__name__}')

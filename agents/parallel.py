@@ -117,6 +117,9 @@ class Overlapped:
         if not isinstance(agent, (PPO, A2C)):
             raise ConfigError(f'Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C agent (V-trace '
                               f'does); received {type(agent).__name__}')
+        if agent.policy.recurrent:
+            raise ConfigError('Overlapped: the agent has a recurrent core (lstm/gru); the asynchronous mode runs '
+                              'feed-forward policies only for now')
         if agent.config.preprocessing is not None:
             raise ConfigError('Overlapped: the agent has preprocessing; give it to the environment side '
                               '(VectorEnvironment/Preprocessing in the factory) so the workers run it')
@@ -204,7 +207,9 @@ class Overlapped:
             returns, advantages = returns_lib.vtrace(joined['log_prob'], target.numpy().reshape(shape),
                                                      joined['reward'], values, joined['ended'],
                                                      agent.policy.value(last_states), config.discount)
-        rollout = Rollout(states, samples, joined['log_prob'], values, joined['reward'], returns, advantages)
+        # feed-forward policies only (see the module docstring): no core state, no episode starts to mark
+        rollout = Rollout(states, samples, joined['log_prob'], values, joined['reward'], returns, advantages,
+                          first=np.zeros(joined['reward'].shape, bool))
         steps = self._batch
         for part in parts:
             for episode_return, length in part['episodes']:

@@ -87,7 +87,7 @@ class BatchedEnvironment(abc.ABC):
         self.close()
 
 
-def stack_states(states: Sequence[Mapping[str, Any]], specs: Mapping[str, Any], first: int = 0,
+def batch_rows(states: Sequence[Mapping[str, Any]], specs: Mapping[str, Any], first: int = 0,
                  method: str = 'execute') -> dict[str, np.ndarray]:
     """One batched dict from per-environment dicts (text as object arrays).
 
@@ -95,7 +95,7 @@ def stack_states(states: Sequence[Mapping[str, Any]], specs: Mapping[str, Any], 
     environment (`first` + its row) and the key.
 
     >>> spec = specs_lib.from_dict(dict(type='float', shape=(2,)), 'x')
-    >>> stack_states([dict(x=np.zeros(2, np.float32))] * 3, dict(x=spec))['x'].shape
+    >>> batch_rows([dict(x=np.zeros(2, np.float32))] * 3, dict(x=spec))['x'].shape
     (3, 2)
     """
     out = {}
@@ -256,7 +256,7 @@ class LocalBatch:
             env.max_episode_timesteps = limit
 
     def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
-        return stack_states([self._call(i, env.reset, seed) for i, (env, seed) in enumerate(zip(self.envs, seeds))],
+        return batch_rows([self._call(i, env.reset, seed) for i, (env, seed) in enumerate(zip(self.envs, seeds))],
                             self.specs, self.first, 'reset')
 
     def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep:
@@ -279,8 +279,8 @@ class LocalBatch:
         mask = terminals != _NONE  # a plain int: numpy compares an array to an IntEnum 5x slower
         info = dict(final_mask=mask, infos=infos)
         if mask.any():
-            info['final_states'] = stack_states(finals, self.specs, self.first)
-        return BatchStep(stack_states(states, self.specs, self.first), rewards, terminals, info)
+            info['final_states'] = batch_rows(finals, self.specs, self.first)
+        return BatchStep(batch_rows(states, self.specs, self.first), rewards, terminals, info)
 
     def close(self, _: Any = None) -> None:
         for env in self.envs:

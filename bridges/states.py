@@ -60,6 +60,8 @@ class StateBatcher:
                 kinds.add('single')
                 array = self._validator(name, None)(value)[None]
             elif len(shape) == len(spec.shape) + 1 and shape[1:] == spec.shape:
+                if rows is not None and shape[0] != rows:
+                    raise SpecError(name, f'a batch of {rows} of {specs_lib.describe(spec)}', f'shape {shape}')
                 kinds.add('batch')
                 array = self._validator(name, shape[0])(value)
             else:

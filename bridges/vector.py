@@ -28,14 +28,14 @@ import numpy as np
 
 from modalbridge.bridges import arguments
 from modalbridge.bridges.batch import (BatchedEnvironment, BatchStep, BatchStrategy, LocalBatch, action_rows,
-                                       action_validators, stack_states)
+                                       action_validators, batch_rows)
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ResetNeeded
 from modalbridge.bridges.specs import to_dict
 
 EnvironmentLike = Union[Environment, Callable[[], Environment]]
 
-__all__ = ['BatchStep', 'VectorEnvironment', 'stack_states']
+__all__ = ['BatchStep', 'VectorEnvironment', 'batch_rows']
 
 EXECUTE_BEFORE_RESET = 'VectorEnvironment: execute() called before reset()'
 RESET_AFTER_FAILURE = 'VectorEnvironment: the last {method}() did not complete ({error}); call reset()'

@@ -370,7 +370,7 @@ class Stack:
             if missing:
                 raise SpecError(missing[0], f'the state keys {list(self.input_states)}', f'missing {missing}')
             states = {name: states[name] for name in self.input_states}  # other keys pass by, unused
-        inputs, single = self._batcher(states)
+        inputs, single = self._batcher(states, rows=self.num_envs)
         if single and self.num_envs != 1:
             name = next(iter(self.input_states))
             raise SpecError(name, f'a batch of {self.num_envs} (num_envs={self.num_envs})',

@@ -200,3 +200,5 @@ def test_overlapped_configuration_errors():
         Overlapped(appo_agent(preprocessing=dict(state=[dict(type='sequence', length=2)])), cartpole)
     with pytest.raises(ConfigError, match='factory'):
         Overlapped(appo_agent(), cartpole())
+    with pytest.raises(ConfigError, match='recurrent core'):
+        Overlapped(appo_agent(network=[dict(type='dense', size=8), dict(type='lstm', size=8)]), cartpole)

@@ -68,14 +68,18 @@ def test_target_kl_stops_the_update_early():
 
 def test_a_non_finite_loss_raises_naming_the_update_and_leaves_the_weights():
     agent = PPO(VECTOR, CHOICE, num_envs=1, n_steps=2, batch_size=2, epochs=1, seed=0)
+    agent.act(dict(state=np.zeros((1, 2), np.float32)))
+    agent.observe(np.array([1.0]), np.array([0]))
+    agent.act(dict(state=np.zeros((1, 2), np.float32)))
+    agent.observe(np.array([1.0]), np.array([0]))
+    agent.act(dict(state=np.zeros((1, 2), np.float32)))
+    # a NaN weight (states and rewards are refused when not finite) makes the loss NaN
+    weights = agent.model.get_weights()
+    weights[0][0, 0] = np.nan
+    agent.model.set_weights(weights)
     before = [w.copy() for w in agent.model.get_weights()]
     state = [v for v in agent.optimizer.variables if 'learning_rate' not in v.name]  # iterations, moments
     optimizer_before = [v.numpy().copy() for v in state]
-    agent.act(dict(state=np.full((1, 2), np.nan, np.float32)))
-    agent.observe(np.array([1.0]), np.array([0]))
-    agent.act(dict(state=np.zeros((1, 2), np.float32)))
-    agent.observe(np.array([1.0]), np.array([0]))
-    agent.act(dict(state=np.zeros((1, 2), np.float32)))
     with pytest.raises(ModalbridgeError, match=r'update 1 \(PPO\): the loss or its gradients are not finite'):
         agent.observe(np.array([1.0]), np.array([0]))
     for a, b in zip(before, agent.model.get_weights()):

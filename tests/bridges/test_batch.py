@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from modalbridge.bridges import SpecError
 from modalbridge.bridges import specs as specs_lib
-from modalbridge.bridges.batch import action_rows, action_validators, stack_states
+from modalbridge.bridges.batch import action_rows, action_validators, batch_rows
 from modalbridge.bridges.errors import EnvironmentFailure
 
 ACTIONS = dict(move=dm_specs.DiscreteArray(4, name='move'),
@@ -55,10 +55,10 @@ def test_a_bad_row_is_named_by_key_and_row():
                     action_validators(ACTIONS), 3)
 
 
-def test_stack_states_names_the_environment_with_a_wrong_row():
+def test_batch_rows_names_the_environment_with_a_wrong_row():
     spec = specs_lib.from_dict(dict(type='float', shape=(2,)), 'x')
-    assert stack_states([dict(x=np.ones(2, np.float32))] * 3, dict(x=spec))['x'].shape == (3, 2)
+    assert batch_rows([dict(x=np.ones(2, np.float32))] * 3, dict(x=spec))['x'].shape == (3, 2)
     with pytest.raises(EnvironmentFailure, match=r"environment 6: execute returned state 'x' with shape \(3,\)"):
-        stack_states([dict(x=np.ones(2, np.float32)), dict(x=np.ones(3, np.float32))], dict(x=spec), first=5)
+        batch_rows([dict(x=np.ones(2, np.float32)), dict(x=np.ones(3, np.float32))], dict(x=spec), first=5)
     with pytest.raises(EnvironmentFailure, match=r"environment 5: .* dtype float64"):
-        stack_states([dict(x=np.ones(2, np.float64)), dict(x=np.ones(2, np.float32))], dict(x=spec), first=5)
+        batch_rows([dict(x=np.ones(2, np.float64)), dict(x=np.ones(2, np.float32))], dict(x=spec), first=5)

@@ -216,9 +216,9 @@ class TestOnALocalRay:
             with warnings.catch_warnings():
                 warnings.simplefilter('error')
                 assert envs.execute(dict(action=np.zeros(4, np.int64))).states['t'][:, 0].tolist() == [3, 3, 1, 1]
-            restarted = envs._workers.pids[1]
-            ray.kill(envs._workers.actors[1], no_restart=False)
-            assert wait_gone([restarted]) == []  # the kill is asynchronous: step only once it took effect
+            _, description = ray.get(envs._workers.actors[1].describe.remote())
+            os.kill(description['pid'], 9)  # the restarted worker's process dies too: past the bound
+            assert wait_gone([description['pid']]) == []
             with pytest.raises(EnvironmentFailure, match=r'Ray worker 1 \(environments 2-3\) died during execute '
                                                          r'\(1 restarts, max_restarts=1\)'):
                 envs.execute(dict(action=np.zeros(4, np.int64)))
