@@ -58,7 +58,14 @@ class Agent(abc.ABC):
         AGENTS[cls.__name__] = cls
 
     def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike],
-                 parallel: int | None = None, **fields: Any):
+                 parallel: int | None = None, config: AgentConfig | None = None, **fields: Any):
+        """`fields` are the `Config` dataclass's fields; or `config` is a whole `Config` instance."""
+        if config is not None:
+            if fields:
+                raise ConfigError(f'{type(self).__name__}: give a {self.Config.__name__} or its fields, not both')
+            if not isinstance(config, self.Config):
+                raise ConfigError(f'config: expected a {self.Config.__name__}; received {type(config).__name__}')
+            fields = config.to_dict()
         self.states = as_specs(states, 'states')
         self.actions = as_specs(actions, 'actions')
         self._batcher = StateBatcher(self.states)

@@ -153,13 +153,7 @@ class DQN(Agent):
 
     def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
                  config: DQNConfig | None = None, safe_mode: bool = False, **fields: Any):
-        if config is not None:
-            if fields:
-                raise ConfigError('DQN: give a DQNConfig or its fields, not both')
-            if not isinstance(config, DQNConfig):
-                raise ConfigError(f'config: expected a DQNConfig; received {type(config).__name__}')
-            fields = config.to_dict()
-        super().__init__(states, actions, parallel, **fields)
+        super().__init__(states, actions, parallel, config=config, **fields)
         self.config: DQNConfig
         for name, spec in self.actions.items():
             if spec.shape != () or not hasattr(spec, 'num_values'):

@@ -125,13 +125,7 @@ class TD3(Agent):
 
     def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
                  config: TD3Config | None = None, safe_mode: bool = False, **fields: Any):
-        if config is not None:
-            if fields:
-                raise ConfigError('TD3: give a TD3Config or its fields, not both')
-            if not isinstance(config, TD3Config):
-                raise ConfigError(f'config: expected a TD3Config; received {type(config).__name__}')
-            fields = config.to_dict()
-        super().__init__(states, actions, parallel, **fields)
+        super().__init__(states, actions, parallel, config=config, **fields)
         self.config: TD3Config
         h = self.config
         self._safe_mode = safe_mode
