@@ -35,7 +35,7 @@ import numpy as np
 from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
-from modalbridge.bridges.specs import to_dict
+from modalbridge.bridges.workers import build_share, specs_of
 
 START_TIMEOUT = 60.0  # seconds an actor may take to start, whatever the timeout= of the steps
 RAY_MISSING = "VectorEnvironment: backend='ray' needs the ray package (pip install 'modalbridge[ray]')"
@@ -47,10 +47,6 @@ def _ray() -> Any:
     except ImportError:
         raise ConfigError(RAY_MISSING) from None
     return ray
-
-
-def _specs_of(env: Environment) -> tuple[dict, dict]:
-    return {k: to_dict(v) for k, v in env.states.items()}, {k: to_dict(v) for k, v in env.actions.items()}
 
 
 class RolloutWorker:
@@ -71,17 +67,7 @@ class RolloutWorker:
     def __init__(self, factories: Sequence[Callable[[], Environment]], first: int, limit: int | None = None):
         self.first, self.error, self.batch = first, None, None
         try:
-            envs = []
-            for offset, factory in enumerate(factories):
-                env = factory()
-                if not isinstance(env, Environment):
-                    raise EnvironmentFailure(f'environment {first + offset}: the factory returned a '
-                                             f'{type(env).__name__}, not an Environment')
-                if envs and _specs_of(env) != _specs_of(envs[0]):
-                    raise EnvironmentFailure(f'environment {first + offset}: its states or actions differ from '
-                                             f'those of environment {first}')
-                envs.append(env)
-            self.batch = LocalBatch(envs, first)
+            self.batch = LocalBatch(build_share(factories, first), first)
             if limit is not None:
                 self.batch.set_max_episode_timesteps(limit)
         except Exception as error:  # noqa: BLE001 - reported by describe(): a constructor error would kill the actor
@@ -98,7 +84,7 @@ class RolloutWorker:
             node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
         except ImportError:
             pass
-        return 'ok', dict(states=dict(env.states), actions=dict(env.actions), specs=_specs_of(env),
+        return 'ok', dict(states=dict(env.states), actions=dict(env.actions), specs=specs_of(env),
                           limit=self.batch.max_episode_timesteps, pid=os.getpid(), node=node)
 
     def set_max_episode_timesteps(self, limit: int | None) -> tuple[str, Any]:

@@ -62,8 +62,24 @@ def _portable(error: BaseException) -> BaseException:
                                   f'{type(error).__name__}: {error}' + (f' ({original!r})' if original else ''))
 
 
-def _specs_of(env: Environment) -> tuple[dict, dict]:
+def specs_of(env: Environment) -> tuple[dict, dict]:
+    """An environment's state and action specs in their short form (comparable across processes)."""
     return {k: to_dict(v) for k, v in env.states.items()}, {k: to_dict(v) for k, v in env.actions.items()}
+
+
+def build_share(factories: Sequence[Callable[[], Environment]], first: int) -> list[Environment]:
+    """The environments of one worker's share (global indices from `first`), all with the same specs."""
+    envs: list[Environment] = []
+    for offset, factory in enumerate(factories):
+        env = factory()
+        if not isinstance(env, Environment):
+            raise EnvironmentFailure(f'environment {first + offset}: the factory returned a '
+                                     f'{type(env).__name__}, not an Environment')
+        if envs and specs_of(env) != specs_of(envs[0]):
+            raise EnvironmentFailure(f'environment {first + offset}: its states or actions differ from '
+                                     f'those of environment {first}')
+        envs.append(env)
+    return envs
 
 
 class _Shared:
@@ -143,18 +159,9 @@ def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], shar
     _exit_with_parent(parent, by_prctl)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        envs = []
-        for offset, factory in enumerate(factories):
-            env = factory()
-            if not isinstance(env, Environment):
-                raise EnvironmentFailure(f'environment {first + offset}: the factory returned a '
-                                         f'{type(env).__name__}, not an Environment')
-            if envs and _specs_of(env) != _specs_of(envs[0]):
-                raise EnvironmentFailure(f'environment {first + offset}: its states or actions differ from '
-                                         f'those of environment {first}')
-            envs.append(env)
+        envs = build_share(factories, first)
         batch = _Batch(LocalBatch(envs, first), shared, share)
-        connection.send(('ok', (_specs_of(envs[0]), batch.max_episode_timesteps)))
+        connection.send(('ok', (specs_of(envs[0]), batch.max_episode_timesteps)))
     except Exception as error:  # noqa: BLE001 - reported to the parent
         connection.send(('error', _portable(error)))
         return
@@ -213,7 +220,7 @@ class Workers:
                                      error) from error
         if not isinstance(probe, Environment):
             raise ConfigError(f'VectorEnvironment: envs[0]() returned a {type(probe).__name__}, not an Environment')
-        self.states, self.actions, specs = probe.states, probe.actions, _specs_of(probe)
+        self.states, self.actions, specs = probe.states, probe.actions, specs_of(probe)
         probe.close()
         self.shared = _Shared(self.states, self.num_envs)
         size, extra = divmod(len(factories), workers)
