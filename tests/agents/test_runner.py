@@ -8,26 +8,11 @@ import pytest
 
 from modalbridge.agents import A2C, RandomAgent, Runner
 from modalbridge.agents.runner import CURVE_POINTS, TENSORBOARD_MISSING, History
-from modalbridge.bridges import ConfigError, Environment, GymBridge, Step, Terminal, VectorEnvironment
+from modalbridge.bridges import ConfigError, GymBridge, VectorEnvironment
 from modalbridge.preprocess import Stack
+from tests.bridges.helpers import Ticks
 
 
-class Ticks(Environment):
-    """State = the step index; episodes of `length` steps (TERMINATED)."""
-
-    def __init__(self, length=3):
-        super().__init__(states=dict(t=dict(type='float', shape=(1,))),
-                         actions=dict(action=dict(type='int', num_values=2)))
-        self.length = length
-
-    def _reset(self, seed):
-        self.t = 0
-        return dict(t=np.array([0.0], np.float32))
-
-    def _execute(self, actions):
-        self.t += 1
-        return Step(dict(t=np.array([float(self.t)], np.float32)), 1.0,
-                    Terminal.TERMINATED if self.t >= self.length else Terminal.NONE, {})
 
 
 def test_history_of_returns_and_lengths():

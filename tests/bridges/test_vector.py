@@ -14,25 +14,10 @@ from hypothesis import strategies as st
 from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, GymBridge, ResetNeeded, SpecError,
                                  Step, Terminal, VectorEnvironment)
 from modalbridge.envs import ID
+from tests.bridges.helpers import Ticks
 
 
 
-class Ticks(Environment):
-    """State = the step index; episodes of `length` steps (TERMINATED). NumPy only: no TF import here."""
-
-    def __init__(self, length=3):
-        super().__init__(states=dict(t=dict(type='float', shape=(1,))),
-                         actions=dict(action=dict(type='int', num_values=2)))
-        self.length = length
-
-    def _reset(self, seed):
-        self.t = 0
-        return dict(t=np.array([0.0], np.float32))
-
-    def _execute(self, actions):
-        self.t += 1
-        return Step(dict(t=np.array([float(self.t)], np.float32)), 1.0,
-                    Terminal.TERMINATED if self.t >= self.length else Terminal.NONE, {})
 
 
 def test_batched_states_rewards_terminals_and_same_call_reset():
