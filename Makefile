@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS := dev,docs,atari,dmc,minigrid,tensorboard,vizdoom,envpool,ray
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup test lint demo bench docs clean
+.PHONY: setup test lint typecheck demo bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 
+typecheck: setup
+	$(BIN)/mypy
+
 demo: setup
 	$(BIN)/python examples/image_caption.py
 
@@ -36,4 +39,4 @@ docs: setup
 	$(BIN)/mkdocs build --strict -d site
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info site
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache *.egg-info src/*.egg-info site

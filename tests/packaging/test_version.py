@@ -31,15 +31,15 @@ def test_importing_modalbridge_and_its_bridges_loads_no_tensorflow():
 
 
 def test_every_package_is_typed():
-    folders = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['setuptools']['package-dir']
-    for package, folder in folders.items():
-        assert (ROOT / folder / 'py.typed').is_file(), f'{package} ({folder}/) has no py.typed'
+    packages = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['setuptools']['packages']
+    for package in packages:
+        assert (ROOT / 'src' / package.replace('.', '/') / 'py.typed').is_file(), f'{package} has no py.typed'
 
 
 def test_the_metadata_is_complete_for_an_index_upload():
     project = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']
-    for field in ('name', 'description', 'readme', 'requires-python', 'license', 'authors', 'keywords',
-                  'classifiers', 'dependencies'):
+    for field in ('name', 'description', 'readme', 'requires-python', 'license', 'license-files', 'authors',
+                  'keywords', 'classifiers', 'dependencies', 'urls'):
         assert project.get(field), f'pyproject [project] lacks {field}'
     assert 'Typing :: Typed' in project['classifiers']
     assert {'dev', 'docs'} <= set(project['optional-dependencies'])

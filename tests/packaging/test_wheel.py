@@ -8,6 +8,7 @@ import sys
 import sysconfig
 import venv
 import zipfile
+from email.parser import Parser
 
 import pytest
 
@@ -49,6 +50,25 @@ def test_the_wheel_holds_every_subpackage(wheel):
     assert not missing, f'the wheel lacks {sorted(missing)}'
     typed = {'.'.join(pathlib.PurePosixPath(name).parent.parts) for name in names if name.endswith('/py.typed')}
     assert typed == _source_packages(), f'py.typed missing in {sorted(_source_packages() - typed)}'
+
+
+def test_the_wheel_metadata_is_complete_for_an_index_upload(wheel):
+    # What `twine check` checks (twine is not a dependency): the core fields an index needs, a
+    # long description with its content type, and the license text shipped in the wheel.
+    with zipfile.ZipFile(wheel) as archive:
+        info = next(name for name in archive.namelist() if name.endswith('.dist-info/METADATA'))
+        metadata = Parser().parsestr(archive.read(info).decode())
+        license_text = archive.read(info.replace('METADATA', 'licenses/LICENSE')).decode()
+    assert float(metadata['Metadata-Version']) >= 2.4  # License-Expression needs 2.4
+    for field in ('Name', 'Version', 'Summary', 'Author', 'Requires-Python'):
+        assert metadata[field], f'METADATA lacks {field}'
+    assert metadata['License-Expression'] == 'Apache-2.0' and metadata['License-File'] == 'LICENSE'
+    assert license_text == (ROOT / 'LICENSE').read_text()
+    assert metadata['Description-Content-Type'] == 'text/markdown'
+    assert metadata.get_payload().startswith('# modalbridge')
+    urls = dict(url.split(', ', 1) for url in metadata.get_all('Project-URL'))
+    assert set(urls) == {'Homepage', 'Documentation', 'Repository', 'Issues', 'Changelog'}
+    assert 'Typing :: Typed' in metadata.get_all('Classifier')
 
 
 def test_the_wheel_imports_and_runs_in_a_fresh_environment(wheel, tmp_path):
