@@ -67,6 +67,7 @@ class A2C(OnPolicyAgent):
     """Synchronous advantage actor-critic over `num_envs` environments (see the module docstring)."""
 
     Config = A2CConfig
+    config: A2CConfig
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -64,8 +64,10 @@ class RolloutBuffer:
                 first: np.ndarray | None = None) -> None:
         self.expect_act()
         row = self.size
-        for name, array in self.core.items():
-            array[row] = core[name]
+        if self.core:
+            assert core is not None, 'a recurrent policy acts with its core state'
+            for name, array in self.core.items():
+                array[row] = core[name]
         self.first[row] = False if first is None else first
         for name, array in self.states.items():
             array[row] = states[name]
@@ -96,8 +98,9 @@ class RolloutBuffer:
     def carry_last(self) -> None:
         """After an update: the bootstrap row becomes row 0 of the next rollout."""
         last = self.steps
-        for array in (*self.states.values(), *self.samples.values(), *self.core.values(), self.log_prob,
-                      self.value, self.reward, self.ended, self.first):
+        arrays: tuple[np.ndarray, ...] = (*self.states.values(), *self.samples.values(), *self.core.values(),
+                                          self.log_prob, self.value, self.reward, self.ended, self.first)
+        for array in arrays:
             array[0] = array[last]
         self.size = 1
 

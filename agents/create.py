@@ -133,7 +133,7 @@ def _config_class(kind: type) -> type | None:
     """The agent's typed configuration: the dataclass its constructor's `config` argument
     is annotated with (DQN, TD3), else its `Config` attribute (A2C, PPO, RandomAgent)."""
     try:
-        hint = typing.get_type_hints(kind.__init__).get('config')
+        hint = typing.get_type_hints(kind.__init__).get('config')  # type: ignore[misc]  # this class's own
     except Exception:  # noqa: BLE001 - an unresolvable annotation: fall back on `Config`
         hint = None
     for candidate in typing.get_args(hint) or (hint,):

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -52,7 +52,10 @@ from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import SpecLike, describe
 
-keras = tf.keras
+if TYPE_CHECKING:  # the module, so that keras.Model is a type to the checker
+    import keras
+else:
+    keras = tf.keras
 WEIGHTS_FILE = 'weights.weights.h5'
 TARGET_FILE = 'target.weights.h5'
 COUNTERS_FILE = 'counters.npz'
@@ -150,6 +153,7 @@ class DQN(Agent):
     """
 
     Config: ClassVar[type[DQNConfig]] = DQNConfig
+    config: DQNConfig
 
     def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
                  config: DQNConfig | None = None, safe_mode: bool = False, **fields: Any):

@@ -228,7 +228,7 @@ def _vector(agent, env, episodes, deterministic, seed, success, stack) -> Evalua
             if done[index] < targets[index]:
                 returns.append(float(totals[index]))
                 lengths.append(int(steps[index]))
-                successes.append(_judge(success, _sub_info(step.info, index)))
+                successes.append(_judge(success, _sub_info(step.info, int(index))))
                 done[index] += 1
             totals[index], steps[index] = 0.0, 0
         states = step.states

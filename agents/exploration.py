@@ -71,6 +71,10 @@ class Noise:
     def validate(self, place: str) -> None:
         """Checks the fields; ConfigError messages start with ``place.field``."""
 
+    def noise(self, shape: tuple[int, ...], timestep: int, rng: np.random.Generator) -> np.ndarray:
+        """The additive noise of a continuous action (the kinds with ``discrete = False``)."""
+        raise NotImplementedError(f'{type(self).__name__} adds no noise to continuous actions')
+
     def to_dict(self) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
         return dict(type=self.type, **{k: v.to_dict() if isinstance(v, schedules.Schedule) else v
@@ -134,6 +138,7 @@ class EpsilonDecay(Epsilon):
         self.start_timestep = _timesteps(f'{place}.start_timestep', self.start_timestep, 0)
         self.decay = arguments.choice(f'{place}.decay', self.decay, ('linear', 'exponential'))
         self.decay_rate = arguments.number(f'{place}.decay_rate', self.decay_rate, 0, 1, inclusive=False)
+        self._schedule: schedules.Schedule
         if self.decay == 'linear':
             self._schedule = schedules.Linear(self.epsilon, self.epsilon_final, self.epsilon_timesteps)
         else:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
@@ -48,7 +48,10 @@ from dm_env import specs as dm_specs
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe, is_bool, is_float, is_text
 
-keras = tf.keras
+if TYPE_CHECKING:  # the module, so that keras.Model is a type to the checker
+    import keras
+else:
+    keras = tf.keras
 
 
 class LogStd(keras.layers.Layer):

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -85,8 +85,14 @@ from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.plugins import resolve
 from modalbridge.bridges.specs import Spec, as_specs, describe, is_bool, is_discrete, is_text, num_values
 
-keras = tf.keras
-layers = keras.layers
+if TYPE_CHECKING:  # the module, so that keras.Model is a type to the checker
+    import keras
+else:
+    keras = tf.keras
+if TYPE_CHECKING:
+    from keras import layers
+else:
+    layers = keras.layers
 
 LAYER_TYPES = ('dense', 'conv2d', 'pool2d', 'flatten', 'embedding', 'lstm', 'gru', 'dropout', 'activation')
 COMBINE = ('concat', 'multiply', 'sum')
@@ -416,6 +422,7 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
         for _ in range(depth):
             output = layers.Dense(size, activation='tanh')(output)
         if rnn is not None:
+            assert core is not None  # made with rnn
             output = core.apply(layers.LSTMCell(rnn), output)
     elif isinstance(network, (list, tuple)):
         if len(states) != 1:

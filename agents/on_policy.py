@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -28,7 +28,10 @@ from modalbridge.bridges.environment import Terminal
 from modalbridge.bridges.errors import ModalbridgeError
 from modalbridge.bridges.specs import SpecLike
 
-keras = tf.keras
+if TYPE_CHECKING:  # the module, so that keras.Model is a type to the checker
+    import keras
+else:
+    keras = tf.keras
 PREPROCESSING_FILE = 'preprocessing.npz'
 WEIGHTS_FILE = 'weights.weights.h5'
 
@@ -74,6 +77,7 @@ class OnPolicyAgent(Agent):
     """
 
     Config: ClassVar[type[OnPolicyConfig]] = OnPolicyConfig
+    config: OnPolicyConfig  # an instance of Config (set by Agent.__init__)
 
     def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
                  safe_mode: bool = False, **fields: Any):
@@ -208,7 +212,8 @@ class OnPolicyAgent(Agent):
     def _save_weights(self, directory: str) -> None:
         self.policy.model.save_weights(os.path.join(directory, WEIGHTS_FILE))
         if self.policy.stack is not None:  # running statistics, frame memory, the frozen flag
-            np.savez(os.path.join(directory, PREPROCESSING_FILE), **self.policy.stack.state())
+            arrays: dict[str, Any] = self.policy.stack.state()
+            np.savez(os.path.join(directory, PREPROCESSING_FILE), **arrays)
 
     def _load_weights(self, directory: str) -> None:
         self.policy.model.load_weights(os.path.join(directory, WEIGHTS_FILE))

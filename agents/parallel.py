@@ -112,7 +112,7 @@ class Overlapped:
     module docstring for the lag and the correction.
     """
 
-    def __init__(self, agent: PPO, factory: Callable[[], Environment], workers: int = 2, timeout: float = 300.0,
+    def __init__(self, agent: PPO | A2C, factory: Callable[[], Environment], workers: int = 2, timeout: float = 300.0,
                  seed: int = 0):
         if not isinstance(agent, (PPO, A2C)):
             raise ConfigError(f'Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C agent (V-trace '
@@ -150,8 +150,9 @@ class Overlapped:
             raise EnvironmentFailure('Overlapped: closed (after close() or a worker failure); create a new one')
         history = History()
         start = time.perf_counter()
-        pending = self._launch()
+        pending: list[Any] | None = self._launch()
         while history.timesteps < timesteps:
+            assert pending is not None  # launched whenever the loop goes on
             parts = self._gather(pending)
             pending = self._launch() if history.timesteps + self._batch < timesteps else None
             self._learn(parts, history)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import contextlib
 import random
 import warnings
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -49,7 +49,10 @@ from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, SpecLike, as_specs, is_text
 from modalbridge.preprocess.stack import Stack
 
-keras = tf.keras
+if TYPE_CHECKING:  # the module, so that keras.Model is a type to the checker
+    import keras
+else:
+    keras = tf.keras
 
 
 def input_name(state: str) -> str:
@@ -122,7 +125,7 @@ class Policy:
         # Calling concrete functions skips tf.function's dispatch, about half of a call's cost here;
         # each is traced on first use.
         self._calls: dict[tuple, Any] = {}
-        self._value_call = None
+        self._value_call: Any = None  # the concrete function, traced on first use
 
     def _build_model(self, network: Any, shared_network: bool, safe_mode: bool) -> keras.Model:
         """states (+ core state) -> dict(outputs={action: head output}, value=V(s)[, core={key: new state}])."""

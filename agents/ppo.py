@@ -90,6 +90,7 @@ class PPO(OnPolicyAgent):
     """Proximal policy optimization over `num_envs` environments (see the module docstring)."""
 
     Config = PPOConfig
+    config: PPOConfig
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

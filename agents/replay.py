@@ -285,11 +285,11 @@ class ReplayMemory:
         env, slot = flat // self.rows, flat % self.rows
         rewards, discounts, steps = self._n_step(env, slot)
         next_slot = (slot + steps) % self.rows
-        weights = np.ones(batch_size, np.float32)
+        weights: np.ndarray = np.ones(batch_size, np.float32)
         if self._tree is not None:
             probabilities = self._tree.get(flat) / self._tree.total
-            held = np.count_nonzero(self._kinds == TRANSITION)
-            weights = (held * probabilities) ** -beta
+            transitions = np.count_nonzero(self._kinds == TRANSITION)
+            weights = (transitions * probabilities) ** -beta
             weights = (weights / weights.max()).astype(np.float32)
         return Batch(states=self._stacked(env, slot), actions={k: v[env, slot] for k, v in self._actions.items()},
                      rewards=rewards, discounts=discounts, next_states=self._stacked(env, next_slot),

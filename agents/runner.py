@@ -88,7 +88,9 @@ class History:
         self.episodes += 1
         self.total_return += episode_return
         self.total_length += length
-        for kept, value in ((self._returns, episode_return), (self._lengths, length), (self._ends, timesteps)):
+        pairs: tuple[tuple[list[Any], float], ...] = (
+            (self._returns, episode_return), (self._lengths, length), (self._ends, timesteps))
+        for kept, value in pairs:
             kept.append(value)
             if len(kept) >= 2 * self.window:  # trimmed in batches: amortised O(1) per episode
                 del kept[:-self.window]
@@ -243,7 +245,7 @@ class Runner:
         if max_episode_timesteps is not None:
             env.max_episode_timesteps = max_episode_timesteps
         self.history = history = History(window=self.window)
-        log = _Progress(episodes or timesteps, 'episode' if episodes else 'step', progress, log_every)
+        log = _Progress(episodes or timesteps or 0, 'episode' if episodes else 'step', progress, log_every)
         start = time.perf_counter()
         if self.preprocessing is not None:
             self.preprocessing.reset()

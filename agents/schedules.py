@@ -176,7 +176,7 @@ def schedule(declaration: Any, field: str = 'schedule') -> Schedule:
     cls = SCHEDULES[kind]
     if cls is Constant:
         options = dict(value_=options.pop('value', None), **options)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # each kind is a dataclass
     unknown = sorted(set(options) - names)
     if unknown:
         raise ConfigError(f'{field} ({kind}): unknown argument(s) {unknown}; expected {sorted(names)}')

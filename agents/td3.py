@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -50,7 +50,10 @@ from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import SpecLike, describe, is_float
 
-keras = tf.keras
+if TYPE_CHECKING:  # the module, so that keras.Model is a type to the checker
+    import keras
+else:
+    keras = tf.keras
 COUNTERS_FILE = 'counters.npz'
 MODELS = ('actor', 'critic1', 'critic2', 'actor_target', 'critic1_target', 'critic2_target')
 
@@ -122,6 +125,7 @@ class TD3(Agent):
     """
 
     Config: ClassVar[type[TD3Config]] = TD3Config
+    config: TD3Config
 
     def __init__(self, states: Mapping[str, SpecLike], actions: Mapping[str, SpecLike], parallel: int | None = None,
                  config: TD3Config | None = None, safe_mode: bool = False, **fields: Any):

@@ -16,7 +16,7 @@ from dm_env import specs as dm_specs
 
 from modalbridge.bridges import specs as specs_lib
 from modalbridge.bridges.environment import Environment, Terminal
-from modalbridge.bridges.errors import EnvironmentFailure, SpecError
+from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, SpecError
 
 _NONE = int(Terminal.NONE)
 
@@ -68,6 +68,15 @@ class BatchedEnvironment(abc.ABC):
     def num_envs(self) -> int:
         """How many environments are in the batch."""
 
+    @property
+    @abc.abstractmethod
+    def max_episode_timesteps(self) -> int | None:
+        """The step limit of every episode (reaching it is TRUNCATED), or None."""
+
+    @max_episode_timesteps.setter
+    def max_episode_timesteps(self, value: int | None) -> None:
+        raise ConfigError(f'{type(self).__name__}: max_episode_timesteps is fixed at construction')
+
     @abc.abstractmethod
     def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
         """Starts every environment anew; returns the batched first states."""
@@ -110,15 +119,17 @@ def batch_rows(states: Sequence[Mapping[str, Any]], specs: Mapping[str, Any], fi
             continue
         try:  # np.array of equal arrays stacks them, at a third of np.stack's cost on small rows
             column = np.array([single[name] for single in states])
+            stacked = True
         except (ValueError, TypeError):
-            column = None
-        if column is None or column.shape[1:] != spec.shape or column.dtype != spec.dtype:
+            stacked = False
+        if not stacked or column.shape[1:] != spec.shape or column.dtype != spec.dtype:
             for index, single in enumerate(states):
                 value = np.asarray(single[name])
                 if value.shape != spec.shape or value.dtype != spec.dtype:
                     raise EnvironmentFailure(
                         f'environment {first + index}: {method} returned state {name!r} with shape {value.shape} '
                         f'and dtype {value.dtype}; expected shape {spec.shape} and dtype {spec.dtype}')
+            column = np.stack([np.asarray(single[name]) for single in states])  # every row matches its spec
         out[name] = column
     return out
 
@@ -220,7 +231,8 @@ class BatchStrategy(Protocol):
     True
     """
 
-    max_episode_timesteps: int | None
+    @property
+    def max_episode_timesteps(self) -> int | None: ...  # read-only: changed through the setter below
 
     def set_max_episode_timesteps(self, limit: int | None) -> None: ...
 
@@ -261,14 +273,17 @@ class LocalBatch:
 
     def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep:
         count = len(self.envs)
-        states, finals, infos = [None] * count, [None] * count, [None] * count
+        states: list[Any] = [None] * count
+        finals: list[Any] = [None] * count
+        infos: list[Any] = [None] * count
         rewards = np.empty(count, np.float64)
         terminals = np.empty(count, np.int8)
         index = 0
         try:  # one try around the loop, not a call wrapped per environment: this is every step's path
             for index, env in enumerate(self.envs):
                 # the rows were validated against these same specs: skip the second validation
-                step = env._execute_valid(rows[index]) if not env._needs_reset else env.execute(rows[index])
+                step = (env._execute_valid(rows[index]) if not env._needs_reset  # type: ignore[arg-type]  # validated dicts
+                        else env.execute(rows[index]))
                 rewards[index] = step.reward
                 terminals[index] = terminal = step.terminal
                 infos[index] = step.info

@@ -293,7 +293,11 @@ class _Checker:
             if random is None:
                 self.unseedable = SKIP_UNSEEDABLE.format(error=error)
             else:
-                self.reseed = lambda seed: (random.seed(seed), self.env.reset())[1]
+                def reseed(seed: int, random: Any = random) -> Any:
+                    random.seed(seed)
+                    return self.env.reset()
+
+                self.reseed = reseed
             states = self.start(self.seed)
         _check_values('reset()', states, self.env.states)
 

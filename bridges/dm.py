@@ -18,7 +18,7 @@ that seed; an environment instance refuses a seed (it cannot honour it).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import dm_env
 import numpy as np
@@ -75,8 +75,11 @@ class DMEnvBridge(Environment):
         states = flatten_specs(observation_spec, names.STATE, 'observation')
         actions = flatten_specs(action_spec, names.ACTION, 'action')
         self._readers = [(spec.name, nest.getter(path)) for path, spec in states.items()]
-        self._assemble = nest.assembler(action_spec, children, _rebuild,
-                                        lambda path: lambda flat, name=actions[path].name: flat[name])
+        def reader(path: tuple) -> Callable[[Mapping[str, Any]], Any]:
+            name = actions[path].name
+            return lambda flat: flat[name]
+
+        self._assemble = nest.assembler(action_spec, children, _rebuild, reader)
         super().__init__(states={spec.name: spec for spec in states.values()},
                          actions={spec.name: spec for spec in actions.values()},
                          max_episode_timesteps=max_episode_timesteps)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import enum
 import math
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple, cast
 
 import numpy as np
 
@@ -123,7 +123,7 @@ class Environment(abc.ABC):
         self._state_keys = self._state_specs.keys()
         self._action_names = sorted(self._action_specs)
         self._needs_reset = True
-        self._last_terminal = None
+        self._last_terminal: Terminal | None = None
         self._timestep = 0
         self._closed = False
         self._np_random: np.random.Generator | None = None
@@ -174,7 +174,7 @@ class Environment(abc.ABC):
         OS entropy if used before any seeded reset.
         """
         if self._np_random is None:
-            self._np_random_seed = int(np.random.SeedSequence().entropy % 2 ** 63)
+            self._np_random_seed = cast(int, np.random.SeedSequence().entropy) % 2 ** 63  # an int when drawn
             self._np_random = np.random.default_rng(self._np_random_seed)
         return self._np_random
 

@@ -77,9 +77,9 @@ class EnvPoolBridge(BatchedEnvironment):
         self.env = self._make(self._seed)
         space = self.env.observation_space
         state_leaves = space_leaves(space, names.STATE, 'observation')
-        text = set(text)
-        unknown = text - {leaf.name for leaf in state_leaves}
-        self._text = tuple(sorted(text - unknown))
+        wanted = set(text)
+        unknown = wanted - {leaf.name for leaf in state_leaves}
+        self._text = tuple(sorted(wanted - unknown))
         self._states = {}
         self._reader = reader(state_leaves)
         for leaf in state_leaves:
@@ -119,6 +119,11 @@ class EnvPoolBridge(BatchedEnvironment):
     def max_episode_timesteps(self) -> int | None:
         """EnvPool's own limit (its ``max_episode_steps``): episodes reaching it are TRUNCATED."""
         return int(self.env.spec.config.max_episode_steps)
+
+    @max_episode_timesteps.setter
+    def max_episode_timesteps(self, value: int | None) -> None:
+        raise ConfigError('EnvPoolBridge: max_episode_timesteps is EnvPool\'s max_episode_steps, fixed when the '
+                          'pool is made: pass max_episode_steps= to EnvPoolBridge')
 
     def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
         self._check_open()

@@ -74,7 +74,8 @@ class EventBridge(Environment):
             self._grid = (width, height, rows, columns)
             actions[POINTER] = dm_specs.DiscreteArray(rows * columns, dtype=np.int64, name=POINTER)
             actions[CLICK] = dm_specs.Array((), bool, name=CLICK)
-        self._env, self._keys, self._held = env, keys, set()
+        self._env, self._keys = env, keys
+        self._held: set[Any] = set()
         self._text = ''
         super().__init__(states=dict(vision=dm_specs.BoundedArray(tuple(vision_shape), np.uint8, 0, 255, name='vision'),
                                      text=dm_specs.StringArray((), name='text')),

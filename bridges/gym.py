@@ -9,7 +9,7 @@ spaces are in `gym_spaces`); nested `Dict`/`Tuple` spaces are flattened to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import gymnasium
 import numpy as np
@@ -83,7 +83,8 @@ class GymBridge(Environment):
 
     def _execute(self, actions: dict[str, np.ndarray]) -> Step:
         observation, reward, terminated, truncated, info = self._env.step(self._assemble(actions))
-        return Step(self._read(observation), reward, terminal_from_flags(terminated, truncated), info)
+        # the reward is Gymnasium's SupportsFloat: Environment.execute checks and converts it
+        return Step(self._read(observation), cast(float, reward), terminal_from_flags(terminated, truncated), info)
 
     def _close(self) -> None:
         self._env.close()

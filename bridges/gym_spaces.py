@@ -55,7 +55,8 @@ from modalbridge.bridges.specs import Spec, collapse_bound, is_bool, is_text
 
 ToContract = Callable[[Any], Any]
 ToGym = Callable[[np.ndarray], Any]
-SpaceMapper = Callable[[spaces.Space, str], 'tuple[Spec, ToContract, ToGym]']
+# Any, not spaces.Space: a mapper takes the space type it is registered for (Box, Text, ...)
+SpaceMapper = Callable[[Any, str], 'tuple[Spec, ToContract, ToGym]']
 
 UNSUPPORTED_SPACE = ('{what} space {name!r}: {space} is not supported; expected Box, Discrete, '
                      'MultiDiscrete, MultiBinary, Text, Dict, Tuple or a space registered with '
@@ -212,11 +213,13 @@ def space_leaves(space: spaces.Space, single: str, what: str) -> tuple[Leaf, ...
 
 def reader(leaves: Iterable[Leaf]) -> Callable[[Any], dict[str, Any]]:
     """A function from a Gymnasium value of the whole space to the dict of contract values."""
+    def composed(get: Callable[[Any], Any], convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        return lambda value: convert(get(value))
+
     parts = []
     for leaf in leaves:
         get, convert = nest.getter(leaf.path), leaf.to_contract
-        parts.append((leaf.name, get if convert is _identity else
-                      (lambda value, get=get, convert=convert: convert(get(value)))))
+        parts.append((leaf.name, get if convert is _identity else composed(get, convert)))
     return lambda value: {name: read(value) for name, read in parts}
 
 
@@ -251,6 +254,8 @@ def space_of(spec: Spec, text_max_length: int = TEXT_MAX_LENGTH, text_charset: s
         return (spaces.MultiBinary(n), lambda value: value.astype(np.int8),
                 lambda value: np.asarray(value, bool))
     dtype = spec.dtype
+    low: Any
+    high: Any
     if isinstance(spec, dm_specs.BoundedArray) and dtype.kind in 'iu':
         low = np.broadcast_to(spec.minimum, spec.shape).astype(np.int64)
         high = np.broadcast_to(spec.maximum, spec.shape).astype(np.int64)
@@ -285,10 +290,10 @@ def spaces_of(specs: Mapping[str, Spec], single: str, text_max_length: int = TEX
         space, to_gym, from_gym = converted[single]
         return space, (lambda flat: to_gym(flat[single])), (lambda value: {single: from_gym(value)})
     space = spaces.Dict({name: item[0] for name, item in converted.items()})
-    to_gym = {name: item[1] for name, item in converted.items()}
-    from_gym = {name: item[2] for name, item in converted.items()}
-    return (space, lambda flat: {name: to_gym[name](flat[name]) for name in to_gym},
-            lambda value: {name: from_gym[name](value[name]) for name in from_gym})
+    to_gyms = {name: item[1] for name, item in converted.items()}
+    from_gyms = {name: item[2] for name, item in converted.items()}
+    return (space, lambda flat: {name: to_gyms[name](flat[name]) for name in to_gyms},
+            lambda value: {name: from_gyms[name](value[name]) for name in from_gyms})
 
 
 __all__ = ['Leaf', 'TEXT_CHARSET', 'TEXT_MAX_LENGTH', 'children', 'reader', 'register_space',

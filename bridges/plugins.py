@@ -27,7 +27,7 @@ from typing import Any, Callable, TypeVar
 
 from modalbridge.bridges.errors import ConfigError
 
-T = TypeVar('T')
+T = TypeVar('T', bound=Callable[..., Any])  # a class or a function: both have __qualname__
 _REGISTERED: dict[str, Any] = {}
 
 

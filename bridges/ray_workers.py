@@ -65,7 +65,9 @@ class RolloutWorker:
     """
 
     def __init__(self, factories: Sequence[Callable[[], Environment]], first: int, limit: int | None = None):
-        self.first, self.error, self.batch = first, None, None
+        self.first = first
+        self.error: BaseException | None = None
+        self.batch: LocalBatch  # unset if building failed: then describe() reports the error, nothing else runs
         try:
             self.batch = LocalBatch(build_share(factories, first), first)
             if limit is not None:
@@ -138,7 +140,8 @@ class RayWorkers:
         ray = self.ray = _ray()
         if not ray.is_initialized():
             ray.init(num_cpus=workers, include_dashboard=False, logging_level='WARNING')
-        self.num_envs, self.timeout, self.max_restarts, self.failure = len(factories), timeout, max_restarts, None
+        self.num_envs, self.timeout, self.max_restarts = len(factories), timeout, max_restarts
+        self.failure: str | None = None
         size, extra = divmod(len(factories), workers)
         self.shares, start = [], 0
         for index in range(workers):
@@ -231,11 +234,11 @@ class RayWorkers:
                 self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {what}', raise_=False)
             raise
         if errors:
-            index, error = errors[0]
+            index, problem = errors[0]
             if what == 'building its environments':
-                self.fail(f'VectorEnvironment: Ray worker {index} could not build its environments: {error}', error)
-            raise EnvironmentFailure(f'VectorEnvironment: worker {index}, {error}',
-                                     getattr(error, 'original', None) or error)
+                self.fail(f'VectorEnvironment: Ray worker {index} could not build its environments: {problem}', problem)
+            raise EnvironmentFailure(f'VectorEnvironment: worker {index}, {problem}',
+                                     getattr(problem, 'original', None) or problem)
         return answers
 
     def _get(self, index: int, ref: Any, timeout: float, what: str) -> Any:

@@ -43,7 +43,7 @@ _SHORT_FORM_KEYS = frozenset(
     ('type', 'shape', 'num_values', 'min_value', 'max_value', 'dtype'))
 MAX_SIZE = np.iinfo(np.intp).max  # the most elements a NumPy array can have
 
-_DEFAULT_DTYPES = {'int': np.dtype(np.int64), 'float': np.dtype(np.float32),
+_DEFAULT_DTYPES: dict[str, np.dtype] = {'int': np.dtype(np.int64), 'float': np.dtype(np.float32),
                    'bool': np.dtype(bool)}
 # Input dtype kinds converted without loss into each target kind; booleans
 # are additionally accepted from integer arrays holding only 0 and 1.
@@ -181,8 +181,9 @@ def validator(spec: Spec, key: str | None = None, fresh: bool = False) -> Valida
             info = np.iinfo(dtype)
             if np.all(lo <= info.min) and np.all(hi >= info.max):
                 lo = hi = None  # the dtype alone guarantees the bounds (uint8 0..255)
-    scalar_bounds = lo is not None and lo.size == 1 and hi.size == 1
-    if scalar_bounds:
+    scalar_bounds = False
+    if lo is not None and hi is not None and lo.size == 1 and hi.size == 1:
+        scalar_bounds = True
         lo_item, hi_item = lo.item(), hi.item()
     check_finite = dtype.kind == 'f'
     int_range = np.iinfo(dtype) if dtype.kind in 'iu' else None
@@ -194,6 +195,7 @@ def validator(spec: Spec, key: str | None = None, fresh: bool = False) -> Valida
 
     int_scalar = shape == () and dtype.kind in 'iu' and (lo is None or scalar_bounds)
     if int_scalar:
+        assert int_range is not None  # an integer dtype: int_scalar implies it
         low = int_range.min if lo is None else lo_item
         high = int_range.max if lo is None else hi_item
 
@@ -453,8 +455,9 @@ def _bound(value: Any, field: str, dtype: np.dtype, shape: tuple[int, ...], wher
         inside = bool(((bound >= info.min) & (bound <= info.max)).all())
     else:  # Python numbers, one by one: a list mixing ints beyond 2**53 became float64 above
         items = np.asarray(value, dtype=object).reshape(bound.shape).ravel().tolist()
-        exact = [_whole(item) for item in items]
-        if any(item is None for item in exact):
+        wholes = [_whole(item) for item in items]
+        exact = [item for item in wholes if item is not None]
+        if len(exact) < len(wholes):
             raise ConfigError(f'{what}; received {received(value)}')
         inside = all(info.min <= item <= info.max for item in exact)
         if inside:

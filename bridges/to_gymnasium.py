@@ -141,4 +141,4 @@ def _check_sb3(states: Mapping[str, Spec], actions: Mapping[str, Spec]) -> None:
 
 def _bounded_0_255(spec: Spec) -> bool:
     minimum, maximum = getattr(spec, 'minimum', None), getattr(spec, 'maximum', None)
-    return minimum is not None and np.all(np.asarray(minimum) == 0) and np.all(np.asarray(maximum) == 255)
+    return bool(minimum is not None and np.all(np.asarray(minimum) == 0) and np.all(np.asarray(maximum) == 255))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import types
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union, cast
 
 import numpy as np
 
@@ -99,18 +99,21 @@ class VectorEnvironment(BatchedEnvironment):
         self._workers: Any = None
         self._failure: str | None = None
         self._needs_reset = True
+        self._states: Mapping[str, Any]
+        self._actions: Mapping[str, Any]
         if backend != 'local':
             if any(isinstance(env, Environment) or not callable(env) for env in envs):
                 raise ConfigError(f'VectorEnvironment: {"processes=True" if backend == "processes" else "backend=" + repr(backend)} '
                                   'needs zero-argument factories, not environments (each worker builds its own)')
             count = (min(len(envs), os.cpu_count() or 1) if workers is None else
                      arguments.integer('VectorEnvironment: workers', workers, minimum=1, maximum=len(envs)))
+            factories = cast('list[Callable[[], Environment]]', list(envs))  # checked just above
             if backend == 'ray':
                 from modalbridge.bridges.ray_workers import RayWorkers
-                self._workers = RayWorkers(list(envs), count, self.timeout, max_restarts)
+                self._workers = RayWorkers(factories, count, self.timeout, max_restarts)
             else:
                 from modalbridge.bridges.workers import Workers
-                self._workers = Workers(list(envs), count, self.timeout)
+                self._workers = Workers(factories, count, self.timeout)
             self.envs: list[Environment] = []
             self._states = types.MappingProxyType(self._workers.states)
             self._actions = types.MappingProxyType(self._workers.actions)

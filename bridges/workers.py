@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -212,7 +212,8 @@ class Workers:
     """
 
     def __init__(self, factories: Sequence[Callable[[], Environment]], workers: int, timeout: float):
-        self.num_envs, self.timeout, self.failure = len(factories), timeout, None
+        self.num_envs, self.timeout = len(factories), timeout
+        self.failure: str | None = None
         try:
             probe = factories[0]()  # the specs, to lay out the shared memory before the workers start
         except Exception as error:  # noqa: BLE001 - the user's factory
@@ -250,7 +251,7 @@ class Workers:
                           'from those of envs[0]()')
 
     @property
-    def pids(self) -> list[int]:
+    def pids(self) -> list[int | None]:
         return [process.pid for process in self.processes]
 
     def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
@@ -305,7 +306,7 @@ class Workers:
                     index = min(pending.values())
                     self.fail(f'VectorEnvironment: worker {index} (environments {_span(self.shares[index])}) '
                               f'did not answer {what} within {self.timeout:g} s (the timeout= of VectorEnvironment)')
-                for connection in ready:
+                for connection in cast('list[multiprocessing.connection.Connection]', ready):  # wait() returns what it was given
                     index = pending.pop(connection)
                     try:
                         status, answers[index] = connection.recv()
@@ -321,11 +322,11 @@ class Workers:
                 self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {what}', raise_=False)
             raise
         if errors:
-            index, error = min(errors, key=lambda item: item[0])
+            index, problem = min(errors, key=lambda item: item[0])
             if what == 'building its environments':
-                self.fail(f'VectorEnvironment: worker {index} could not build its environments: {error}', error)
-            message = f'VectorEnvironment: worker {index}, {error}'
-            raise EnvironmentFailure(message, getattr(error, 'original', None) or error)
+                self.fail(f'VectorEnvironment: worker {index} could not build its environments: {problem}', problem)
+            message = f'VectorEnvironment: worker {index}, {problem}'
+            raise EnvironmentFailure(message, getattr(problem, 'original', None) or problem)
         return answers
 
     def fail(self, message: str, original: BaseException | None = None, raise_: bool = True) -> None:

@@ -1,10 +1,11 @@
 """mkdocs hook: lets mkdocstrings (griffe) find the modalbridge packages.
 
-The package folders are mapped by setuptools' package-dir (``bridges/`` is
-``modalbridge.bridges``), which griffe's static analysis cannot follow: it
-looks for a folder named like the package. This hook lays out a tree of
-folders, ``modalbridge/{bridges,envs,preprocess,agents}``, of links to the files,
-in a temporary folder and puts it first on sys.path, where mkdocstrings looks.
+The package is ``src/modalbridge``, whose subpackages are symlinks to the
+top-level folders (``src/modalbridge/bridges -> ../../bridges``), and griffe
+does not descend into linked folders. This hook lays out a tree of real
+folders, ``modalbridge/{bridges,envs,preprocess,agents}``, of links to the
+files, in a temporary folder and puts it first on sys.path, where
+mkdocstrings looks.
 """
 
 import atexit
@@ -12,7 +13,6 @@ import os
 import shutil
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
@@ -22,13 +22,11 @@ TREE: str | None = None
 
 
 def _tree() -> Path:
-    folders = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['setuptools']['package-dir']
     top = Path(tempfile.mkdtemp(prefix='modalbridge-api-'))
     atexit.register(shutil.rmtree, top, ignore_errors=True)
-    # Real folders, linked files: griffe does not descend into linked folders.
-    for package, folder in sorted(folders.items()):
-        shutil.copytree(ROOT / folder, top.joinpath(*package.split('.')), copy_function=os.symlink,
-                        ignore=shutil.ignore_patterns('__pycache__'), dirs_exist_ok=True)
+    # Real folders, linked files (copytree follows the linked folders, symlinks=False).
+    shutil.copytree(ROOT / 'src' / 'modalbridge', top / 'modalbridge', copy_function=os.symlink,
+                    ignore=shutil.ignore_patterns('__pycache__'))
     return top
 
 

@@ -143,7 +143,7 @@ class TFBackend:
 
     name = 'tf'
 
-    def __init__(self, chains: Chains, num_envs: int, input_states: Mapping[str, Spec] = None,
+    def __init__(self, chains: Chains, num_envs: int, input_states: Mapping[str, Spec],
                  jit_compile: bool = False):
         import tensorflow as tf
         self.chains, self.num_envs = chains, num_envs

@@ -199,7 +199,7 @@ def same_kind_spec(spec: Spec, shape: tuple[int, ...]) -> Spec:
     if isinstance(spec, dm_specs.BoundedArray):
         if np.ndim(spec.minimum) == 0 and np.ndim(spec.maximum) == 0 or shape == spec.shape:
             return dm_specs.BoundedArray(shape, spec.dtype, spec.minimum, spec.maximum, name=spec.name)
-        low, high = scalar_bounds(spec)
+        low, high = float(np.min(spec.minimum)), float(np.max(spec.maximum))  # the overall bounds
         return dm_specs.BoundedArray(shape, spec.dtype, low, high, name=spec.name)
     return dm_specs.Array(shape, spec.dtype, name=spec.name)
 

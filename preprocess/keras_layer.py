@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import keras as keras_
 import tensorflow as tf
@@ -11,7 +11,10 @@ from keras.src.saving import serialization_lib
 from modalbridge.bridges.specs import SpecLike, as_specs, from_dict, is_text, to_dict
 from modalbridge.preprocess.stack import Declaration, Stack
 
-keras = tf.keras
+if TYPE_CHECKING:  # the module, so that keras.Model is a type to the checker
+    import keras
+else:
+    keras = tf.keras
 
 
 @keras_.saving.register_keras_serializable(package='modalbridge')

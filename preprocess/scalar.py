@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from dm_env import specs as dm_specs
@@ -97,6 +97,8 @@ class Clip(Elementwise):
             raise ConfigError(f'integer specs clip to integer bounds; received {min_value!r}, {max_value!r} '
                               f'for {describe(spec)}')
         # Bounds never reach outside what the dtype holds (an int8 state clipped to [-1000, 1000]).
+        bounds: Sequence[float]
+        limits: tuple[float, float]
         if spec.dtype.kind in 'iu':
             info = np.iinfo(spec.dtype)
             bounds = [int(b) for b in scalar_bounds(spec) or (info.min, info.max)]
@@ -130,7 +132,8 @@ class Scale(Elementwise):
         require_numeric(spec)
         bounds = scalar_bounds(spec)
         if bounds is not None:
-            bounds = tuple(sorted((bounds[0] * factor, bounds[1] * factor)))
+            low, high = sorted((bounds[0] * factor, bounds[1] * factor))
+            bounds = (low, high)
             if not all(np.isfinite(np.float32(bound)) for bound in bounds if np.isfinite(bound)):
                 raise ConfigError(f'factor: {factor!r} takes the bounds of {describe(spec)} beyond float32 range')
         super().__init__(spec, float_spec(spec, bounds=bounds))

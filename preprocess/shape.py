@@ -39,7 +39,7 @@ class OneHot(Preprocessor):
         if is_text(spec) or not is_discrete(spec) or not isinstance(num_values(spec), int):
             raise ConfigError(f'expects discrete ids with one num_values (an int spec with minimum 0); '
                               f'got {describe(spec)}')
-        self.depth = num_values(spec)
+        self.depth = int(num_values(spec))  # an int: checked just above
         if self.depth > MAX_DEPTH:
             raise ConfigError(f'{self.depth} values would make one-hot vectors of {self.depth} floats '
                               f'(at most {MAX_DEPTH}); embed the ids instead; got {describe(spec)}')

@@ -354,7 +354,8 @@ class Stack:
 
     def _state_names(self) -> dict[tuple[str, int], str]:
         """The public prefix of each stateful preprocessor's arrays."""
-        names, seen = {}, {}
+        names: dict[tuple[str, int], str] = {}
+        seen: dict[tuple[str, str], int] = {}
         for (name, index), preprocessor in self._stateful():
             kind = preprocessor.type or type(preprocessor).__name__
             count = seen.get((name, kind), 0)

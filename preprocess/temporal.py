@@ -176,7 +176,7 @@ class SequenceRing:
         views = [slot.reshape(self._rows) if self._merge else slot for slot in self.ring]
         self._slots = [[views[(position + 1 + k) % self.length] for k in range(self.length)]
                        for position in range(self.length)]
-        self._table = None
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
         if fused:
             values = np.arange(np.iinfo(spec.dtype).min, np.iinfo(spec.dtype).max + 1, dtype=spec.dtype)
             table = self._forward(values)
@@ -203,7 +203,7 @@ class SequenceRing:
                 out = np.divide(x if out is None else out, preprocessor._range, out=out, dtype=np.float32)
             else:
                 out = np.multiply(x if out is None else out, preprocessor.factor, out=out, dtype=np.float32)
-        return out
+        return x if out is None else out
 
     def _frames(self, new: np.ndarray | None) -> list[np.ndarray]:
         """The slots oldest first: all `length` of them, or the last `length - 1` and then `new`."""
@@ -219,7 +219,7 @@ class SequenceRing:
         new = x.reshape(self._rows if self._merge else self.frame)
         frames = self._frames(new)
         if first is not None and first.any():  # an episode starts: every frame is the new one
-            mask = first.reshape((-1,) + (1,) * (len(self.frame) - 1))
+            mask: np.ndarray = first.reshape((-1,) + (1,) * (len(self.frame) - 1))
             if self._merge:
                 mask = np.repeat(mask.reshape(-1), len(new) // self.num_envs).reshape(-1, 1, 1)
             frames = [np.where(mask, new, frame) for frame in frames]
@@ -247,6 +247,7 @@ class SequenceRing:
         buffer = np.asarray(values[0])
         if not self.fused:
             return buffer.astype(self.ring.dtype)
+        assert self._table is not None  # fused implies it
         table, raw = self._table
         index = np.clip(np.searchsorted(table, buffer), 0, len(table) - 1)
         if not np.array_equal(table[index], buffer):

@@ -125,7 +125,7 @@ class Tokenize(Preprocessor):
         self.length, self.mode, self.lowercase = int(length), mode, bool(lowercase)
         self.vocabulary = vocabulary
         self._ids = {token: index + 2 for index, token in enumerate(vocabulary)}
-        self._table = None
+        self._table: Any = None  # a tf.lookup table, made on first TF use
 
     def config(self) -> dict[str, Any]:
         """The entry with the vocabulary by value (a corpus is not kept)."""

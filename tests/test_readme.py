@@ -9,8 +9,8 @@ README = Path(__file__).resolve().parents[1] / 'README.md'
 BLOCKS = re.findall(r'```python\n(.*?)```', README.read_text(), flags=re.S)
 
 
-def test_the_readme_has_the_three_layer_examples():
-    assert len(BLOCKS) == 3
+def test_the_readme_has_the_three_layer_examples_and_the_gymnasium_ids():
+    assert len(BLOCKS) == 4
 
 
 def test_bridge_example_runs(capsys):
@@ -18,10 +18,16 @@ def test_bridge_example_runs(capsys):
     assert '11 passed, 0 failed' in capsys.readouterr().out
 
 
+def test_gymnasium_ids_example_runs():
+    scope: dict = {}
+    exec(compile(BLOCKS[1], 'README.md', 'exec'), scope)
+    assert scope['env'].spec.id == 'modalbridge/CaptionRoomMemory-v0'
+
+
 def test_preprocessing_example_runs():
     pytest.importorskip('ale_py')
     scope = {}
-    exec(compile(BLOCKS[1], 'README.md', 'exec'), scope)
+    exec(compile(BLOCKS[2], 'README.md', 'exec'), scope)
     assert scope['env'].observation_space.shape == (84, 84, 4)
 
 
@@ -40,8 +46,8 @@ def box_specs_round_trip() -> bool:
                    reason='specs.from_dict(to_dict(Box with per-element bounds)) is fixed on the bridges branch')
 def test_agent_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = BLOCKS[2].replace('timesteps=100_000', 'timesteps=800')
-    assert code != BLOCKS[2]
+    code = BLOCKS[3].replace('timesteps=100_000', 'timesteps=800')
+    assert code != BLOCKS[3]
     scope = {}
     exec(compile(code, 'README.md', 'exec'), scope)
     assert (tmp_path / 'runs' / 'cartpole' / 'agent.json').exists()
@@ -53,7 +59,7 @@ def test_agent_example_runs(tmp_path, monkeypatch, capsys):
 def test_agent_example_callback_stops_the_run_once_solved(tmp_path, monkeypatch):
     # 'solved' at a return of 0: the run must stop at the 10th episode, far before its step budget
     monkeypatch.chdir(tmp_path)
-    training = BLOCKS[2].split('agent.save(')[0]
+    training = BLOCKS[3].split('agent.save(')[0]
     code = training.replace('>= 475', '>= 0')
     assert code != training
     scope = {}

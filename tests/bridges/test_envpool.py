@@ -62,6 +62,17 @@ def test_truncation_at_envpool_time_limit():
         assert terminals[-1] == [Terminal.TRUNCATED] * 2 and terminals[0] == [0, 0]
 
 
+def test_the_time_limit_cannot_be_set_afterwards_directly_or_through_preprocessing():
+    # both were an AttributeError ("property has no setter"), found by mypy
+    from modalbridge.preprocess import PreprocessedVector
+    with EnvPoolBridge(TASK, num_envs=2, seed=0, max_episode_steps=5) as env:
+        with pytest.raises(ConfigError, match='max_episode_steps='):
+            env.max_episode_timesteps = 10
+        with pytest.raises(ConfigError, match='max_episode_steps='):
+            PreprocessedVector(env, dict(mission=[])).max_episode_timesteps = 10
+        assert env.max_episode_timesteps == 5
+
+
 def test_seeded_reset_repeats_and_plain_reset_continues(env):
     first = env.reset(seed=7)['mission']
     again = env.reset(seed=7)['mission']
