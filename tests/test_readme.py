@@ -66,3 +66,13 @@ def test_agent_example_callback_stops_the_run_once_solved(tmp_path, monkeypatch)
     exec(compile(code, 'README.md', 'exec'), scope)
     history = scope['history']
     assert 10 <= history.episodes < 18 and history.timesteps < 100_000 // 10
+
+
+def test_every_extra_is_documented_and_installed_by_make_setup():
+    import tomllib
+    root = README.parent
+    extras = set(tomllib.loads((root / 'pyproject.toml').read_text())['project']['optional-dependencies'])
+    documented = set(re.findall(r'^\| `(\w+)` \|', README.read_text(), flags=re.M))
+    assert extras <= documented, f'extras missing from the README table: {sorted(extras - documented)}'
+    made = set(re.search(r'^EXTRAS := (.*)$', (root / 'Makefile').read_text(), flags=re.M).group(1).split(','))
+    assert made == extras - {'sb3'}, 'make setup installs every extra but sb3 (torch is heavy)'

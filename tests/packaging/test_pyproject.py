@@ -1,9 +1,12 @@
 """The wheel holds every package folder (a non-editable install once lacked modalbridge.bridges.envs),
 and src/ is a plain src layout whose subpackages are links to the top-level folders."""
 
+import importlib.metadata
 import os
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINKED = ('bridges', 'preprocess', 'agents', 'envs')
@@ -43,3 +46,14 @@ def test_the_project_urls_point_at_the_repository():
     assert set(urls) == {'Homepage', 'Documentation', 'Repository', 'Issues', 'Changelog'}
     assert urls['Repository'] == 'https://github.com/modalbridge/modalbridge'
     assert all(url.startswith('https://') for url in urls.values())
+
+
+def test_the_editable_install_is_a_path_that_static_tools_follow():
+    # An import hook (setuptools' finder for a per-folder package-dir) is invisible to mypy,
+    # pyright/Pylance and Jedi; a path file naming src/ is what they read.
+    files = [file for dist in importlib.metadata.distributions(name='modalbridge') for file in dist.files or []]
+    paths = [file for file in files if file.name.startswith('__editable__') and file.name.endswith('.pth')]
+    if not paths:
+        pytest.skip('modalbridge is not installed in editable mode here')
+    lines = paths[0].read_text().split()
+    assert [Path(line).resolve() for line in lines] == [(ROOT / 'src').resolve()], lines
