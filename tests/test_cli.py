@@ -37,7 +37,7 @@ def trained(tmp_path_factory):
 
 def test_train_saves_the_checkpoint_and_the_run(trained):
     out, stdout = trained
-    assert 'training PPO on CartPole-v1 with 2 environment(s) for 64 steps' in stdout
+    assert 'training PPO on CartPole-v1 with 2 environment(s) for up to 64 steps' in stdout
     assert 'trained 64 steps' in stdout
     assert (out / 'agent' / 'agent.json').exists()
     assert json.loads((out / 'run.json').read_text())['agent'] == RUN['agent']
@@ -74,8 +74,15 @@ def test_a_bad_configuration_exits_2_with_one_line_naming_the_entry(tmp_path):
     result = modalbridge('train', config)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(
-        "modalbridge train: configuration error: config['learning_rate']: ")
+        "modalbridge train: configuration error: config['agent']['learning_rate']: ")
     assert not (tmp_path / 'runs').exists()
+
+
+def test_training_stops_at_the_time_limit_and_still_saves(tmp_path):
+    config = cli.RunConfig.from_dict(dict(RUN, steps=1_000_000, minutes=1e-4, out=str(tmp_path)))
+    result = cli.train(config, progress=False)
+    assert 0 < result['timesteps'] < 1_000_000 and not result['interrupted']
+    assert (tmp_path / 'agent' / 'agent.json').exists()
 
 
 def test_the_console_script_is_declared():
@@ -97,6 +104,11 @@ def test_the_console_script_is_declared():
     (dict(environment=dict(id='CartPole-v1', kwargs=[1])), r"^config\['environment'\]\['kwargs'\]: "),
     (dict(agent=3), r"^config\['agent'\]: expected an agent name"),
     (dict(agent=dict(agent='ppo', network='auto')), r"^config\['agent'\]\['network'\]: given twice"),
+    (dict(agent=dict(agent='ppo', seed=3)), r"^config\['agent'\]\['seed'\]: set by config\['seed'\], not here"),
+    (dict(agent=dict(agent='ppo', num_envs=3)), r"^config\['agent'\]\['num_envs'\]: set by config\['envs'\]"),
+    (dict(minutes=0), r"^config\['minutes'\]: "),
+    (dict(minutes=float('nan')), r"^config\['minutes'\]: "),
+    (dict(preprocessing='stack.json'), r"^config\['preprocessing'\]: expected a dict of per-state lists"),
 ])
 def test_a_bad_run_entry_is_refused_naming_it(change, message):
     with pytest.raises(ConfigError, match=message):

@@ -24,7 +24,7 @@ naming the entry.
 >>> RunConfig.from_dict(dict(environment=dict(id='CartPole-v1'), agent='ppo', step=1000))
 Traceback (most recent call last):
 ...
-modalbridge.bridges.errors.ConfigError: config['step']: unknown key (did you mean 'steps'?); expected some of ['environment', 'agent', 'network', 'preprocessing', 'steps', 'envs', 'seed', 'out']
+modalbridge.bridges.errors.ConfigError: config['step']: unknown key (did you mean 'steps'?); expected some of ['environment', 'agent', 'network', 'preprocessing', 'steps', 'envs', 'seed', 'out', 'minutes']
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ from modalbridge.bridges.errors import ConfigError
 
 RUN_FILE = 'run.json'
 CHECKPOINT = 'agent'
+CURVE_FILE = 'learning_curve.png'
+# Agent options a run sets itself: given in config['agent'] too, one would silently win.
+SET_BY_THE_RUN = dict(seed="config['seed']", num_envs="config['envs']", parallel="config['envs']",
+                      states='the environment', actions='the environment')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +69,8 @@ class RunConfig:
     """Seeds the agent and the environments' first resets."""
     out: str = os.path.join('runs', 'train')
     """Where the checkpoint (``OUT/agent``), ``run.json`` and the learning curve go."""
+    minutes: float | None = None
+    """A wall-time limit on training (None: only `steps`)."""
 
     def __post_init__(self) -> None:
         environment = self.environment
@@ -83,12 +89,21 @@ class RunConfig:
         if not isinstance(self.agent, (str, Mapping)):
             raise ConfigError(f"config['agent']: expected an agent name or a dict of 'agent' and its options; "
                               f'received {self.agent!r}')
+        if self.preprocessing is not None and not isinstance(self.preprocessing, (Mapping, list)):
+            raise ConfigError(f"config['preprocessing']: expected a dict of per-state lists (or one list); "
+                              f'received {self.preprocessing!r} (a config holds the declaration itself, never a path)')
+        for key, owner in SET_BY_THE_RUN.items():
+            if isinstance(self.agent, Mapping) and key in self.agent:
+                raise ConfigError(f"config['agent'][{key!r}]: set by {owner}, not here")
         for key in ('network', 'preprocessing'):
             if isinstance(self.agent, Mapping) and key in self.agent and getattr(self, key) is not None:
                 raise ConfigError(f"config['agent'][{key!r}]: given twice (also config[{key!r}]); keep one")
         object.__setattr__(self, 'steps', arguments.integer("config['steps']", self.steps, minimum=1))
         object.__setattr__(self, 'envs', arguments.integer("config['envs']", self.envs, minimum=1))
         object.__setattr__(self, 'seed', arguments.integer("config['seed']", self.seed, minimum=0))
+        if self.minutes is not None:
+            object.__setattr__(self, 'minutes', arguments.number("config['minutes']", self.minutes, minimum=0,
+                                                                 inclusive=False))
         if not isinstance(self.out, str) or not self.out:
             raise ConfigError(f"config['out']: expected a directory path; received {self.out!r}")
 
@@ -180,33 +195,53 @@ def check_vocabulary(config: RunConfig, safe_mode: bool = True, episodes: int = 
 
 
 def train(config: RunConfig, safe_mode: bool = True, progress: bool = True) -> dict[str, Any]:
-    """Builds the environments and the agent, trains, saves; returns the numbers it printed."""
+    """Builds the environments and the agent, trains, saves; returns the numbers it printed.
+
+    Training stops after `config.steps` steps, `config.minutes` minutes or a Ctrl-C (KeyboardInterrupt),
+    whichever comes first; the agent trained so far is saved in every case (``interrupted`` tells).
+    """
     from modalbridge.agents import Runner
     from modalbridge.agents.create import create
     from modalbridge.bridges import VectorEnvironment
 
     check_vocabulary(config, safe_mode)
     envs = VectorEnvironment([make_env(config.environment, safe_mode) for _ in range(config.envs)])
+    interrupted = False
     try:
-        agent = create(config.agent_declaration(), envs, seed=config.seed, safe_mode=safe_mode)
+        try:
+            agent = create(config.agent_declaration(), envs, seed=config.seed, safe_mode=safe_mode)
+        except ConfigError as error:
+            raise ConfigError(_placed(str(error))) from None
         runner = Runner(agent, envs, seed=config.seed)
+        limit = f' or {config.minutes:g} minutes' if config.minutes is not None else ''
         print(f'training {type(agent).__name__} on {config.environment["id"]} with {config.envs} environment(s) '
-              f'for {config.steps:,} steps', flush=True)
+              f'for up to {config.steps:,} steps{limit}', flush=True)
         start = time.perf_counter()
-        history = runner.run(timesteps=config.steps, progress=progress)
+        deadline = None if config.minutes is None else start + 60 * config.minutes
+        try:
+            runner.run(timesteps=config.steps, progress=progress,
+                       callback=None if deadline is None else lambda _: time.perf_counter() < deadline)
+        except KeyboardInterrupt:
+            interrupted = True
+            print('\ninterrupted: saving the agent trained so far', flush=True)
         seconds = time.perf_counter() - start
     finally:
         envs.close()
+    history = runner.history
     os.makedirs(config.out, exist_ok=True)
     saved = agent.save(os.path.join(config.out, CHECKPOINT))
     with open(os.path.join(config.out, RUN_FILE), 'w', encoding='utf-8') as file:
         json.dump(config.to_dict(), file, indent=2)
-    mean = history.mean_return() if history.episodes else float('nan')
-    print(f'trained {history.timesteps:,} steps ({history.episodes:,} episodes, {agent.updates:,} updates) in '
-          f'{seconds:.0f} s; mean return of the last episodes {mean:.3f}', flush=True)
+    if history.episodes:
+        history.plot(os.path.join(config.out, CURVE_FILE))
+    last = min(history.episodes, 500)
+    mean = history.mean_return(last) if last else float('nan')
+    print(f'trained {runner.timesteps:,} steps ({history.episodes:,} episodes, {agent.updates:,} updates) in '
+          f'{seconds:.0f} s ({runner.timesteps / max(seconds, 1e-9):,.0f} steps/s); mean training return '
+          f'(last {last} episodes) {mean:.3f}', flush=True)
     print(f'saved the agent to {saved}', flush=True)
-    return dict(agent=agent, checkpoint=saved, timesteps=history.timesteps, episodes=history.episodes,
-                mean_return=mean)
+    return dict(agent=agent, checkpoint=saved, timesteps=runner.timesteps, episodes=history.episodes,
+                mean_return=mean, seconds=seconds, interrupted=interrupted, history=history)
 
 
 def evaluate(checkpoint: str, environment: Mapping[str, Any] | None, episodes: int, seed: int,
@@ -243,6 +278,16 @@ def export(checkpoint: str, out: str, batch_size: int | None = None) -> str:
     return path
 
 
+def _placed(message: str) -> str:
+    """`create`'s error, placed in the run file: its options are ``config['agent'][...]`` there
+    (the network and the preprocessing keep their top-level names)."""
+    if message.startswith('config[') and not message.startswith(("config['network']", "config['preprocessing']")):
+        return "config['agent']" + message[len('config'):]
+    if message.startswith('config:'):
+        return "config['agent']" + message[len('config'):]
+    return message
+
+
 def _saved_environment(checkpoint: str) -> Mapping[str, Any]:
     """The environment of the run that wrote `checkpoint` (its ``run.json``, one level up)."""
     from modalbridge.agents.checkpoint import load_json
@@ -261,6 +306,7 @@ def parser() -> argparse.ArgumentParser:
     train_.add_argument('--steps', type=int, help="overrides config['steps']")
     train_.add_argument('--seed', type=int, help="overrides config['seed']")
     train_.add_argument('--out', help="overrides config['out']")
+    train_.add_argument('--minutes', type=float, help="overrides config['minutes'] (a wall-time limit)")
     train_.add_argument('--allow-imports', action='store_true',
                         help='let the file import code (dotted types, module:Env ids): only for files you trust')
     train_.add_argument('--no-progress', action='store_true', help='no progress bar or periodic lines')
@@ -295,7 +341,7 @@ def run(argv: Sequence[str] | None = None) -> Any:
 
             document = load_json(args.config, 'config')
             if isinstance(document, dict):
-                document.update({key: getattr(args, key) for key in ('steps', 'seed', 'out')
+                document.update({key: getattr(args, key) for key in ('steps', 'seed', 'out', 'minutes')
                                  if getattr(args, key) is not None})
             return train(RunConfig.from_dict(document), safe_mode=not args.allow_imports,
                          progress=not args.no_progress)

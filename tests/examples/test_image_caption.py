@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from modalbridge import cli
 from modalbridge.agents import A2C, Agent
 from modalbridge.bridges import ConfigError
 from modalbridge.envs import CaptionRoom
@@ -32,7 +33,7 @@ def test_the_saved_agent_and_run_act_identically_on_raw_states(demo, tmp_path):
     result = demo.main(['--steps', '64', '--envs', '2', '--episodes', '1', '--out', str(tmp_path)])
     # the checkpoint holds the agent; run.json beside it the preprocessing, by value, read in safe mode
     config = demo.load_config(tmp_path / 'run.json', {})
-    assert config['preprocessing'] == demo.DEFAULT_CONFIG['preprocessing']
+    assert config.preprocessing == demo.DEFAULT_CONFIG['preprocessing']
     loaded = Agent.load(tmp_path / 'agent')  # the agent holds its preprocessing: it acts on raw states
     env = demo.make_env(config)
     raw = [env.reset(seed=seed) for seed in range(8)]
@@ -58,21 +59,22 @@ def test_bad_flags_are_usage_errors(demo, flags, message, capsys):
     (dict(agnet={}), "config['agnet']: unknown key (did you mean 'agent'?); expected some of"),
     (dict(environment=dict(id='modalbridge/NoSuchRoom-v0')), "GymBridge: cannot make environment 'modalbridge/NoSuchRoom-v0'"),
     (dict(environment=['modalbridge/CaptionRoom-v0']), "config['environment']: expected a dict with 'id' (and optionally "
-                                                       "'kwargs'); received list"),
-    (dict(environment=dict(kwargs=dict(shaping=0.1))), "config['environment']['id']: missing"),
-    (dict(environment=dict(id=3)), "config['environment']['id']: expected a string; received 3"),
+                                                       "'kwargs'); received ['modalbridge/CaptionRoom-v0']"),
+    (dict(environment=dict(kwargs=dict(shaping=0.1))), "config['environment']['id']: expected a Gymnasium id such as 'CartPole-v1'; received None"),
+    (dict(environment=dict(id=3)), "config['environment']['id']: expected a Gymnasium id such as 'CartPole-v1'; received 3"),
     (dict(environment=dict(id='modalbridge/CaptionRoom-v0', kwargs=['shaping', 0.1])),
-     "config['environment']['kwargs']: expected a dict of keyword arguments; received list"),
+     "config['environment']['kwargs']: expected a dict of keyword arguments; received ['shaping', 0.1]"),
     (dict(environment=dict(id='modalbridge/CaptionRoom-v0', kwrags={})),
      "config['environment']['kwrags']: unknown key; expected ['id', 'kwargs']"),
     (dict(preprocessing=dict(image=['normalise'])), "preprocessing['image'][0] (normalise): unknown type 'normalise' (did you mean 'normalize'?)"),
     (dict(preprocessing=dict(image=['normalize'], caption=[dict(type='tokenize', length=6, vocabulary=['go', 'to'])])),
-     "config['preprocessing']['caption']: the tokenizer's vocabulary misses words of the task: 32 of 32 first "
-     "captions have unknown words, such as ['go to the"),
-    (dict(preprocessing='normalize'), "config['preprocessing']: expected a dict of per-state lists (or one list); received str"),
-    (dict(network=[dict(type='dense', size=8)]), 'network: a list of layers applies to a single state'),
-    (dict(network='network.json'), "config['network']: expected 'auto' or a declaration (a dict or a list); received the "
-                                   "string 'network.json' (a config holds the declaration itself, never a path)"),
+     "config['preprocessing']['caption']: the tokenizer's vocabulary misses 60.0% of the words of the first "
+     "captions of 20 episodes, such as in ['go to the"),
+    (dict(preprocessing='normalize'), "config['preprocessing']: expected a dict of per-state lists (or one list); received 'normalize' (a config "
+                                     "holds the declaration itself, never a path)"),
+    (dict(network=[dict(type='dense', size=8)]), "config['network']: a list of layers applies to a single state, but there are 2"),
+    (dict(network='network.json'), "config['network']: expected 'auto' or a declaration; received the string 'network.json' (to use a JSON "
+                                   "file, pass networks.declaration(path)"),
     (dict(network=dict(type='auto', depth=-1)), 'network (auto): depth: expected an int >= 0; received -1'),
     (dict(agent=dict(learning_rat=0.1)), "config['agent']['learning_rat']: unknown option (did you mean 'learning_rate'?) of A2C"),
     (dict(agent=dict(learning_rate='1e-3')), "config['agent']['learning_rate']: expected a number or dict(type=...) schedule; expected a finite number; received '1e-3'"),
@@ -81,7 +83,7 @@ def test_bad_flags_are_usage_errors(demo, flags, message, capsys):
     (dict(agent=dict(shared_network=1)), "config['agent']['shared_network']: expected True or False; received 1"),
     (dict(agent=dict(optimizer=3)), "config['agent']['optimizer']: expected one of ['adam', 'rmsprop', 'sgd']; received 3"),
     (dict(agent=dict(seed=3)), "config['agent']['seed']: set by config['seed'], not here"),
-    (dict(agent=[0.1]), "config['agent']: expected a dict of the agent's options; received list"),
+    (dict(agent=[0.1]), "config['agent']: expected an agent name or a dict of 'agent' and its options; received [0.1]"),
     (dict(envs=True), "config['envs']: expected an int >= 1; received True (a bool)"),
     (dict(envs='2'), "config['envs']: expected an int >= 1; received '2'"),
     (dict(steps=-5), "config['steps']: expected an int >= 1; received -5"),
@@ -133,16 +135,18 @@ def payload(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('document, message', [
     (dict(environment=dict(id='payload:Room-v0')),
-     "config['environment']['id']: 'payload:Room-v0' would import the module 'payload'; a config file cannot import "
-     'code unless you pass --allow-imports'),
+     "config['environment']['id']: 'payload:Room-v0' would import the module 'payload'; pass --allow-imports for a "
+     'file you trust'),
     (dict(preprocessing=dict(image=['normalize', 'payload.double'])),
-     "config['preprocessing']['image'][1]: 'payload.double' is not a registered plug-in, and safe mode refuses"),
+     "config['preprocessing']: preprocessing['image'][1] (payload.double): 'payload.double' is not a registered "
+     'plug-in, and safe mode refuses'),
     (dict(preprocessing=dict(image=[dict(type='payload.double')])),
-     "config['preprocessing']['image'][0]: 'payload.double' is not a registered plug-in"),
+     "config['preprocessing']: preprocessing['image'][0] (payload.double): 'payload.double' is not a registered "
+     'plug-in'),
     (dict(network=dict(image=[dict(type='payload.double')])),
-     "network['image'][0] (payload.double): 'payload.double' is not a registered plug-in, and safe mode refuses"),
+     "config['network']['image'][0]: 'payload.double' is not a registered plug-in, and safe mode refuses"),
     (dict(network=dict(layers=[dict(type='keras.layers.TFSMLayer', filepath='model', call_endpoint='serve')])),
-     "network['layers'][0] (keras.layers.TFSMLayer): 'keras.layers.TFSMLayer' is not a registered plug-in"),
+     "config['network']['layers'][0]: 'keras.layers.TFSMLayer' is not a registered plug-in"),
 ])
 def test_a_config_file_cannot_run_code(demo, payload, document, message, capsys):
     path = payload / 'run.json'
@@ -159,16 +163,16 @@ def test_allow_imports_lets_a_trusted_config_import_code(demo, payload):
     with pytest.raises(ConfigError, match='would import the module'):
         demo.load_config(str(path), {})
     config = demo.load_config(str(path), {}, allow_imports=True)
-    assert config['environment']['id'] == 'payload:Room-v0'
+    assert config.environment['id'] == 'payload:Room-v0'
     # code written by the user (no file) is trusted as it is
-    assert demo.load_config(None, dict(seed=3))['seed'] == 3
+    assert demo.load_config(None, dict(seed=3)).seed == 3
 
 
 def test_the_json_config_declares_the_same_run(demo, tmp_path):
     path = tmp_path / 'run.json'
     path.write_text(json.dumps({**demo.DEFAULT_CONFIG, 'steps': 32, 'envs': 2}))
     config = demo.load_config(str(path), {})
-    assert config['preprocessing'] == demo.DEFAULT_CONFIG['preprocessing'] and config['steps'] == 32
+    assert config.preprocessing == demo.DEFAULT_CONFIG['preprocessing'] and config.steps == 32
 
 
 class InterruptedRoom(CaptionRoom):
@@ -226,4 +230,4 @@ def test_any_json_config_loads_or_is_a_config_error(demo, tmp_path, document):
         config = demo.load_config(str(path), {})
     except ConfigError:
         return
-    assert set(config) == set(demo.CONFIG_KEYS)
+    assert isinstance(config, cli.RunConfig)
