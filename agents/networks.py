@@ -9,7 +9,7 @@ Four forms, as DESIGN.md fixes them::
                  combine='concat', layers=[dict(type='dense', size=128)])
     network=lambda inputs: ...                       # fn(dict of Keras tensors) -> tensor
 
-``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None, rnn=None)``)
+``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None, rnn=None, rnn_at='torso')``)
 encodes images (rank 3) by convolutions, token sequences (discrete int
 vectors) by embedding + LSTM, discrete scalars by embedding, other numbers
 and bools as floats, concatenates the encodings and adds a dense torso of
@@ -30,12 +30,12 @@ TensorForce's AutoNetwork's `rnn`; with ``rnn_at='context'``, on the
 encoding of the states beside the image instead, its output the FiLM
 context: an instruction seen once is kept and modulates every later frame),
 is a recurrent cell whose state is the policy's core state: carried from
-one act to the next per environment, restarted where an episode starts (`Policy`). On a sequence within one
-step (a caption's tokens after an embedding) the same types stay ordinary
-sequence layers. Any layer following Keras's RNN-cell protocol plugs in the
-same way: a `state_size` (a list of sizes), ``call(inputs, states) ->
-(output, new_states)`` and optionally ``get_initial_state(batch_size)``
-(zeros otherwise)::
+one act to the next per environment, restarted where an episode starts
+(`Policy`). On a sequence within one step (a caption's tokens after an
+embedding) the same types stay ordinary sequence layers. Any layer
+following Keras's RNN-cell protocol plugs in the same way: a `state_size`
+(a list of sizes), ``call(inputs, states) -> (output, new_states)`` and
+optionally ``get_initial_state(batch_size)`` (zeros otherwise)::
 
     >>> from modalbridge.bridges import plugins
     >>> from modalbridge.bridges.specs import as_specs

@@ -54,11 +54,12 @@ def environment(**overrides) -> GymBridge:
     return GymBridge(MEMORY_ID, shaping=SHAPING, **overrides)
 
 
-def make_agent(env, memory: bool, seed: int, envs: int) -> PPO:
+def make_agent(env, memory: bool, seed: int, envs: int, **overrides) -> PPO:
     network = dict(type='auto', patch=5, rnn=64, rnn_at='context') if memory else dict(type='auto', patch=5)
     preprocessing = dict(image=[dict(type='normalize')],
                          caption=[dict(type='tokenize', length=6, vocabulary=CaptionRoom().vocabulary)])
-    options = dict(AGENT, batch_size=min(AGENT['batch_size'], AGENT['n_steps'] * envs))
+    options = dict(AGENT, **overrides)
+    options['batch_size'] = min(options['batch_size'], options['n_steps'] * envs)
     return PPO(env.states, env.actions, network=network, preprocessing=preprocessing, num_envs=envs, seed=seed,
                **options)
 
@@ -74,8 +75,8 @@ def one_thread() -> None:
         pass
 
 
-def success_rate(agent: PPO, episodes: int, seed: int) -> float:
-    single, successes = environment(), 0
+def success_rate(agent: PPO, episodes: int, seed: int, room: dict | None = None) -> float:
+    single, successes = environment(**(room or {})), 0
     for episode in range(episodes):
         states, internals, done = single.reset(seed=seed + episode), agent.initial_internals(), False
         while not done:
@@ -87,11 +88,12 @@ def success_rate(agent: PPO, episodes: int, seed: int) -> float:
 
 
 def run(memory: bool, seed: int, cpu_seconds: float, envs: int = 16, episodes: int = 200,
-        steps: int = 10_000_000) -> dict:
-    """Trains one agent for `cpu_seconds` of this process's CPU time (or `steps`), then evaluates it."""
+        steps: int = 10_000_000, room: dict | None = None, agent: dict | None = None) -> dict:
+    """Trains one agent for `cpu_seconds` of this process's CPU time (or `steps`), then evaluates it
+    (`room`: keywords overriding the registered setting, for both; `agent`: overriding `AGENT`)."""
     one_thread()
-    env = VectorEnvironment([environment() for _ in range(envs)])
-    agent = make_agent(env, memory, seed, envs)
+    env = VectorEnvironment([environment(**(room or {})) for _ in range(envs)])
+    agent = make_agent(env, memory, seed, envs, **(agent or {}))
     recent = collections.deque(maxlen=200)  # success of the last training episodes
     curve, update_cpu = [], 0.0
     states, cpu0, wall0 = env.reset(seed=seed), time.process_time(), time.perf_counter()
@@ -109,7 +111,7 @@ def run(memory: bool, seed: int, cpu_seconds: float, envs: int = 16, episodes: i
     return dict(memory=memory, seed=seed, steps=agent.timesteps, cpu_seconds=round(cpu, 1),
                 wall_seconds=round(wall, 1), steps_per_cpu_second=round(agent.timesteps / cpu, 1),
                 update_cpu_seconds=round(update_cpu, 1), load_average=[round(x, 2) for x in os.getloadavg()],
-                success=success_rate(agent, episodes, 1_000_000), episodes=episodes, curve=curve)
+                success=success_rate(agent, episodes, 1_000_000, room), episodes=episodes, curve=curve)
 
 
 def plot(path: str, runs: list[dict], blind: float) -> None:
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             cpu_seconds_budget=args.cpu_seconds,
             note='one process per run, TensorFlow/NumPy/OpenCV on one thread; cpu_seconds is the process CPU '
                  'time (the quiet-machine equivalent of wall time), beside the wall time and the load average',
-            runs=runs), indent=1) + '\n')
+            runs=[dict(r, curve=r['curve'][::max(1, len(r['curve']) // 100)]) for r in runs]), indent=1) + '\n')
         print(f'wrote {args.json}')
     return runs
 

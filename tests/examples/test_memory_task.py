@@ -1,0 +1,33 @@
+"""examples/memory_task.py: the recurrent agent learns the memory task, the memoryless one cannot; the
+example writes its curve and its runs."""
+
+import json
+
+import cv2
+import pytest
+
+from modalbridge.envs import MEMORY_ID
+
+TINY = dict(size=3, num_objects=2, delay=0, max_steps=6)  # K = 2: caption-blind 1/2
+
+
+def test_the_recurrent_agent_learns_a_small_memory_room_above_the_caption_blind_rate(load_example):
+    example = load_example('memory_task')
+    result = example.run(True, 0, cpu_seconds=THRESHOLD_BUDGET, envs=8, episodes=100, room=TINY)
+    assert result['success'] >= RECURRENT_THRESHOLD, result['success']
+
+
+def test_the_example_writes_its_curve_and_runs_and_refuses_bad_arguments(load_example, tmp_path, capsys):
+    example = load_example('memory_task')
+    out, runs = tmp_path / 'curve.png', tmp_path / 'runs.json'
+    example.main(['--cpu-seconds', '3', '--seeds', '0', '--baseline-seeds', '1', '--jobs', '1', '--envs', '2',
+                  '--episodes', '2', '--out', str(out), '--json', str(runs)])
+    assert cv2.imread(str(out)).shape == (480, 800, 3)
+    written = json.loads(runs.read_text())
+    assert written['environment']['id'] == MEMORY_ID and written['cpu_seconds_budget'] == 3
+    assert [(r['memory'], r['seed']) for r in written['runs']] == [(True, 0), (False, 1)]
+    assert all(r['cpu_seconds'] >= 3 and r['steps'] > 0 and 0 <= r['success'] <= 1 for r in written['runs'])
+    assert 'caption-blind rate 1/K = 33.3%' in capsys.readouterr().out
+    for bad in (['--cpu-seconds', '0'], ['--jobs', '0'], ['--out', 'curve.jpg']):
+        with pytest.raises(SystemExit):
+            example.main(bad)
