@@ -148,6 +148,18 @@ def plot(path: str, runs: list[dict], blind: float) -> None:
         raise OSError(f'OpenCV could not write {path!r}')
 
 
+def write(args: argparse.Namespace, runs: list[dict]) -> None:
+    """The runs so far as JSON (`--json`), their curves thinned to about 100 points."""
+    if not args.json:
+        return
+    Path(args.json).write_text(json.dumps(dict(
+        environment=dict(id=MEMORY_ID, **MEMORY_KWARGS, shaping=SHAPING), agent=AGENT, envs=args.envs,
+        cpu_seconds_budget=args.cpu_seconds,
+        note='one process per run, TensorFlow/NumPy/OpenCV on one thread; cpu_seconds is the process CPU '
+             'time (the quiet-machine equivalent of wall time), beside the wall time and the load average',
+        runs=[dict(r, curve=r['curve'][::max(1, len(r['curve']) // 100)]) for r in runs]), indent=1) + '\n')
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description='recurrent vs memoryless PPO on CaptionRoomMemory-v0')
     parser.add_argument('--cpu-seconds', type=float, default=600.0, help='training budget per run (process CPU)')
@@ -159,21 +171,32 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument('--episodes', type=int, default=200, help='evaluation episodes per run')
     parser.add_argument('--out', default='memory_task.png', help='learning-curve PNG')
     parser.add_argument('--json', default=None, help='also write the runs to this JSON file')
+    parser.add_argument('--from-json', default=None, help='train nothing: the table and PNG of runs written before')
     args = parser.parse_args(argv)
     if min(args.steps, args.envs, args.episodes, args.jobs) < 1 or args.cpu_seconds <= 0:
         parser.error('--cpu-seconds, --steps, --envs, --episodes and --jobs must be positive')
     if not args.out.lower().endswith('.png'):
         parser.error(f'--out must end with .png; received {args.out!r}')
 
-    jobs = [(memory, seed, args.cpu_seconds, args.envs, args.episodes, args.steps)
-            for memory, seeds in ((True, args.seeds), (False, args.baseline_seeds)) for seed in seeds]
-    if args.jobs == 1:
-        runs = [run(*job) for job in jobs]
-    else:  # independent single-threaded processes, at most `--jobs` at a time
+    recurrent = [(True, seed) for seed in args.seeds]
+    baseline = [(False, seed) for seed in args.baseline_seeds]
+    order = recurrent[:1] + baseline[:1] + recurrent[1:] + baseline[1:]  # the first pair compares at once
+    jobs = [(memory, seed, args.cpu_seconds, args.envs, args.episodes, args.steps) for memory, seed in order]
+    runs: list[dict] = []
+    if args.from_json:
+        runs = json.loads(Path(args.from_json).read_text())['runs']
+    elif args.jobs == 1:
+        for job in jobs:
+            runs.append(run(*job))
+            write(args, runs)
+    else:  # independent single-threaded processes, at most `--jobs` at a time; each run saved as it ends
         os.environ.update(THREADS)
         context = multiprocessing.get_context('spawn')
         with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=1) as pool:
-            runs = list(pool.map(run, *zip(*jobs)))
+            for future in concurrent.futures.as_completed([pool.submit(run, *job) for job in jobs]):
+                runs.append(future.result())
+                write(args, runs)
+    runs.sort(key=lambda r: (not r['memory'], r['seed']))
     blind = 1 / MEMORY_KWARGS['num_objects']
     print(f"{'agent':28s} seed    steps  CPU-s  wall-s  steps/CPU-s  update steps/CPU-s  success")
     for r in runs:
@@ -181,16 +204,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"{name:28s} {r['seed']:4d} {r['steps']:8d} {r['cpu_seconds']:6.0f} {r['wall_seconds']:7.0f} "
               f"{r['steps_per_cpu_second']:12.0f} {r['steps'] / max(r['update_cpu_seconds'], 1e-9):19.0f} "
               f"{100 * r['success']:7.1f}%")
-    print(f'caption-blind rate 1/K = {100 * blind:.1f}%; success over {args.episodes} fresh episodes per run')
+    print(f"caption-blind rate 1/K = {100 * blind:.1f}%; success over {runs[0]['episodes']} fresh episodes per run")
     plot(args.out, runs, blind)
     print(f'wrote {args.out}')
-    if args.json:
-        Path(args.json).write_text(json.dumps(dict(
-            environment=dict(id=MEMORY_ID, **MEMORY_KWARGS, shaping=SHAPING), agent=AGENT, envs=args.envs,
-            cpu_seconds_budget=args.cpu_seconds,
-            note='one process per run, TensorFlow/NumPy/OpenCV on one thread; cpu_seconds is the process CPU '
-                 'time (the quiet-machine equivalent of wall time), beside the wall time and the load average',
-            runs=[dict(r, curve=r['curve'][::max(1, len(r['curve']) // 100)]) for r in runs]), indent=1) + '\n')
+    if args.json and not args.from_json:
+        write(args, runs)
         print(f'wrote {args.json}')
     return runs
 

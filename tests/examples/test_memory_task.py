@@ -8,13 +8,18 @@ import pytest
 
 from modalbridge.envs import MEMORY_ID
 
-TINY = dict(size=3, num_objects=2, delay=0, max_steps=6)  # K = 2: caption-blind 1/2
+TINY = dict(size=3, num_objects=2, delay=0, max_steps=6)  # K = 2: without memory at most 1/2
 
 
 def test_the_recurrent_agent_learns_a_small_memory_room_above_the_caption_blind_rate(load_example):
+    """The example's agent (lr 2e-3) on a 3x3 room with 2 objects, a fixed seed and a budget of steps (not
+    CPU time, which varies): measured 0.86 after 60,000 steps, training success 0.8 at 43,000; a memoryless
+    agent cannot pass 1/2 (tests/envs/test_caption_room_memory.py)."""
     example = load_example('memory_task')
-    result = example.run(True, 0, cpu_seconds=THRESHOLD_BUDGET, envs=8, episodes=100, room=TINY)
-    assert result['success'] >= RECURRENT_THRESHOLD, result['success']
+    result = example.run(True, 0, cpu_seconds=600, steps=48_000, envs=16, episodes=100, room=TINY,
+                         agent=dict(learning_rate=2e-3))
+    assert result['steps'] >= 48_000  # the step budget ended the run, not the CPU guard
+    assert result['success'] >= 0.65, result['success']
 
 
 def test_the_example_writes_its_curve_and_runs_and_refuses_bad_arguments(load_example, tmp_path, capsys):
