@@ -23,7 +23,11 @@ state in the evaluation, TensorForce-style::
     actions, internals = agent.act(states, internals=internals, independent=True)
 
 It prints a table, writes the learning curves (success of the last 200
-training episodes vs CPU-seconds, each run) to a PNG and the runs to JSON.
+training episodes vs CPU-seconds, each run) to a PNG and the runs to JSON
+(each run as it ends; ``--from-json`` redraws the table and PNG from it).
+
+Measured (``--cpu-seconds 300``, the README's table): with the LSTM core
+91.0%, 92.0% and 89.5% (seeds 0-2), without it 23.0% (1/K = 33.3%).
 """
 
 from __future__ import annotations

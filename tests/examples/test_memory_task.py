@@ -33,6 +33,9 @@ def test_the_example_writes_its_curve_and_runs_and_refuses_bad_arguments(load_ex
     assert [(r['memory'], r['seed']) for r in written['runs']] == [(True, 0), (False, 1)]
     assert all(r['cpu_seconds'] >= 3 and r['steps'] > 0 and 0 <= r['success'] <= 1 for r in written['runs'])
     assert 'caption-blind rate 1/K = 33.3%' in capsys.readouterr().out
+    again = tmp_path / 'again.png'
+    assert example.main(['--from-json', str(runs), '--out', str(again)]) == written['runs']  # trains nothing
+    assert cv2.imread(str(again)).shape == (480, 800, 3) and 'PPO without memory' in capsys.readouterr().out
     for bad in (['--cpu-seconds', '0'], ['--jobs', '0'], ['--out', 'curve.jpg']):
         with pytest.raises(SystemExit):
             example.main(bad)
