@@ -9,7 +9,7 @@ Four forms, as DESIGN.md fixes them::
                  combine='concat', layers=[dict(type='dense', size=128)])
     network=lambda inputs: ...                       # fn(dict of Keras tensors) -> tensor
 
-``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None, rnn=None)``)
+``'auto'`` (also ``dict(type='auto', size=64, depth=2, patch=None, rnn=None, rnn_at='torso')``)
 encodes images (rank 3) by convolutions, token sequences (discrete int
 vectors) by embedding + LSTM, discrete scalars by embedding, other numbers
 and bools as floats, concatenates the encodings and adds a dense torso of
@@ -26,14 +26,16 @@ dict of inputs to one embedding.
 Memory across steps: an ``lstm`` or ``gru`` layer applied to one vector
 per step (``[dict(type='dense', size=32), dict(type='lstm', size=64)]``),
 or ``dict(type='auto', rnn=64)`` (an LSTM of 64 after the dense torso, as
-TensorForce's AutoNetwork's `rnn`), is a recurrent cell whose state is the
-policy's core state: carried from one act to the next per environment,
-restarted where an episode starts (`Policy`). On a sequence within one
-step (a caption's tokens after an embedding) the same types stay ordinary
-sequence layers. Any layer following Keras's RNN-cell protocol plugs in the
-same way: a `state_size` (a list of sizes), ``call(inputs, states) ->
-(output, new_states)`` and optionally ``get_initial_state(batch_size)``
-(zeros otherwise)::
+TensorForce's AutoNetwork's `rnn`; with ``rnn_at='context'``, on the
+encoding of the states beside the image instead, its output the FiLM
+context: an instruction seen once is kept and modulates every later frame),
+is a recurrent cell whose state is the policy's core state: carried from
+one act to the next per environment, restarted where an episode starts
+(`Policy`). On a sequence within one step (a caption's tokens after an
+embedding) the same types stay ordinary sequence layers. Any layer
+following Keras's RNN-cell protocol plugs in the same way: a `state_size`
+(a list of sizes), ``call(inputs, states) -> (output, new_states)`` and
+optionally ``get_initial_state(batch_size)`` (zeros otherwise)::
 
     >>> from modalbridge.bridges import plugins
     >>> from modalbridge.bridges.specs import as_specs
@@ -96,6 +98,7 @@ else:
 
 LAYER_TYPES = ('dense', 'conv2d', 'pool2d', 'flatten', 'embedding', 'lstm', 'gru', 'dropout', 'activation')
 COMBINE = ('concat', 'multiply', 'sum')
+RNN_AT = ('torso', 'context')
 TEXT_STATE = ("state {name!r} is text ({spec}); networks take numbers: add "
               "dict(type='tokenize', vocabulary=[...] or corpus=[...]) to its preprocessing")
 
@@ -395,9 +398,12 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
         depth = integer('network (auto): depth', options.pop('depth', 2), minimum=0)
         patch = options.pop('patch', None)
         rnn = options.pop('rnn', None)
+        rnn_at = options.pop('rnn_at', 'torso')
         if options:
             raise ConfigError(f"network (auto): unknown option(s) {sorted(options)}; "
-                              "expected 'size', 'depth', 'patch', 'rnn'")
+                              "expected 'size', 'depth', 'patch', 'rnn', 'rnn_at'")
+        if rnn_at not in RNN_AT:
+            raise ConfigError(f'network (auto): rnn_at: expected one of {list(RNN_AT)}; received {rnn_at!r}')
         if rnn is not None:
             rnn = integer('network (auto): rnn (LSTM size)', rnn, minimum=1)
             if core is None:
@@ -410,18 +416,26 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
             if patch is not None and patch > min(states[state].shape[:2]):
                 raise ConfigError(f'network (auto): patch {patch} is larger than the image {state!r} '
                                   f'of shape {states[state].shape}')
-        if len(images) == 1 and len(states) > 1:
+        film_used = len(images) == 1 and len(states) > 1
+        if rnn is not None and rnn_at == 'context' and not film_used:
+            raise ConfigError("network (auto): rnn_at='context' puts the LSTM on the FiLM context, which needs "
+                              f'one image beside other states; the states are {list(states)}')
+        if film_used:
             # One image with other states (a caption, say): the others modulate the image's maps.
             others = [auto_encoder(state, spec, inputs[state]) for state, spec in states.items()
                       if state != images[0]]
-            output = film(image_maps(states[images[0]], inputs[images[0]], patch, activation=None),
-                          _combine(others, 'concat', 'network'))
+            maps = image_maps(states[images[0]], inputs[images[0]], patch, activation=None)
+            context = _combine(others, 'concat', 'network')
+            if rnn is not None and rnn_at == 'context':
+                context = core.apply(layers.LSTMCell(rnn), context)
+                core.cell_inputs.append(maps)  # read after the cell too: computed per step, outside the unroll
+            output = film(maps, context)
         else:
             encoded = [auto_encoder(state, spec, inputs[state], patch) for state, spec in states.items()]
             output = _combine(encoded, 'concat', 'network')
         for _ in range(depth):
             output = layers.Dense(size, activation='tanh')(output)
-        if rnn is not None:
+        if rnn is not None and rnn_at == 'torso':
             assert core is not None  # made with rnn
             output = core.apply(layers.LSTMCell(rnn), output)
     elif isinstance(network, (list, tuple)):

@@ -21,12 +21,15 @@ if ID not in gymnasium.registry:
                        max_episode_steps=None)
 
 MEMORY_ID = 'modalbridge/CaptionRoomMemory-v0'
+#: the memory variant's setting, as measured in examples/memory_task.py (each one a keyword to override)
+MEMORY_KWARGS = dict(memory=True, delay=1, size=4, num_objects=3, max_steps=12)
 if MEMORY_ID not in gymnasium.registry:
     gymnasium.register(MEMORY_ID, entry_point='modalbridge.envs.caption_room:CaptionRoom',
-                       max_episode_steps=None, kwargs=dict(memory=True))
+                       max_episode_steps=None, kwargs=MEMORY_KWARGS)
 
 __all__ = [
     'MEMORY_ID',
+    'MEMORY_KWARGS',
     'CaptionRoom',
     'ID',
 ]

@@ -28,9 +28,21 @@ grey, so directions to objects read the same wherever the agent stands
 `render()` always shows the whole room.
 
 With ``memory=True`` (registered as ``modalbridge/CaptionRoomMemory-v0``)
-the caption is shown only in the first observation of an episode (the one
-`reset` returns) and is empty afterwards: an agent must remember it, and
-one without memory is back to caption-blind (at most 1/K).
+an episode starts with a cue: the first observation (the one `reset`
+returns) holds the caption over a black image, the next `delay`
+observations are black with an empty caption, and the actions taken on
+these 1 + `delay` observations change nothing (no move, reward 0, not
+counted in `max_steps`); then the room appears, the caption stays empty,
+and the episode goes on as above. The agent must carry the caption from the
+first observation to the room. A memoryless agent (whose action depends on
+the current observation only) cannot beat the caption-blind rate 1/K: the
+only observation that depends on the target comes before anything it does
+can have an effect, and from the room on, what it sees depends on the layout
+and on its own actions, never on the target; so which object it reaches
+first is independent of the target, which is drawn uniformly among the K
+objects, independently of the layout, and success is at most 1/K (1/3 with
+the registered K = 3). (A stack of the last 2 + `delay` frames is memory
+too; so is the shaping reward, for a learner, not for the policy.)
 
 Layouts, colours, shapes and the target are random per episode and follow
 the `reset` seed. ``info['success']`` says whether the target was reached.
@@ -49,6 +61,7 @@ import numpy as np
 from gymnasium import spaces
 
 from modalbridge.bridges import arguments
+from modalbridge.bridges.errors import ConfigError
 
 COLOURS = {'red': (220, 40, 40), 'green': (40, 200, 60), 'blue': (50, 90, 230), 'yellow': (230, 210, 40)}
 SHAPES = ('ball', 'box', 'key', 'triangle')
@@ -83,7 +96,7 @@ class CaptionRoom(gymnasium.Env):
 
     def __init__(self, size: int = 5, cell: int = 5, num_objects: int = 3, max_steps: int = 20,
                  swap_caption: bool = False, shaping: float = 0.0, view: str = 'egocentric',
-                 render_mode: str | None = None, memory: bool = False):
+                 render_mode: str | None = None, memory: bool = False, delay: int | None = None):
         size = arguments.integer('CaptionRoom: size', size, minimum=3, maximum=16)
         cell = arguments.integer('CaptionRoom: cell', cell, minimum=5)
         num_objects = arguments.integer('CaptionRoom: num_objects', num_objects, minimum=2,
@@ -93,6 +106,10 @@ class CaptionRoom(gymnasium.Env):
         shaping = arguments.number('CaptionRoom: shaping', shaping)
         view = arguments.choice('CaptionRoom: view', view, VIEWS)
         self.memory = arguments.boolean('CaptionRoom: memory', memory)
+        if delay is not None and not self.memory:
+            raise ConfigError(f'CaptionRoom: delay: applies only with memory=True (the cue phase); received {delay!r}')
+        self.delay = arguments.integer('CaptionRoom: delay', 1 if delay is None else delay, minimum=0) \
+            if self.memory else 0
         render_mode = arguments.choice('CaptionRoom: render_mode', render_mode, (None, 'rgb_array'))
         self.size, self.cell, self.num_objects, self.max_steps = size, cell, num_objects, max_steps
         self.swap_caption, self.shaping, self.render_mode = swap_caption, float(shaping), render_mode
@@ -123,6 +140,8 @@ class CaptionRoom(gymnasium.Env):
         colour, shape = self.objects[named][1]
         self.caption = CAPTION.format(colour=colour, shape=shape)
         self.named, self.t = named, 0
+        self.cue = 1 + self.delay if self.memory else 0  # observations left before the room appears
+        self._first = True
         self._background = self._draw_objects()
         if self.view == 'egocentric':
             self._canvas = self._wall_canvas()
@@ -132,6 +151,10 @@ class CaptionRoom(gymnasium.Env):
         move = int(action['move'] if isinstance(action, dict) else action)
         if not 0 <= move < 4:
             raise ValueError(f'move must be 0..3; received {move}')
+        self._first = False
+        if self.cue:  # the cue phase: the action changes nothing
+            self.cue -= 1
+            return self._observation(), 0.0, False, False, dict(success=False, reached=None)
         before = self._distance()
         row, column = self.agent
         row = min(max(row + MOVES[move][0], 0), self.size - 1)
@@ -162,6 +185,9 @@ class CaptionRoom(gymnasium.Env):
         return image
 
     def _observation(self) -> dict[str, Any]:
+        caption = self.caption if self._first or not self.memory else ''
+        if self.cue:
+            return {'image': np.zeros(self.observation_space['image'].shape, np.uint8), 'caption': caption}
         if self.view == 'egocentric':
             # the room inside a wall margin (drawn once per episode), cut so that the agent's cell is the
             # centre cell: one copy of the window, not a padded copy of the whole room per step
@@ -171,7 +197,6 @@ class CaptionRoom(gymnasium.Env):
             self._mark(image, self.size - 1, self.size - 1)
         else:
             image = self._room()
-        caption = '' if self.memory and self.t > 0 else self.caption
         return {'image': image, 'caption': caption}
 
     def _room(self) -> np.ndarray:

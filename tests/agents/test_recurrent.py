@@ -302,3 +302,40 @@ def test_the_unrolled_log_probs_and_values_of_a_rollout_equal_those_recorded_whi
     log_prob, value, recorded_log_prob, recorded_value = agent.checked
     np.testing.assert_allclose(log_prob, recorded_log_prob, atol=1e-5)
     np.testing.assert_allclose(value, recorded_value, atol=1e-5)
+
+
+IMAGE_CAPTION = dict(image=dict(type='int', shape=(4, 4, 3), num_values=256),
+                     caption=dict(type='int', shape=(3,), num_values=5))
+CONTEXT = dict(type='auto', patch=2, rnn=4, rnn_at='context', size=8, depth=1)
+
+
+def test_a_core_on_the_film_context_keeps_a_caption_seen_once_and_trains_as_the_whole_model_unrolled():
+    policy = Policy(IMAGE_CAPTION, CHOICE, network=CONTEXT, num_envs=2, seed=0)
+    assert policy.recurrent and policy._encoder is not None  # the image maps join the cell's input outside the unroll
+    rng, steps = np.random.default_rng(0), 4
+    states = dict(image=tf.constant(rng.integers(256, size=(steps, 2, 4, 4, 3)), tf.int64),
+                  caption=tf.constant(np.where(np.arange(steps)[:, None, None] == 0, rng.integers(1, 5, (steps, 2, 3)),
+                                               0), tf.int64))  # the caption at the first step only
+    samples = {'action': tf.constant(rng.integers(2, size=(steps * 2,)))}
+    core = {k: tf.constant(v) for k, v in policy.initial_state(2).items()}
+    first = tf.constant(np.eye(steps, 2, dtype=bool))  # env 1 restarts at step 1
+    split = policy.evaluate(states, samples, False, core, first)
+    encoder, policy._encoder = policy._encoder, None
+    whole = policy.evaluate(states, samples, False, core, first)
+    policy._encoder = encoder
+    for a, b in zip(split, whole):
+        np.testing.assert_allclose(a, b, atol=1e-5)  # images up to 255: larger sums
+    # the caption shown at step 0 changes the policy at step 2, where the caption is empty
+    other = dict(states, caption=tf.concat([states['caption'][:1] % 4 + 1, states['caption'][1:]], 0))
+    changed = policy.evaluate(other, samples, False, core, tf.zeros((steps, 2), tf.bool))[0]
+    same = policy.evaluate(states, samples, False, core, tf.zeros((steps, 2), tf.bool))[0]
+    assert not np.array_equal(np.reshape(changed, (steps, 2))[2], np.reshape(same, (steps, 2))[2])
+
+
+@pytest.mark.parametrize('network, message', [
+    (dict(CONTEXT, rnn_at='caption'), "rnn_at: expected one of \\['torso', 'context'\\]"),
+    (dict(type='auto', rnn=4, rnn_at='context'), 'needs one image beside other states')])
+def test_a_core_on_the_context_is_refused_where_there_is_no_film_context(network, message):
+    states = IMAGE_CAPTION if network.get('patch') else VECTOR
+    with pytest.raises(ConfigError, match=message):
+        networks.build(as_specs(states), network, memory=True)
