@@ -427,6 +427,7 @@ def build(states: Mapping[str, Spec], network: Any = 'auto', name: str = 'networ
             maps = image_maps(states[images[0]], inputs[images[0]], patch, activation=None)
             context = _combine(others, 'concat', 'network')
             if rnn is not None and rnn_at == 'context':
+                assert core is not None  # made with rnn
                 context = core.apply(layers.LSTMCell(rnn), context)
                 core.cell_inputs.append(maps)  # read after the cell too: computed per step, outside the unroll
             output = film(maps, context)

@@ -115,6 +115,7 @@ class CaptionRoom(gymnasium.Env):
         self.swap_caption, self.shaping, self.render_mode = swap_caption, float(shaping), render_mode
         self.view = view
         pixels = (2 * size - 1 if view == 'egocentric' else size) * cell
+        self._image_shape = (pixels, pixels, 3)
         self.observation_space = spaces.Dict({
             'image': spaces.Box(0, 255, (pixels, pixels, 3), np.uint8),
             'caption': spaces.Text(max_length=40, min_length=0 if self.memory else 1, charset=CHARSET)})
@@ -187,7 +188,7 @@ class CaptionRoom(gymnasium.Env):
     def _observation(self) -> dict[str, Any]:
         caption = self.caption if self._first or not self.memory else ''
         if self.cue:
-            return {'image': np.zeros(self.observation_space['image'].shape, np.uint8), 'caption': caption}
+            return {'image': np.zeros(self._image_shape, np.uint8), 'caption': caption}
         if self.view == 'egocentric':
             # the room inside a wall margin (drawn once per episode), cut so that the agent's cell is the
             # centre cell: one copy of the window, not a padded copy of the whole room per step
