@@ -13,12 +13,13 @@ TINY = dict(size=3, num_objects=2, delay=0, max_steps=6)  # K = 2: without memor
 
 def test_the_recurrent_agent_learns_a_small_memory_room_above_the_caption_blind_rate(load_example):
     """The example's agent (lr 2e-3) on a 3x3 room with 2 objects, a fixed seed and a budget of steps (not
-    CPU time, which varies): measured 0.86 after 60,000 steps, training success 0.8 at 43,000; a memoryless
+    CPU time, which varies): measured 0.86 after 60,000 steps, training success 0.8 at 43,000 (a 48,000-step
+    budget failed 0.65 once in the suite: TF's threaded kernels make runs of one seed differ); a memoryless
     agent cannot pass 1/2 (tests/envs/test_caption_room_memory.py)."""
     example = load_example('memory_task')
-    result = example.run(True, 0, cpu_seconds=600, steps=48_000, envs=16, episodes=100, room=TINY,
+    result = example.run(True, 0, cpu_seconds=600, steps=64_000, envs=16, episodes=100, room=TINY,
                          agent=dict(learning_rate=2e-3))
-    assert result['steps'] >= 48_000  # the step budget ended the run, not the CPU guard
+    assert result['steps'] >= 64_000  # the step budget ended the run, not the CPU guard
     assert result['success'] >= 0.65, result['success']
 
 
