@@ -69,6 +69,7 @@ def ours(task: str, seed: int, budget: int) -> dict:
     import numpy as np
 
     from modalbridge.agents import A2C, DQN, PPO, TD3, Runner
+    from modalbridge.agents.evaluation import evaluate
     from modalbridge.bridges import GymBridge, VectorEnvironment
 
     if task == 'ppo_cartpole':
@@ -109,9 +110,8 @@ def ours(task: str, seed: int, budget: int) -> dict:
         row['solved'] = bool(solved_at)
         row.update(solved_at)
     else:
-        evaluation = Runner(agent, GymBridge('Pendulum-v1'), seed=10_000).run(episodes=10, evaluate=True,
-                                                                              progress=False)
-        row['evaluation'] = float(np.mean(evaluation.episode_returns))
+        # the deterministic policy on 10 fresh episodes (episode k reset with seed 10,000 + k, as peers_sb3.py)
+        row['evaluation'] = float(np.mean(evaluate(agent, GymBridge('Pendulum-v1'), episodes=10, seed=10_000).returns))
     return row
 
 
@@ -170,6 +170,7 @@ def _median(values: list[float]) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--seed-list', default=None, help='comma-separated seeds instead of 0 .. --seeds - 1')
     parser.add_argument('--rows', default=','.join(ROWS))
     parser.add_argument('--core', type=int, default=0)
     parser.add_argument('--sb3-python', default='/work/sb3venv/bin/python')
@@ -200,9 +201,10 @@ def main() -> None:
     if not Path(args.sb3_python).exists():
         parser.error(f'--sb3-python {args.sb3_python!r} does not exist (see the module docstring)')
     budgets = dict(BUDGETS, ppo_pendulum=args.ppo_pendulum_budget)
+    seeds = [int(seed) for seed in args.seed_list.split(',')] if args.seed_list else list(range(args.seeds))
     runs, load = [], []
     for task in rows:
-        for seed in range(args.seeds):
+        for seed in seeds:
             order = ('ours', 'sb3') if seed % 2 == 0 else ('sb3', 'ours')  # rotating order
             for side in order:
                 load.append(os.getloadavg()[0])
