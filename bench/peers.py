@@ -1,7 +1,9 @@
 """Ours vs Stable-Baselines3, same seeds, same core: CPU-time and wall-time ratios.
 
-    python bench/peers.py [--seeds 3] [--rows ppo_cartpole,a2c_cartpole,dqn_cartpole,td3_pendulum,ppo_pendulum]
+    python bench/peers.py [--seeds 3 | --seed-list 0,2] [--rows ppo_cartpole,a2c_cartpole,dqn_cartpole,td3_pendulum,ppo_pendulum]
                           [--core 0] [--sb3-python /work/sb3venv/bin/python] [--ppo-pendulum-budget 100000]
+                          [--out peers] [--keep]          # --keep: add these rows to an existing results file
+    python bench/peers.py --merge peers-a peers-b --out peers   # rows measured in separate runs (two cores)
 
 The peer runs in its own virtual environment (never this project's
 dependency, never in CI)::
