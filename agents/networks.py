@@ -55,6 +55,12 @@ optionally ``get_initial_state(batch_size)`` (zeros otherwise)::
     >>> sorted(model.core_initial), model.core_initial['network_core0']
     (['network_core0'], array([1., 1., 1., 1.], dtype=float32))
 
+Arguments a layer dict does not name above go to the Keras layer as they
+are (``activation``, ``kernel_initializer`` by Keras name, ...). A dense
+layer also takes ``kernel_initializer='orthogonal', gain=2 ** 0.5``:
+Stable-Baselines3's MLP initialisation, in plain values that load in safe
+mode (`examples/cartpole_ppo.py` declares its torso so).
+
 A declaration kept in a JSON file is read once, by value, with
 `declaration(path)`; `build` never reads files, so a checkpoint holding a
 declaration means the same thing wherever it is loaded. A dotted layer
@@ -108,6 +114,17 @@ def _regularizer(config: dict[str, Any]):
     return keras.regularizers.L2(l2) if l2 else None
 
 
+def _kernel_initializer(config: dict[str, Any]) -> Any:
+    """`kernel_initializer` (a Keras name, default 'glorot_uniform'); with ``'orthogonal'`` a `gain`
+    (Stable-Baselines3 and CleanRL initialise their MLPs with ``orthogonal, gain=sqrt(2)``)."""
+    name = config.pop('kernel_initializer', 'glorot_uniform')
+    if 'gain' not in config:
+        return name
+    if name != 'orthogonal':
+        raise ConfigError(f"gain: only with kernel_initializer='orthogonal'; received kernel_initializer={name!r}")
+    return keras.initializers.Orthogonal(number('gain', config.pop('gain'), minimum=0, inclusive=False))
+
+
 def _size(config: dict[str, Any], key: str = 'size', default: Any = KeyError) -> int:
     if key not in config and default is KeyError:
         raise KeyError(key)
@@ -148,7 +165,7 @@ def make_layer(config: Mapping[str, Any], spec: Spec | None = None, safe_mode: b
         if kind == 'dense':
             return layers.Dense(_size(config), activation=config.pop('activation', 'tanh'),
                                 use_bias=config.pop('bias', True), kernel_regularizer=_regularizer(config),
-                                **config)
+                                kernel_initializer=_kernel_initializer(config), **config)
         if kind == 'conv2d':
             return layers.Conv2D(_size(config), _window(config, 'window', 3), strides=_window(config, 'stride', 1),
                                  padding=config.pop('padding', 'valid'), activation=config.pop('activation', 'relu'),

@@ -8,8 +8,8 @@
 3. A2C and PPO (RL Zoo settings, examples/cartpole_ppo.py) on CartPole-v1
    with 8 environments, per seed: environment steps and wall seconds until
    the mean of the last 10 episodes reaches 475, and steps per second.
-   Peers (Stable-Baselines3, zoo settings, measured on this machine type):
-   A2C about 13 s and 80k steps at about 6,000 steps/s; PPO 21.5k steps, 6.4 s.
+   The comparison with Stable-Baselines3 (same seeds, same core, CPU time)
+   is bench/peers.py.
 Writes bench/results/agents.json.
 """
 
@@ -30,7 +30,8 @@ import tensorflow as tf  # noqa: E402
 
 from modalbridge.agents import A2C, PPO, Runner  # noqa: E402
 
-PPO_ZOO = dict(n_steps=32, batch_size=256, epochs=20, gae_lambda=0.8, discount=0.98,
+PPO_ZOO = dict(network=[dict(type='dense', size=64, activation='tanh', kernel_initializer='orthogonal',
+                            gain=2 ** 0.5)] * 2, n_steps=32, batch_size=256, epochs=20, gae_lambda=0.8, discount=0.98,
                learning_rate=dict(type='linear', initial=1e-3, final=0.0, timesteps=100_000),
                clip_range=dict(type='linear', initial=0.2, final=0.0, timesteps=100_000))
 from modalbridge.bridges import GymBridge, VectorEnvironment  # noqa: E402
@@ -101,16 +102,13 @@ def main() -> None:
     print(table(ppo_runs, ['agent', 'seed', 'solved', 'steps', 'seconds', 'steps_per_second']))
     summary = dict(median_seconds=statistics.median(r['seconds'] for r in runs),
                    median_steps=statistics.median(r['steps'] for r in runs),
-                   median_steps_per_second=statistics.median(r['steps_per_second'] for r in runs),
-                   peer=dict(name='Stable-Baselines3 A2C (zoo)', seconds=13, steps=80_000, steps_per_second=6000))
+                   median_steps_per_second=statistics.median(r['steps_per_second'] for r in runs))
     print(f"\nmedian time-to-475: {summary['median_seconds']} s, {summary['median_steps']} steps, "
-          f"{summary['median_steps_per_second']} steps/s (peer: 13 s, 80k steps, 6,000 steps/s)")
+          f"{summary['median_steps_per_second']} steps/s (vs Stable-Baselines3: bench/peers.py)")
     summary['ppo'] = dict(median_seconds=statistics.median(r['seconds'] for r in ppo_runs),
                           median_steps=statistics.median(r['steps'] for r in ppo_runs),
-                          solved=all(r['solved'] for r in ppo_runs),
-                          peer=dict(name='Stable-Baselines3 PPO (zoo)', seconds=6.4, steps=21_500))
-    print(f"PPO median time-to-475: {summary['ppo']['median_seconds']} s, {summary['ppo']['median_steps']} steps "
-          '(peer: 6.4 s, 21.5k steps)')
+                          solved=all(r['solved'] for r in ppo_runs))
+    print(f"PPO median time-to-475: {summary['ppo']['median_seconds']} s, {summary['ppo']['median_steps']} steps")
     print('wrote', write('agents', runs + ppo_runs, forward=forward, act_latency=latency, summary=summary))
 
 

@@ -1,19 +1,19 @@
 """Off-policy benchmarks, one run: DQN on CartPole-v1 and TD3 on Pendulum-v1, per seed.
 
-    python bench/offpolicy.py [--seeds 3] [--only dqn|td3] [--dqn-settings nstep|zoo]
+    python bench/offpolicy.py [--seeds 3] [--only dqn|td3] [--dqn-settings decay|zoo|nstep]
 
-1. DQN with examples/cartpole_dqn.py's settings (rl-baselines3-zoo's
-   CartPole-v1 entry, `zoo`, or the same with 3-step returns, `nstep`; 50k-step budget): environment steps and wall seconds until the mean
-   return of the last 10 episodes reaches 475, per seed (`solved` false when
-   the budget ran out first).
+1. DQN with examples/cartpole_dqn.py's settings (`decay`, the default:
+   rl-baselines3-zoo's CartPole-v1 entry with the learning rate decayed
+   linearly to 0 over the budget; `zoo`: the entry as it is; `nstep`: with
+   3-step returns; 50k-step budget): environment steps and wall seconds
+   until the mean return of the last 10 episodes reaches 475, per seed
+   (`solved` false when the budget ran out first).
 2. TD3 (examples/pendulum_td3.py, 30k steps): the deterministic policy's
    mean return on 10 fresh episodes (target >= -250) and wall seconds.
 
-Pinned to one core, one thread per library. The issue's peers are
-Stable-Baselines3's DQN and TD3 with the same settings, in the same run;
-SB3 is not a dependency of this project, so the peer columns stay empty
-unless it is installed (then add the runs here). Writes
-bench/results/offpolicy.json.
+Pinned to one core, one thread per library. The comparison with
+Stable-Baselines3's DQN and TD3 (zoo settings, same seeds, same core, CPU
+and wall time) is bench/peers.py. Writes bench/results/offpolicy.json.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, default=3)
     parser.add_argument('--only', choices=('dqn', 'td3'), default=None)
-    parser.add_argument('--dqn-settings', choices=('nstep', 'zoo'), default='nstep')
+    parser.add_argument('--dqn-settings', choices=('decay', 'zoo', 'nstep'), default='decay')
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error('--seeds must be positive')

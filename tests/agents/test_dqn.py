@@ -112,6 +112,19 @@ def test_several_environments_and_prioritized_replay_update():
     assert len(agent.memory) == 30 + 6  # ten steps of three environments, two episode ends each
 
 
+def test_a_learning_rate_schedule_sets_each_update_s_rate_at_its_timestep():
+    """examples/cartpole_dqn.py's default decays the rate linearly to 0 over the budget."""
+    agent = DQN(VECTOR, TWO, **dict(SMALL, learning_rate=dict(type='linear', initial=1e-2, final=0.0,
+                                                              timesteps=10)))
+    rates = []
+    for _ in range(12):
+        drive(agent, 1)
+        if agent.updates and (not rates or rates[-1][0] != agent.updates):
+            rates.append((agent.updates, agent.timesteps, float(agent.optimizer.learning_rate.numpy())))
+    assert [t for _, t, _ in rates] == list(range(4, 13))   # first_update=4, one update per timestep
+    assert [r for _, _, r in rates] == pytest.approx([1e-2 * max(0.0, 1 - t / 10) for _, t, _ in rates])
+
+
 def test_config_round_trips_through_json_and_checkpoints(tmp_path):
     config = DQNConfig(**dict(SMALL, exploration=dict(type='EpsilonDecay', kwargs=dict(epsilon_timesteps=1e3)),
                               learning_rate=dict(type='linear', initial=1e-3, final=1e-4, timesteps=1000),

@@ -303,3 +303,29 @@ def test_states_whose_keras_input_names_collide_are_refused():
 def test_no_states_is_refused():
     with pytest.raises(ConfigError, match='at least one state'):
         networks.build(as_specs({}))
+
+
+def test_dense_orthogonal_kernels_take_a_gain_in_plain_values_that_load_in_safe_mode():
+    """Stable-Baselines3's MLP initialisation: orthogonal, gain sqrt(2) (examples/cartpole_ppo.py)."""
+    speed = as_specs(dict(speed=dict(type='float', shape=(3,))))
+    layer = dict(type='dense', size=8, activation='tanh', kernel_initializer='orthogonal', gain=2 ** 0.5)
+    model = networks.build(speed, json.loads(json.dumps([layer, dict(layer)])), safe_mode=True)
+    first, second = [w.numpy() for w in model.weights if w.path.endswith('kernel')]
+    assert np.allclose(first @ first.T, 2 * np.eye(3), atol=1e-5)    # (3, 8): orthogonal rows of norm sqrt(2)
+    assert np.allclose(second.T @ second, 2 * np.eye(8), atol=1e-5)  # (8, 8)
+    plain = networks.build(speed, [dict(type='dense', size=8, kernel_initializer='orthogonal')])
+    kernel = [w.numpy() for w in plain.weights if w.path.endswith('kernel')][0]
+    assert np.allclose(kernel @ kernel.T, np.eye(3), atol=1e-5)       # Keras's own name: gain 1
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (dict(gain=2.0), "gain: only with kernel_initializer='orthogonal'; received kernel_initializer='glorot_uniform'"),
+    (dict(kernel_initializer='he_normal', gain=2.0), "gain: only with kernel_initializer='orthogonal'"),
+    (dict(kernel_initializer='orthogonal', gain=0.0), 'gain: expected a finite number > 0'),
+    (dict(kernel_initializer='orthogonal', gain=True), 'gain'),
+    (dict(kernel_initializer='orthogonal', gain=float('nan')), 'gain'),
+])
+def test_a_gain_without_orthogonal_kernels_or_out_of_range_is_a_config_error(arguments, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        networks.build(as_specs(dict(speed=dict(type='float', shape=(3,)))),
+                       [dict(type='dense', size=8, **arguments)])
