@@ -14,8 +14,10 @@ values are categories, not intensities, so the declared stack one-hot
 encodes each channel with its own width (11 objects, 6 colours, 3 states:
 BabyAI's per-channel embedding) and tokenizes the mission; the agent holds
 that stack, so it acts on raw states here, in evaluation and once loaded.
-The network is 'auto': convolutions over the grid, FiLM-modulated by the
-mission's LSTM encoding and the direction, then a dense torso.
+The network is 'auto' with ``patch=1`` (one feature vector per grid cell,
+by 1x1 convolutions), FiLM-modulated by the mission's LSTM encoding and the
+direction, then a dense torso over the 49 cells; 3x3 convolutions learn as
+well per step at 2.4x the update cost.
 
 The episode succeeds when the agent says `done` facing-adjacent to the named
 object (reward ``1 - 0.9 * steps / 180``); `done` elsewhere or `toggle`
@@ -58,7 +60,7 @@ VOCABULARY = ['go', 'to', 'the', 'a', 'door', 'key', 'ball', 'box', *COLOR_NAMES
 GRID_IDS = [len(OBJECT_TO_IDX), len(COLOR_NAMES), len(STATE_TO_IDX)]  # 11 objects, 6 colours, 3 door states
 PREPROCESSING = dict(image=[dict(type='one_hot', num_values=GRID_IDS)],
                      mission=[dict(type='tokenize', length=6, vocabulary=VOCABULARY)])
-AGENT = dict(network=dict(type='auto', size=128), shared_network=True, n_steps=128, batch_size=256, epochs=4,
+AGENT = dict(network=dict(type='auto', size=128, patch=1), shared_network=True, n_steps=128, batch_size=256, epochs=4,
              learning_rate=1e-3, entropy_coef=0.01, gae_lambda=0.95, discount=0.99, clip_range=0.2,
              max_grad_norm=0.5)
 PUBLISHED = {'A2C, RGB views, 5 min (this machine)': 0.26, 'PyTorch PPO, 5 min (this machine)': 0.69}
@@ -133,8 +135,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f'{backend} in {cpu:.0f} CPU-s ({history.timesteps / cpu:,.0f} steps per CPU-s), {wall:.0f} s wall, '
           f'load average {os.getloadavg()[0]:.2f}')
     path = agent.save(os.path.join(args.out, 'agent'))
-    curve = (history.plot(os.path.join(args.out, 'learning_curve.png'), title=f'PPO on {args.env}, seed {args.seed}')
-             if history.episodes else None)
+    title = f"PPO {args.env.split('-', 1)[-1].removesuffix('-v0')} s{args.seed}"  # short: the legend follows
+    curve = history.plot(os.path.join(args.out, 'learning_curve.png'), title=title) if history.episodes else None
     envs.close()
 
     seed = 1_000_000 + args.seed * 10_000

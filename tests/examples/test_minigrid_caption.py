@@ -76,3 +76,12 @@ def test_without_minigrid_the_example_says_which_extra_to_install():
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "this example needs minigrid: pip install -e '.[minigrid]'" in done.stderr
+
+
+def test_ppo_learns_to_go_to_the_named_object_within_40k_steps(example, tmp_path):
+    # measured: 84.8% after 40,960 steps (18 CPU-s on EnvPool), random 12.1%; seed 0 reaches 0.98 mean
+    # return after ~66k steps (README). EnvPool when installed, else minigrid's Python (slower, same task)
+    result = example.main(['--steps', '40960', '--envs', '16', '--episodes', '256', '--seed', '0',
+                           '--out', str(tmp_path)])
+    assert result['random']['success'] < 0.2
+    assert result['ppo']['success'] >= 0.6, result['ppo']
