@@ -16,10 +16,11 @@ BabyAI's per-channel embedding) and tokenizes the mission; the agent holds
 that stack, so it acts on raw states here, in evaluation and once loaded.
 The network is 'auto' with ``patch=1`` (one feature vector per grid cell,
 by 1x1 convolutions), FiLM-modulated by the mission's LSTM encoding and the
-direction, then a dense torso over the 49 cells; 3x3 convolutions learn as
-well per step at 2.4x the update cost.
+direction, then a dense torso over the 49 cells ('auto''s default 3x3
+convolutions cost 2.4x more per update and reached 70% success after 76k
+steps in a 60 CPU-s probe, where this one is at 0.98 mean return).
 
-The episode succeeds when the agent says `done` facing-adjacent to the named
+The episode succeeds when the agent says `done` on a cell beside (4-neighbour of) the named
 object (reward ``1 - 0.9 * steps / 180``); `done` elsewhere or `toggle`
 ends it with nothing, so success is a positive return.
 
