@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,15 @@ def test_ppo_learns_to_go_to_the_named_object_within_40k_steps(example, tmp_path
                            '--out', str(tmp_path)])
     assert result['random']['success'] < 0.2
     assert result['ppo']['success'] >= 0.6, result['ppo']
+
+
+@pytest.mark.parametrize('env, published', [
+    ('MiniGrid-GoToObject-6x6-N2-v0', r'PyTorch PPO, 5 min \(this machine\) +69\.0% *\n'),
+    ('MiniGrid-GoToDoor-5x5-v0', r'SB3 zoo PPO, 5M steps {28} +0\.525\n'),
+])
+def test_the_table_shows_the_figure_published_for_that_environment(example, tmp_path, capsys, env, published):
+    example.main(['--env', env, '--steps', '32', '--envs', '2', '--episodes', '2', '--backend', 'minigrid',
+                  '--out', str(tmp_path)])
+    out = capsys.readouterr().out
+    assert re.search(published, out), out
+    assert ('SB3 zoo' in out) == (env == 'MiniGrid-GoToDoor-5x5-v0')
