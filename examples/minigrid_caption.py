@@ -2,7 +2,8 @@
 
     pip install -e '.[minigrid]'            # EnvPool too, for the fast path: pip install -e '.[envpool]'
     python examples/minigrid_caption.py [--env MiniGrid-GoToObject-6x6-N2-v0] [--budget 300] [--steps N]
-                                        [--seed S] [--envs E] [--episodes 1000] [--backend envpool|minigrid]
+                                        [--seed S] [--envs E] [--episodes 1000] [--anneal]
+                                        [--backend auto|envpool|minigrid]
                                         [--out runs/minigrid_caption]
 
 MiniGrid's observation is a Dict of a partial egocentric view, the agent's
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--envs', type=int, default=16)
     parser.add_argument('--episodes', type=int, default=1000, help='evaluation episodes')
+    parser.add_argument('--anneal', action='store_true',
+                        help='decay the learning rate linearly to 0 over --steps (for step budgets: GoToDoor)')
     parser.add_argument('--backend', choices=('auto', 'envpool', 'minigrid'), default='auto',
                         help='auto: EnvPool when installed and it has the task, else minigrid')
     parser.add_argument('--out', default=os.path.join('runs', 'minigrid_caption'),
@@ -136,6 +139,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     envs = make_envs(args.env, args.envs, backend, args.seed)
     config = dict(AGENT, batch_size=min(AGENT['batch_size'], AGENT['n_steps'] * args.envs))
+    if args.anneal:
+        config['learning_rate'] = dict(type='linear', initial=AGENT['learning_rate'], final=0.0,
+                                       timesteps=args.steps)
     agent = PPO(envs.states, envs.actions, preprocessing=PREPROCESSING, num_envs=args.envs, seed=args.seed, **config)
     runner = Runner(agent, envs, seed=args.seed)
     cpu, wall = time.process_time(), time.perf_counter()

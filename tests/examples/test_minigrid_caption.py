@@ -98,3 +98,11 @@ def test_the_table_shows_the_figure_published_for_that_environment(example, tmp_
     out = capsys.readouterr().out
     assert re.search(published, out), out
     assert ('SB3 zoo' in out) == (env == 'MiniGrid-GoToDoor-5x5-v0')
+
+
+def test_anneal_decays_the_learning_rate_linearly_to_zero_over_the_steps(example, tmp_path):
+    result = example.main(['--anneal', '--steps', '32', '--envs', '2', '--episodes', '2', '--backend', 'minigrid',
+                           '--out', str(tmp_path)])
+    rate = result['agent'].config.learning_rate
+    assert rate.value(0) == pytest.approx(example.AGENT['learning_rate']) and rate.value(32) == 0.0
+    assert Agent.load(result['path']).config.learning_rate.to_dict() == rate.to_dict()
