@@ -24,6 +24,7 @@ import numpy as np
 from modalbridge.bridges.arguments import boolean, integer
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.batch import BatchedEnvironment
 from modalbridge.bridges.vector import VectorEnvironment
 
 
@@ -87,7 +88,7 @@ def evaluate(agent: Any, env: Any, episodes: int, deterministic: bool = True, se
         raise ConfigError(f'evaluate: success must be a function success(info) -> bool; received {success!r}')
     if isinstance(env, (list, tuple)):
         env = VectorEnvironment(list(env))
-    if isinstance(env, VectorEnvironment):
+    if isinstance(env, BatchedEnvironment):  # a VectorEnvironment, an EnvPoolBridge, ...
         stack = _stack(env, preprocessing, env.num_envs)
         return _vector(agent, env, episodes, deterministic, seed, success, stack)
     if isinstance(env, Environment):

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from modalbridge.bridges.arguments import boolean, integer, number
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.batch import BatchedEnvironment
 from modalbridge.bridges.vector import VectorEnvironment
 
 TENSORBOARD_MISSING = ("Runner: summary_dir needs the tensorboard package "
@@ -155,7 +156,7 @@ class Runner:
 
     def _setup(self, agent: Any, environment: Any, seed: int | None, summary_dir: str | None, window: int,
                preprocessing: Any) -> None:
-        if not isinstance(environment, VectorEnvironment):
+        if not isinstance(environment, BatchedEnvironment):  # a VectorEnvironment, an EnvPoolBridge, ...
             raise ConfigError(f'Runner: expected an Environment, a VectorEnvironment or a list of environments; '
                               f'received {type(environment).__name__}')
         if seed is not None:
@@ -340,7 +341,7 @@ class Runner:
 def _factories(environment: Any) -> bool:
     """Whether `environment` is a factory or a non-empty list of factories (not environments)."""
     items = environment if isinstance(environment, (list, tuple)) else [environment]
-    return bool(items) and all(callable(item) and not isinstance(item, (Environment, VectorEnvironment))
+    return bool(items) and all(callable(item) and not isinstance(item, (Environment, BatchedEnvironment))
                                for item in items)
 
 

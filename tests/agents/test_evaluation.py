@@ -188,3 +188,11 @@ def test_a_recurrent_agent_is_evaluated_with_its_memory_carried_and_restarted_pe
     calls.clear()
     evaluate(agent, VectorEnvironment([GymBridge('CartPole-v1') for _ in range(2)]), episodes=2, seed=0)
     assert all(internals['policy_network_core0'].shape[0] == 2 for internals in calls if internals)
+
+
+def test_evaluates_on_an_envpool_batch_with_a_fixed_share_per_environment():
+    pytest.importorskip('envpool')
+    from modalbridge.bridges import EnvPoolBridge
+    env = EnvPoolBridge('CartPole-v1', num_envs=2, seed=0)
+    result = evaluate(RandomAgent(env.states, env.actions, parallel=2, seed=0), env, episodes=5, seed=3)
+    assert result.episodes == 5 and result.returns == tuple(float(n) for n in result.lengths)

@@ -239,3 +239,13 @@ def test_off_a_terminal_only_one_line_per_period_is_printed(capsys):
     Runner(RandomAgent(env.states, env.actions), env).run(timesteps=300, log_every=3600)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith('300/300 steps  return 3.00')
+
+
+def test_runs_on_an_envpool_batch_as_on_any_vector_environment():
+    pytest.importorskip('envpool')
+    from modalbridge.bridges import EnvPoolBridge
+    env = EnvPoolBridge('CartPole-v1', num_envs=3, seed=0)
+    history = Runner(RandomAgent(env.states, env.actions, parallel=3, seed=0), env, seed=0).run(
+        episodes=6, progress=False)
+    assert history.episodes >= 6 and all(1 <= length <= 500 for length in history.episode_lengths)
+    assert history.episode_returns == [float(length) for length in history.episode_lengths]  # CartPole: 1 a step
