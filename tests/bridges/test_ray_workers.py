@@ -223,7 +223,7 @@ class TestOnALocalRay:
         with pytest.raises(ResetNeeded, match='closed'):
             envs.reset()
 
-    def test_ctrl_c_while_waiting_stops_every_actor_and_says_so(self):
+    def test_ctrl_c_while_waiting_stops_every_actor_and_says_so(self, ctrl_c):
         envs = VectorEnvironment([Slow, Slow], backend='ray', workers=2)
         envs.reset()
         pids = envs._workers.pids

@@ -282,7 +282,7 @@ class Slow(Ticks):
         return super()._execute(actions)
 
 
-def test_ctrl_c_in_worker_mode_closes_the_environment_with_a_clear_message():
+def test_ctrl_c_in_worker_mode_closes_the_environment_with_a_clear_message(ctrl_c):
     envs = VectorEnvironment([Slow, Slow], processes=True, workers=2)
     pids = envs._workers.pids
     envs.reset()
@@ -307,7 +307,7 @@ class Interrupted(Ticks):
         return super()._execute(actions)
 
 
-def test_ctrl_c_in_process_asks_for_a_reset_then_works():
+def test_ctrl_c_in_process_asks_for_a_reset_then_works(ctrl_c):
     envs = VectorEnvironment([Ticks(length=9), Interrupted(length=9)])
     envs.reset()
     envs.execute({'action': [0, 0]})
