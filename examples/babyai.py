@@ -33,22 +33,25 @@ for _variable in ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_T
     os.environ.setdefault(_variable, '1')  # one thread: the budget is one process's CPU time
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from modalbridge.agents import PPO, RandomAgent, Runner  # noqa: E402
-from modalbridge.agents.evaluation import evaluate  # noqa: E402
-from modalbridge.bridges import GymBridge, VectorEnvironment  # noqa: E402
 
 try:
-    import gymnasium
     import minigrid  # noqa: F401 - registers the BabyAI-* ids
     from minigrid.core.constants import COLOR_NAMES, OBJECT_TO_IDX, STATE_TO_IDX
 except ImportError:
     raise SystemExit("this example needs minigrid: pip install -e '.[minigrid]'") from None
+
+# The environments, the backend choice and the success measure are minigrid_caption's (examples/ is no package).
+_spec = importlib.util.spec_from_file_location('minigrid_caption', Path(__file__).with_name('minigrid_caption.py'))
+_minigrid_caption = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_minigrid_caption)
+has_envpool, make_envs, measure = _minigrid_caption.has_envpool, _minigrid_caption.make_envs, _minigrid_caption.measure
 
 VOCABULARY = ['go', 'to', 'the', 'a', 'door', 'key', 'ball', 'box', *COLOR_NAMES]
 PREPROCESSING = dict(image=[dict(type='one_hot', num_values=[len(OBJECT_TO_IDX), len(COLOR_NAMES),
@@ -57,27 +60,6 @@ PREPROCESSING = dict(image=[dict(type='one_hot', num_values=[len(OBJECT_TO_IDX),
 AGENT = dict(shared_network=True, n_steps=128, batch_size=256, epochs=4, learning_rate=1e-3, entropy_coef=0.01,
              gae_lambda=0.95, discount=0.99, clip_range=0.2, max_grad_norm=0.5)
 PUBLISHED = {'BabyAI 1.1 baselines, ~5 h': '0.97-0.99'}
-
-
-def has_envpool(env_id: str) -> bool:
-    try:
-        import envpool
-    except ImportError:
-        return False
-    return env_id in envpool.list_all_envs()
-
-
-def make_envs(env_id: str, count: int, backend: str, seed: int) -> Any:
-    if backend == 'envpool':
-        from modalbridge.bridges import EnvPoolBridge
-        return EnvPoolBridge(env_id, num_envs=count, seed=seed)
-    return VectorEnvironment([GymBridge(gymnasium.make(env_id)) for _ in range(count)])
-
-
-def measure(agent: Any, envs: Any, episodes: int, seed: int) -> dict[str, float]:
-    result = evaluate(agent, envs, episodes, deterministic=False, seed=seed)
-    returns = np.asarray(result.returns)
-    return dict(success=float(np.mean(returns > 0)), reward=float(returns.mean()), length=result.mean_length)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
