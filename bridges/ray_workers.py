@@ -35,7 +35,7 @@ import numpy as np
 from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
-from modalbridge.bridges.workers import build_share, specs_of
+from modalbridge.bridges.workers import build_share, specs_of, split
 
 START_TIMEOUT = 60.0  # seconds an actor may take to start, whatever the timeout= of the steps
 RAY_MISSING = "VectorEnvironment: backend='ray' needs the ray package (pip install 'modalbridge[ray]')"
@@ -142,12 +142,7 @@ class RayWorkers:
             ray.init(num_cpus=workers, include_dashboard=False, logging_level='WARNING')
         self.num_envs, self.timeout, self.max_restarts = len(factories), timeout, max_restarts
         self.failure: str | None = None
-        size, extra = divmod(len(factories), workers)
-        self.shares, start = [], 0
-        for index in range(workers):
-            stop = start + size + (index < extra)
-            self.shares.append(range(start, stop))
-            start = stop
+        self.shares = split(len(factories), workers)
         self.restarts = [0] * workers
         self.max_episode_timesteps: int | None = None
         self._last: dict[str, np.ndarray] | None = None

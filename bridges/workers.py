@@ -67,6 +67,17 @@ def specs_of(env: Environment) -> tuple[dict, dict]:
     return {k: to_dict(v) for k, v in env.states.items()}, {k: to_dict(v) for k, v in env.actions.items()}
 
 
+def split(count: int, workers: int) -> list[range]:
+    """The consecutive shares of `count` environments among `workers`, the first ones one larger."""
+    size, extra = divmod(count, workers)
+    shares, start = [], 0
+    for index in range(workers):
+        stop = start + size + (index < extra)
+        shares.append(range(start, stop))
+        start = stop
+    return shares
+
+
 def build_share(factories: Sequence[Callable[[], Environment]], first: int) -> list[Environment]:
     """The environments of one worker's share (global indices from `first`), all with the same specs."""
     envs: list[Environment] = []
@@ -224,12 +235,7 @@ class Workers:
         self.states, self.actions, specs = probe.states, probe.actions, specs_of(probe)
         probe.close()
         self.shared = _Shared(self.states, self.num_envs)
-        size, extra = divmod(len(factories), workers)
-        self.shares, start = [], 0
-        for index in range(workers):
-            stop = start + size + (index < extra)
-            self.shares.append(range(start, stop))
-            start = stop
+        self.shares = split(len(factories), workers)
         by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the forking thread
         self.processes, self.connections = [], []
         for index, share in enumerate(self.shares):
