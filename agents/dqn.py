@@ -44,9 +44,9 @@ import numpy as np
 import tensorflow as tf
 
 from modalbridge.agents import networks, schedules
-from modalbridge.agents.agent import Agent
 from modalbridge.agents.config import AgentConfig
 from modalbridge.agents.exploration import Exploration
+from modalbridge.agents.off_policy import OffPolicyAgent
 from modalbridge.agents.replay import ReplayMemory
 from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError
@@ -139,7 +139,7 @@ def huber(x: tf.Tensor, delta: float) -> tf.Tensor:
     return tf.where(absolute <= delta, 0.5 * tf.square(x), delta * (absolute - 0.5 * delta))
 
 
-class DQN(Agent):
+class DQN(OffPolicyAgent):
     """Double DQN over `num_envs` environments (see the module docstring); its keyword
     arguments are `DQNConfig`'s fields, or `config=` a whole `DQNConfig`.
 
@@ -239,22 +239,6 @@ class DQN(Agent):
         return {name: value[0] for name, value in q.items()} if single else q
 
     # -- observing and learning -----------------------------------------------
-
-    def _observe(self, reward, terminal, final_states):
-        if self._pending is None:
-            raise ConfigError('observe: call act() before each observe()')
-        (states, actions), self._pending = self._pending, None
-        self.memory.add(states, actions, reward, terminal, final_states)
-        self.exploration.episode_start(terminal != 0)
-        h = self.config
-        if self.timesteps < max(h.first_update, h.batch_size):
-            return False
-        before = max(self.timesteps - reward.shape[0], h.first_update - 1, 0)
-        rounds = self.timesteps // h.update_frequency - before // h.update_frequency
-        if rounds <= 0 or (not self.gradient_steps.numpy() and not self.memory.complete()):
-            return False  # (n-step windows may still be open at first_update)
-        self._update(rounds * h.repeat_update)
-        return True
 
     def _update(self, steps: int) -> None:
         h = self.config
