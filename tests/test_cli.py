@@ -78,6 +78,17 @@ def test_a_bad_configuration_exits_2_with_one_line_naming_the_entry(tmp_path):
     assert not (tmp_path / 'runs').exists()
 
 
+@pytest.mark.parametrize('agent, message', [
+    (dict(n_steps=8), r"^config\['agent'\]: expected exactly one of \['agent', 'type'\] naming the agent"),
+    (dict(agent='ppo', learning_rat=1e-3), r"^config\['agent'\]\['learning_rat'\]: unknown option"),
+])
+def test_the_agents_errors_are_placed_under_its_entry(agent, message, tmp_path):
+    config = cli.RunConfig.from_dict(dict(RUN, agent=agent, out=str(tmp_path)))
+    with pytest.raises(ConfigError, match=message):
+        cli.train(config, progress=False)
+    assert not (tmp_path / 'agent').exists()
+
+
 def test_training_stops_at_the_time_limit_and_still_saves(tmp_path):
     config = cli.RunConfig.from_dict(dict(RUN, steps=1_000_000, minutes=1e-4, out=str(tmp_path)))
     result = cli.train(config, progress=False)
