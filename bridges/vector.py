@@ -64,7 +64,10 @@ class VectorEnvironment(BatchedEnvironment):
     `workers` processes or Ray actors (default: one per CPU core, at most
     one per environment) each step a share of the environments; `timeout`
     bounds every wait for them, in seconds; `max_restarts` bounds how many
-    times a dead Ray worker is restarted. `preprocessing` (a NumPy stack
+    times a dead Ray worker is restarted. ``parent_share=True`` (processes
+    only) steps the first share of the environments in this process while
+    the `workers` step theirs (default `workers`: one per core but one), so
+    no core waits on the pipes: on 2 cores, one worker plus this process. `preprocessing` (a NumPy stack
     declaration, as for `Preprocessed`) preprocesses every sub-environment's
     states where it runs (in its worker), so `states` are the stack's output
     specs.
@@ -76,7 +79,8 @@ class VectorEnvironment(BatchedEnvironment):
 
     def __init__(self, envs: Sequence[EnvironmentLike], max_episode_timesteps: int | None = None,
                  processes: bool = False, workers: int | None = None, timeout: float = 60.0,
-                 backend: str | None = None, max_restarts: int = 2, preprocessing: Any = None):
+                 backend: str | None = None, max_restarts: int = 2, preprocessing: Any = None,
+                 parent_share: bool = False):
         if not isinstance(envs, (list, tuple)) or not envs:
             raise ConfigError('VectorEnvironment: expected a non-empty list of environments or factories')
         if preprocessing is not None:
@@ -94,6 +98,10 @@ class VectorEnvironment(BatchedEnvironment):
             raise ConfigError(f'VectorEnvironment: processes=True contradicts backend={backend!r}; '
                               'give backend= alone')
         self.backend = backend
+        parent_share = arguments.boolean('VectorEnvironment: parent_share', parent_share)
+        if parent_share and backend != 'processes':
+            raise ConfigError(f"VectorEnvironment: parent_share=True needs backend='processes'; "
+                              f'received backend={backend!r}')
         self.timeout = arguments.number('VectorEnvironment: timeout', timeout, minimum=0, inclusive=False)
         max_restarts = arguments.integer('VectorEnvironment: max_restarts', max_restarts, minimum=0)
         self._workers: Any = None
@@ -105,15 +113,19 @@ class VectorEnvironment(BatchedEnvironment):
             if any(isinstance(env, Environment) or not callable(env) for env in envs):
                 raise ConfigError(f'VectorEnvironment: {"processes=True" if backend == "processes" else "backend=" + repr(backend)} '
                                   'needs zero-argument factories, not environments (each worker builds its own)')
-            count = (min(len(envs), os.cpu_count() or 1) if workers is None else
-                     arguments.integer('VectorEnvironment: workers', workers, minimum=1, maximum=len(envs)))
+            if parent_share and len(envs) < 2:
+                raise ConfigError('VectorEnvironment: parent_share=True needs at least 2 environments '
+                                  f'(one share here, one in a worker); received {len(envs)}')
+            count = (max(1, min(len(envs), os.cpu_count() or 1) - parent_share) if workers is None else
+                     arguments.integer('VectorEnvironment: workers', workers, minimum=1,
+                                       maximum=len(envs) - parent_share))
             factories = cast('list[Callable[[], Environment]]', list(envs))  # checked just above
             if backend == 'ray':
                 from modalbridge.bridges.ray_workers import RayWorkers
                 self._workers = RayWorkers(factories, count, self.timeout, max_restarts)
             else:
                 from modalbridge.bridges.workers import Workers
-                self._workers = Workers(factories, count, self.timeout)
+                self._workers = Workers(factories, count, self.timeout, parent_share)
             self.envs: list[Environment] = []
             self._states = types.MappingProxyType(self._workers.states)
             self._actions = types.MappingProxyType(self._workers.actions)

@@ -28,6 +28,7 @@ import numpy as np
 from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
+from modalbridge.bridges.memory import retain_freed_memory
 from modalbridge.bridges.specs import is_text, to_dict
 
 PR_SET_PDEATHSIG = 1
@@ -168,6 +169,7 @@ def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], shar
     """A worker's loop: build the environments, then answer (command, argument) messages."""
     first = share.start
     _exit_with_parent(parent, by_prctl)
+    retain_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         envs = build_share(factories, first)
@@ -189,8 +191,15 @@ def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], shar
             break
 
 
-def _stop(processes: Sequence[Any], connections: Sequence[Any], polite: bool) -> None:
-    """Asks the workers to close (if `polite`), then terminates and reaps any that remain."""
+def _stop(processes: Sequence[Any], connections: Sequence[Any], polite: bool,
+          local: LocalBatch | None = None) -> None:
+    """Asks the workers to close (if `polite`), then terminates and reaps any that remain; closes the
+    environments stepped in this process (`local`)."""
+    if local is not None:
+        try:
+            local.close()
+        except Exception:  # noqa: BLE001 - closing is best effort: the workers must still be stopped
+            pass
     if polite:
         for connection in connections:
             try:
@@ -222,20 +231,36 @@ class Workers:
     >>> workers.close()
     """
 
-    def __init__(self, factories: Sequence[Callable[[], Environment]], workers: int, timeout: float):
+    def __init__(self, factories: Sequence[Callable[[], Environment]], workers: int, timeout: float,
+                 parent_share: bool = False):
         self.num_envs, self.timeout = len(factories), timeout
         self.failure: str | None = None
-        try:
-            probe = factories[0]()  # the specs, to lay out the shared memory before the workers start
-        except Exception as error:  # noqa: BLE001 - the user's factory
-            raise EnvironmentFailure(f'VectorEnvironment: envs[0]() failed: {type(error).__name__}: {error}',
-                                     error) from error
-        if not isinstance(probe, Environment):
-            raise ConfigError(f'VectorEnvironment: envs[0]() returned a {type(probe).__name__}, not an Environment')
+        self.local: LocalBatch | None = None
+        shares = split(len(factories), workers + parent_share)
+        if parent_share:  # built here first: its first environment gives the specs
+            try:
+                self.local = LocalBatch(build_share([factories[i] for i in shares[0]], 0))
+            except EnvironmentFailure as error:
+                raise EnvironmentFailure(f'VectorEnvironment: {error}', error.original) from error
+            except Exception as error:  # noqa: BLE001 - the user's factory
+                raise EnvironmentFailure(f'VectorEnvironment: envs[0]() failed: {type(error).__name__}: {error}',
+                                         error) from error
+            probe = self.local.envs[0]
+        else:
+            try:
+                probe = factories[0]()  # the specs, to lay out the shared memory before the workers start
+            except Exception as error:  # noqa: BLE001 - the user's factory
+                raise EnvironmentFailure(f'VectorEnvironment: envs[0]() failed: {type(error).__name__}: {error}',
+                                         error) from error
+            if not isinstance(probe, Environment):
+                raise ConfigError(f'VectorEnvironment: envs[0]() returned a {type(probe).__name__}, '
+                                  'not an Environment')
         self.states, self.actions, specs = probe.states, probe.actions, specs_of(probe)
-        probe.close()
+        if not parent_share:
+            probe.close()
         self.shared = _Shared(self.states, self.num_envs)
-        self.shares = split(len(factories), workers)
+        self.here = shares[0] if parent_share else range(0)  # the share stepped in this process
+        self.shares = shares[1:] if parent_share else shares  # the workers' shares
         by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the forking thread
         self.processes, self.connections = [], []
         for index, share in enumerate(self.shares):
@@ -248,7 +273,7 @@ class Workers:
             theirs.close()
             self.processes.append(process)
             self.connections.append(mine)
-        self._finalizer = weakref.finalize(self, _stop, self.processes, self.connections, False)
+        self._finalizer = weakref.finalize(self, _stop, self.processes, self.connections, False, self.local)
         answers = self._gather('building its environments')
         self.max_episode_timesteps = answers[0][1]
         for index, (theirs, _) in enumerate(answers):
@@ -261,32 +286,90 @@ class Workers:
         return [process.pid for process in self.processes]
 
     def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
-        parts = self.call('reset', [[seeds[i] for i in share] for share in self.shares])
-        return self.shared.take(_concatenate_states(parts))
+        here = len(self.here)
+        self.send('reset', [[seeds[i] for i in share] for share in self.shares])
+        mine = self._here('reset', lambda local: local.reset(seeds[:here]))
+        return self._assemble(mine, self._gather('reset'), 'states')
 
     def execute(self, rows: Sequence[Any]) -> BatchStep:
-        batch = {name: np.stack([row[name] for row in rows]) for name in rows[0]}  # one array a key: cheap to send
-        parts = self.call('execute', [{name: value[share.start:share.stop] for name, value in batch.items()}
-                                      for share in self.shares])
-        step = concatenate([part._replace(info={k: v for k, v in part.info.items() if k != 'final_states'})
+        here = len(self.here)
+        batch = {name: np.stack([row[name] for row in rows[here:]]) for name in rows[0]}  # one array a key
+        self.send('execute', [{name: value[share.start - here:share.stop - here] for name, value in batch.items()}
+                              for share in self.shares])
+        mine = self._here('execute', lambda local: local.execute(rows[:here]))
+        parts = self._gather('execute')
+        shares = list(self.shares)
+        if mine is not None:
+            parts, shares = [mine] + parts, [self.here] + shares
+        step = concatenate([part._replace(states={}, info={k: v for k, v in part.info.items() if k != 'final_states'})
                             for part in parts])
-        states = self.shared.take(step.states)
+        states = self._assemble(None if mine is None else mine.states,
+                                [part.states for part in parts[mine is not None:]], 'states')
         if step.info['final_mask'].any():
-            finals = self.shared.take(_concatenate_states(
-                [part.info.get('final_states', part.states) for part in parts]), 'finals')
-            for part, share in zip(parts, self.shares):
-                if 'final_states' not in part.info:  # its rows are not final: keep them consistent
-                    for name in self.shared.layout:
-                        finals[name][share.start:share.stop] = states[name][share.start:share.stop]
+            # the rows of environments that did not finish hold their states (as in-process); only the
+            # finished ones' rows are copied, from this process's share or from the workers' shared blocks
+            finals = {name: value.copy() for name, value in states.items()}
+            for part, share in zip(parts, shares):
+                if 'final_states' not in part.info:
+                    continue
+                rows_of_share = np.flatnonzero(part.info['final_mask'])
+                rows_of_batch = share.start + rows_of_share
+                for name in finals:
+                    if part is not mine and name in self.shared.layout:
+                        finals[name][rows_of_batch] = self.shared.finals[name][rows_of_batch]
+                    else:
+                        finals[name][rows_of_batch] = part.info['final_states'][name][rows_of_share]
             step.info['final_states'] = finals
         return step._replace(states=states)
 
+    def _here(self, command: str, run: Callable[[LocalBatch], Any]) -> Any:
+        """This process's share (if any), stepped while the workers step theirs. The workers' answers
+        are gathered even when it fails, so that every pipe stays in step."""
+        if self.local is None:
+            return None
+        try:
+            return run(self.local)
+        except EnvironmentFailure:  # as in-process: 'environment i: ...'
+            try:
+                self._gather(command)
+            except EnvironmentFailure:
+                pass  # this share's environments come first: its failure is the one reported
+            raise
+        except BaseException as error:  # interrupted: the workers' answers are lost with the batch
+            self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {command}', raise_=False)
+            raise
+
+    def _assemble(self, mine: dict[str, np.ndarray] | None, rests: Sequence[dict[str, np.ndarray]],
+                  of: str) -> dict[str, np.ndarray]:
+        """The batch: this process's rows (`mine`), the workers' rows from the shared blocks, their text
+        states from `rests`."""
+        if mine is None:
+            return self.shared.take(_concatenate_states(rests), of)
+        here, source = len(self.here), getattr(self.shared, of)
+        out = {}
+        for name in self.shared.order:
+            if name in self.shared.layout:
+                value = np.empty(source[name].shape, source[name].dtype)
+                value[:here] = mine[name]
+                value[here:] = source[name][here:]
+            else:
+                value = np.concatenate([mine[name]] + [rest[name] for rest in rests])
+            out[name] = value
+        return out
+
     def set_max_episode_timesteps(self, limit: int | None) -> None:
         self.call('set_max_episode_timesteps', [limit] * len(self.shares))
+        if self.local is not None:
+            self.local.set_max_episode_timesteps(limit)
         self.max_episode_timesteps = limit
 
     def call(self, command: str, arguments: Sequence[Any]) -> list[Any]:
         """Sends each worker its argument and gathers the answers (EnvironmentFailure on any error)."""
+        self.send(command, arguments)
+        return self._gather(command)
+
+    def send(self, command: str, arguments: Sequence[Any]) -> None:
+        """Sends each worker its argument (`_gather` collects the answers)."""
         if self.failure is not None:
             raise EnvironmentFailure(self.failure)
         try:
@@ -298,7 +381,6 @@ class Workers:
         except BaseException as error:  # interrupted while sending: some workers have the command, some not
             self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {command}', raise_=False)
             raise
-        return self._gather(command)
 
     def _gather(self, what: str) -> list[Any]:
         answers: list[Any] = [None] * len(self.connections)
@@ -339,13 +421,13 @@ class Workers:
         """Stops every worker; this and every later call raise EnvironmentFailure(message)."""
         self.failure = f'{message}; the VectorEnvironment is closed, create a new one'
         self._finalizer.detach()
-        _stop(self.processes, self.connections, polite=False)
+        _stop(self.processes, self.connections, polite=False, local=self.local)
         if raise_:
             raise EnvironmentFailure(self.failure, original)
 
     def close(self) -> None:
         if self._finalizer.detach() is not None:
-            _stop(self.processes, self.connections, polite=True)
+            _stop(self.processes, self.connections, polite=True, local=self.local)
         if self.failure is None:
             self.failure = 'VectorEnvironment: closed'
 

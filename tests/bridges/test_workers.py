@@ -1,0 +1,142 @@
+"""Worker processes with a share stepped in the calling process (`parent_share=True`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modalbridge.bridges import ConfigError, EnvironmentFailure, GymBridge, ResetNeeded, VectorEnvironment
+from modalbridge.bridges.workers import split
+from modalbridge.envs import ID
+
+
+def caption_room() -> GymBridge:
+    return GymBridge(ID, shaping=0.1)
+
+
+def cartpole() -> GymBridge:
+    return GymBridge('CartPole-v1')
+
+
+class FailsAt:
+    """CartPole whose environment `index` (counted per process) raises on its `count`-th step."""
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __call__(self) -> GymBridge:
+        env = GymBridge('CartPole-v1')
+        original, calls = env._execute, [0]
+
+        def execute(actions):
+            calls[0] += 1
+            if calls[0] == self.count:
+                raise RuntimeError('boom')
+            return original(actions)
+        env._execute = execute
+        return env
+
+
+def run(envs: VectorEnvironment, steps: int) -> list:
+    rng = np.random.default_rng(1)
+    out = [envs.reset(seed=3)]
+    for _ in range(steps):
+        actions = {name: rng.integers(spec.minimum, spec.maximum + 1, envs.num_envs)
+                   for name, spec in envs.actions.items()}
+        out.append(envs.execute(actions))
+    return out
+
+
+def assert_same(a, b) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, tuple):  # BatchStep
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize('num_envs, workers', [(5, 1), (6, 2)])
+def test_parent_share_steps_exactly_as_in_process(num_envs, workers):
+    with VectorEnvironment([caption_room] * num_envs) as local, \
+            VectorEnvironment([caption_room] * num_envs, backend='processes', workers=workers,
+                              parent_share=True) as shared:
+        assert shared._workers.here == range(0, split(num_envs, workers + 1)[0].stop)
+        expected, received = run(local, 40), run(shared, 40)
+    assert any(step.info['final_mask'].any() for step in expected[1:])  # final states were compared too
+    for a, b in zip(expected, received):
+        assert_same(a, b)
+
+
+def test_parent_share_with_preprocessing_matches_in_process():
+    declaration = dict(image=[dict(type='normalize')])
+    with VectorEnvironment([caption_room] * 4, preprocessing=declaration) as local, \
+            VectorEnvironment([caption_room] * 4, backend='processes', workers=1, parent_share=True,
+                              preprocessing=declaration) as shared:
+        assert shared.states['image'].dtype == np.float32
+        for a, b in zip(run(local, 25), run(shared, 25)):
+            assert_same(a, b)
+
+
+def test_parent_share_time_limit_reaches_both_sides():
+    with VectorEnvironment([cartpole] * 4, backend='processes', workers=1, parent_share=True,
+                           max_episode_timesteps=3) as envs:
+        envs.reset(seed=0)
+        for _ in range(2):
+            step = envs.execute(dict(action=np.zeros(4, np.int64)))
+            assert not step.info['final_mask'].any()
+        step = envs.execute(dict(action=np.zeros(4, np.int64)))
+        assert step.info['final_mask'].all()
+
+
+def test_failure_in_the_parents_share_names_the_environment_and_keeps_the_workers_in_step():
+    with VectorEnvironment([FailsAt(3), cartpole, cartpole, cartpole], backend='processes', workers=1,
+                           parent_share=True) as envs:
+        envs.reset(seed=0)
+        envs.execute(dict(action=np.zeros(4, np.int64)))
+        envs.execute(dict(action=np.zeros(4, np.int64)))
+        with pytest.raises(EnvironmentFailure, match=r"^environment 0: .*RuntimeError\('boom'\)"):
+            envs.execute(dict(action=np.zeros(4, np.int64)))
+        with pytest.raises(ResetNeeded):
+            envs.execute(dict(action=np.zeros(4, np.int64)))
+        assert envs.reset(seed=0)['state'].shape == (4, 4)  # the pipes answer the next command in order
+        assert envs.execute(dict(action=np.zeros(4, np.int64))).reward.shape == (4,)
+
+
+def test_failure_in_a_worker_is_named_when_the_parent_has_a_share():
+    with VectorEnvironment([cartpole, cartpole, FailsAt(2), cartpole], backend='processes', workers=1,
+                           parent_share=True) as envs:
+        envs.reset(seed=0)
+        envs.execute(dict(action=np.zeros(4, np.int64)))
+        with pytest.raises(EnvironmentFailure, match=r"worker 0, environment 2: .*RuntimeError\('boom'\)"):
+            envs.execute(dict(action=np.zeros(4, np.int64)))
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(parent_share=True), "parent_share=True needs backend='processes'; received backend='local'"),
+    (dict(backend='processes', parent_share=1), 'parent_share'),
+    (dict(backend='processes', workers=4, parent_share=True), 'workers'),
+])
+def test_bad_parent_share_configurations_are_refused(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        VectorEnvironment([cartpole] * 4, **kwargs)
+
+
+def test_parent_share_needs_two_environments():
+    with pytest.raises(ConfigError, match='at least 2 environments'):
+        VectorEnvironment([cartpole], backend='processes', parent_share=True)
+
+
+def test_close_closes_the_parents_share_and_the_workers():
+    envs = VectorEnvironment([cartpole] * 3, backend='processes', workers=1, parent_share=True)
+    processes, local = envs._workers.processes, envs._workers.local
+    envs.close()
+    assert not any(process.is_alive() for process in processes)
+    assert local is not None and all(env._closed for env in local.envs)
