@@ -8,7 +8,8 @@ with the demo's NumPy preprocessing (image normalized, caption tokenized),
 once per round in a rotating order (`common.compare`):
 
 1. environment side only (random actions, preprocessing in the workers):
-   steps/s in-process, 2 worker processes, 1 and 2 Ray actors;
+   steps/s in-process, 2 worker processes, 1 worker process beside a share
+   stepped in this process (``parent_share=True``), 1 and 2 Ray actors;
 2. training (the Runner, synchronous mode: the agent acts on the whole batch
    here, the workers step the environments): steps/s of each backend;
 3. the learner alone (act + observe on a fixed batch, updates included) and
@@ -56,9 +57,9 @@ def caption_room() -> GymBridge:
     return GymBridge(ID, shaping=0.1)
 
 
-def make_envs(backend: str, num_envs: int, workers: int | None) -> VectorEnvironment:
+def make_envs(backend: str, num_envs: int, workers: int | None, parent_share: bool = False) -> VectorEnvironment:
     return VectorEnvironment([caption_room] * num_envs, backend=backend, workers=workers, timeout=300,
-                             preprocessing=PREPROCESSING)
+                             preprocessing=PREPROCESSING, parent_share=parent_share)
 
 
 def make_agent(envs: VectorEnvironment, seed: int = 0):
@@ -66,12 +67,13 @@ def make_agent(envs: VectorEnvironment, seed: int = 0):
     return A2C(envs.states, envs.actions, network=NETWORK, parallel=envs.num_envs, seed=seed, **AGENT)
 
 
-VARIANTS = dict(serial=('local', None), processes_2=('processes', 2), ray_1=('ray', 1), ray_2=('ray', 2))
+VARIANTS = dict(serial=('local', None), processes_2=('processes', 2), processes_1_parent=('processes', 1, True),
+                ray_1=('ray', 1), ray_2=('ray', 2))
 
 
 def environment_side(num_envs: int, rounds: int) -> tuple[list[dict], float]:
     """Steps/s of the environment side alone in every backend; and seconds per env-step in-process."""
-    envs = {name: make_envs(backend, num_envs, workers) for name, (backend, workers) in VARIANTS.items()}
+    envs = {name: make_envs(backend, num_envs, *rest) for name, (backend, *rest) in VARIANTS.items()}
     rng = np.random.default_rng(0)
     some = next(iter(envs.values()))
     batches = [{name: np.stack([specs.sample(spec, rng) for _ in range(num_envs)])
@@ -101,8 +103,8 @@ def training(num_envs: int, rounds: int, steps: int) -> list[dict]:
     from modalbridge.agents import Runner
     runners = {}
     try:
-        for name, (backend, workers) in VARIANTS.items():
-            envs = make_envs(backend, num_envs, workers)
+        for name, (backend, *rest) in VARIANTS.items():
+            envs = make_envs(backend, num_envs, *rest)
             runners[name] = Runner(make_agent(envs), envs, seed=0)
         result = compare({name: (lambda runner=runner: runner.run(timesteps=steps, progress=False))
                           for name, runner in runners.items()}, number=1, rounds=rounds, reference='serial')
