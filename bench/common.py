@@ -31,10 +31,13 @@ THREAD_VARIABLES = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'
 def pin(core: int | None = 0, threads: int = 1) -> None:
     """Pins this process to one core and caps library thread pools (call before heavy imports).
 
-    `core=None` leaves the affinity alone (for multi-core measurements).
+    `core=None` leaves the affinity alone (for multi-core measurements). The environment variable
+    ``BENCH_CORE`` overrides `core` (on some virtual machines core 0 also serves interrupts).
     """
     for variable in THREAD_VARIABLES:
         os.environ.setdefault(variable, str(threads))
+    if core is not None and os.environ.get('BENCH_CORE'):
+        core = int(os.environ['BENCH_CORE'])
     if core is not None and hasattr(os, 'sched_setaffinity'):
         os.sched_setaffinity(0, {core})
 
