@@ -159,8 +159,10 @@ class TFBackend:
                 preprocessor.prepare_tf()
         self._first = tf.Variable(np.ones(num_envs, bool), trainable=False, name='first')
         self._jit = jit_compile
-        self._plans = {name: self._plan(name, chain) for name, chain in chains.items()}
-        self._windows = {key: step for plan in self._plans.values() for kind, key, step in plan if kind == _RING}
+        self._windows: dict[Key, SequenceWindow] = {}
+        self._plans = {name: self._plan(name, chain, fuse=not jit_compile) for name, chain in chains.items()}
+        # For `apply` in a caller's graph, which XLA may compile: no TF kernel that XLA lacks (AreaOfGray).
+        self._portable = {name: self._plan(name, chain, fuse=False) for name, chain in chains.items()}
         self._variables = {key: (tf.Variable(self._windows[key].initial(num_envs), trainable=False),)
                            if key in self._windows else
                            tuple(tf.Variable(value, trainable=False) for value in p.initial_state(num_envs))
@@ -169,21 +171,21 @@ class TFBackend:
                                           tf.string if is_text(input_states[name]) else input_states[name].dtype,
                                           name=name)
                      for name in chains}
-        self.function = tf.function(lambda inputs: self.apply(inputs), input_signature=[signature],
+        self.function = tf.function(lambda inputs: self._apply(inputs, self._plans), input_signature=[signature],
                                     jit_compile=jit_compile or None, reduce_retracing=False)
-        peek = tf.function(lambda inputs: self.apply(inputs, update=False), input_signature=[signature],
+        peek = tf.function(lambda inputs: self._apply(inputs, self._plans, update=False), input_signature=[signature],
                            jit_compile=jit_compile or None)
         # Calling the concrete functions skips tf.function's dispatch (a large part of a call here).
         self._calls = {True: self.function.get_concrete_function(), False: peek.get_concrete_function()}
 
-    def _plan(self, name: str, chain: list[Preprocessor]) -> list[tuple[str, Key | None, Any]]:
+    def _plan(self, name: str, chain: list[Preprocessor], fuse: bool) -> list[tuple[str, Key | None, Any]]:
         """Each plain `sequence` as a `SequenceWindow` (a subclass may step differently), with the
         `normalize` / `scale` steps right before it on small integers run on its output instead;
-        without XLA, `grayscale` then area `image_resize` on uint8 as one `AreaOfGray`."""
+        with `fuse`, `grayscale` then area `image_resize` on uint8 as one `AreaOfGray`."""
         plan: list[tuple[str, Key | None, Any]] = []
         trailing = 0  # how many plain steps end the plan so far
         for index, preprocessor in enumerate(chain):
-            if (not self._jit and index and plan and plan[-1][2] is chain[index - 1]
+            if (fuse and index and plan and plan[-1][2] is chain[index - 1]
                     and AreaOfGray.applies(chain[index - 1], preprocessor)):
                 plan[-1] = (_PLAIN, None, AreaOfGray(chain[index - 1], preprocessor))
             elif type(preprocessor) is Sequence:
@@ -197,7 +199,10 @@ class TFBackend:
                 sequence = preprocessor
                 if start < index:
                     sequence = Sequence(chain[start].input_spec, preprocessor.length, preprocessor.axis)
-                plan.append((_RING, (name, index), SequenceWindow(sequence, tuple(chain[start:index]), pack=not self._jit)))
+                if (name, index) not in self._windows:  # one window (and variable) for both plans
+                    self._windows[(name, index)] = SequenceWindow(sequence, tuple(chain[start:index]),
+                                                                  pack=not self._jit)
+                plan.append((_RING, (name, index), self._windows[(name, index)]))
                 trailing = 0
             elif preprocessor.stateful:
                 plan.append((_STATEFUL, (name, index), preprocessor))
@@ -217,12 +222,15 @@ class TFBackend:
         return outputs
 
     def apply(self, inputs: Mapping[str, Any], update: bool = True, first: Any = None) -> dict[str, Any]:
-        """The computation on batched tensors, in the caller's graph; `first` (a bool tensor per
-        environment) marks more episode starts than the recorded ones."""
+        """The computation on batched tensors, in the caller's graph (XLA-compilable for numeric
+        states); `first` (a bool tensor per environment) marks more episode starts than the recorded ones."""
+        return self._apply(inputs, self._portable, update, first)
+
+    def _apply(self, inputs: Mapping[str, Any], plans: dict, update: bool = True, first: Any = None) -> dict[str, Any]:
         import tensorflow as tf
         outputs = {}
         first = self._first.read_value() if first is None else tf.logical_or(self._first.read_value(), first)
-        for name, plan in self._plans.items():
+        for name, plan in plans.items():
             x = inputs[name]
             for kind, key, step in plan:
                 if kind == _PLAIN:

@@ -145,3 +145,16 @@ def test_a_large_aligned_input_is_shared_not_copied():
     tensor = _tensor(small)
     small[0, 0] = 5
     assert tensor.numpy()[0, 0] == 0  # copied
+
+
+def test_apply_tf_in_a_callers_xla_function_avoids_kernels_xla_lacks():
+    # TF's area kernel (AreaOfGray) has no XLA version: only the stack's own function may use it.
+    import tensorflow as tf
+    plain = Stack(dict(image=image_spec((210, 160, 3))), ATARI, num_envs=2)
+    reference = Stack(dict(image=image_spec((210, 160, 3))), ATARI, num_envs=2)
+    caller = tf.function(lambda x: plain.apply_tf(dict(image=x))['image'], jit_compile=True)
+    for seed in range(3):
+        x = image((2, 210, 160, 3), seed=seed)
+        np.testing.assert_allclose(caller(tf.constant(x)).numpy(), reference(dict(image=x))['image'],
+                                   atol=1.01 / 255, rtol=0)
+    assert not any(isinstance(step, AreaOfGray) for _, _, step in plain._backend._portable['image'])
