@@ -140,8 +140,9 @@ def main() -> None:
         print(f'{task}: bridge / raw EnvPool ' + ', '.join(
             f"{name.split('_vs_')[1]} {value['median']:.3f} [{value['p25']:.3f}, {value['p75']:.3f}]"
             for name, value in figure.items()) + ' (target <= 1.10 over raw EnvPool)')
-    print(f'wrote {write("envpool", rows, figures=figures, envs=args.envs, steps=args.steps, rounds=args.rounds, '
-          f'clocks="wall: time.perf_counter; cpu: time.process_time (this process, all threads)")}')
+    clocks = 'wall: time.perf_counter; cpu: time.process_time (this process, all its threads)'
+    path = write('envpool', rows, figures=figures, envs=args.envs, steps=args.steps, rounds=args.rounds, clocks=clocks)
+    print(f'wrote {path}')
 
 
 if __name__ == '__main__':
