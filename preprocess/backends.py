@@ -296,8 +296,8 @@ def _tensor(value: np.ndarray) -> Any:
     """`value` as a tensor: a large aligned contiguous numeric array is shared through DLPack, not
     copied (a 64-env Atari batch is 6.5 MB), anything else copied by `tf.constant`."""
     import tensorflow as tf
-    if (value.nbytes >= _SHARE_BYTES and value.flags.c_contiguous and value.ctypes.data % _ALIGN == 0
-            and value.dtype.kind in 'biuf'):
+    if (value.nbytes >= _SHARE_BYTES and value.flags.c_contiguous and value.flags.writeable
+            and value.ctypes.data % _ALIGN == 0 and value.dtype.kind in 'biuf'):  # DLPack refuses read-only
         return tf.experimental.dlpack.from_dlpack(value.__dlpack__())
     return tf.constant(value)
 

@@ -147,6 +147,15 @@ def test_a_large_aligned_input_is_shared_not_copied():
     assert tensor.numpy()[0, 0] == 0  # copied
 
 
+def test_a_read_only_input_is_copied():
+    # DLPack refuses to export a read-only array (a BufferError before this was handled)
+    x = aligned((4, 128, 128))
+    x.flags.writeable = False
+    stack = Stack(dict(x=dict(type='int', shape=(128, 128), min_value=0, max_value=255, dtype='uint8')),
+                  ['normalize'], num_envs=4)
+    assert stack(dict(x=x))['x'].shape == (4, 128, 128)
+
+
 def test_apply_tf_in_a_callers_xla_function_avoids_kernels_xla_lacks():
     # TF's area kernel (AreaOfGray) has no XLA version: only the stack's own function may use it.
     import tensorflow as tf
