@@ -367,9 +367,19 @@ class _Direct:
 
 
 def check_batch(spec: Any, name: str, batch: np.ndarray) -> np.ndarray:
-    """A batch of integer actions checked against a discrete spec in one NumPy pass."""
-    if batch.dtype.kind not in 'iu' or batch.shape[1:] != spec.shape:
+    """A batch of actions checked against their spec in a few NumPy passes: integers within the
+    bounds of a discrete spec, finite numbers within the bounds of a continuous one (MuJoCo)."""
+    floating = np.dtype(spec.dtype).kind == 'f'
+    if batch.dtype.kind not in ('iuf' if floating else 'iu') or batch.shape[1:] != spec.shape:
         raise SpecError(name, f'a batch of {describe(spec)}', f'dtype {batch.dtype.name}, shape {batch.shape}')
+    if floating:
+        batch = batch.astype(spec.dtype, copy=False)
+        finite = np.isfinite(batch).reshape(len(batch), -1).all(axis=1)
+        if not finite.all():
+            index = int(np.flatnonzero(~finite)[0])
+            raise SpecError(name, f'finite values, {describe(spec)}', f'{batch[index]!r} for environment {index}')
+    if not isinstance(spec, dm_specs.BoundedArray):
+        return batch.astype(spec.dtype, copy=False)
     if batch.size and batch.min() >= np.max(spec.minimum) and batch.max() <= np.min(spec.maximum):
         return batch.astype(spec.dtype, copy=False)  # all in range: two reductions, not four passes
     bad = (batch < spec.minimum) | (batch > spec.maximum)

@@ -141,7 +141,14 @@ class NumpyBackend:
 
 
 class TFBackend:
-    """Runs the chains as one `tf.function` (concrete, traced once), the memory in TF variables."""
+    """Runs the chains as one `tf.function` (concrete, traced once), the memory in TF variables.
+
+    Each plain `sequence` keeps its last output as its memory (`SequenceWindow`: no transpose, the
+    frames raw with `normalize` / `scale` after it, packed into words without XLA); without XLA,
+    `grayscale` then area `image_resize` on uint8 runs as TF's area kernel (`AreaOfGray`). A large
+    aligned writeable input reaches TF through DLPack, without a copy. `apply` (a caller's graph)
+    uses only XLA-compilable ops.
+    """
 
     name = 'tf'
 

@@ -65,8 +65,9 @@ class ImageResize(Preprocessor):
     ``INTER_AREA`` (each output pixel the overlap-weighted mean of the input
     pixels it covers; for shrinking), ``'bilinear'`` ``INTER_LINEAR`` and
     ``'nearest'`` ``INTER_NEAREST``. The NumPy backend calls `cv2.resize`;
-    the TF backend applies the same separable weights as two matrix
-    products (XLA-compilable): equal on float input (to float32 rounding),
+    the TF backend applies the same separable weights (XLA-compilable):
+    rows as a band of gathers, columns as matrix products, block by block
+    where the weights repeat: equal on float input (to float32 rounding),
     and on integer input equal for integer ratios and nearest, within 1 for
     under 1% of pixels at other area ratios (OpenCV's float accumulation
     order) and for about 13% at other bilinear ratios (OpenCV's 11-bit

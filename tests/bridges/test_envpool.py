@@ -172,3 +172,20 @@ def test_mission_text_is_decoded_only_where_its_bytes_change(env, monkeypatch):
     step = env.execute({'action': np.array([6, 0, 0, 0])})  # 'done' ends environment 0's episode
     assert len(calls) == 5 and step.info['final_states']['mission'][0] == first['mission'][0]
     assert step.states['mission'][1:].tolist() == first['mission'][1:].tolist()
+
+
+def test_continuous_actions_are_checked_finite_and_within_bounds():
+    # check_batch refused every non-integer action before: no continuous-action pool could be stepped
+    with EnvPoolBridge('Pendulum-v1', num_envs=2, seed=0) as env:
+        assert env.actions['action'].dtype.kind == 'f' and env.actions['action'].shape == (1,)
+        env.reset()
+        step = env.execute({'action': np.array([[0.5], [-1.0]])})
+        assert step.reward.shape == (2,) and np.isfinite(step.reward).all()
+        with pytest.raises(SpecError, match=r"finite values.*environment 1"):
+            env.execute({'action': np.array([[0.5], [np.nan]])})
+        with pytest.raises(SpecError, match=r"'action'.*environment 0"):
+            env.execute({'action': np.array([[3.0], [0.0]])})  # bounds are [-2, 2]
+        with pytest.raises(SpecError, match='shape'):
+            env.execute({'action': np.zeros((2, 2))})
+    from modalbridge.bridges import check
+    assert not check(EnvPoolBridge('Pendulum-v1', num_envs=2, seed=0)).failures
