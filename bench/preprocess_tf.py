@@ -23,6 +23,7 @@ bench/results/preprocess-tf[-threadsN].json. The NumPy rows of
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=15)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--envs', type=int, nargs='+', default=[8, 64])
+    parser.add_argument('--name', default='', help='a suffix for the JSON file name')
     args = parser.parse_args()
     pin(core=0 if args.threads == 1 else None, threads=args.threads)
     import cv2
@@ -78,7 +80,12 @@ def main() -> None:
     print(table(rows, ['envs', 'clock', 'pipeline', 'us_per_frame', 'ratio_to_numpy', 'ratio_p25_p75']))
     print('target: tf at 64 envs <= 1.0x the NumPy backend per frame')
     name = 'preprocess-tf' + (f'-threads{args.threads}' if args.threads != 1 else '')
-    print('wrote', write(name, rows, figures=figures, rounds=args.rounds, threads=args.threads,
+    if args.name:
+        name += '-' + args.name
+    # glibc's malloc returns large blocks to the system and faults them back in; its settings change the
+    # TF rows a lot (see the README), so they are part of the conditions.
+    malloc = {key: value for key, value in os.environ.items() if key.startswith('MALLOC_')}
+    print('wrote', write(name, rows, figures=figures, rounds=args.rounds, threads=args.threads, malloc=malloc,
                          clocks='wall: time.perf_counter; cpu: time.process_time (this process, all its threads)'))
 
 

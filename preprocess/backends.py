@@ -33,7 +33,7 @@ from modalbridge.preprocess.temporal import FUSABLE_DTYPES, Sequence, SequenceRi
 Chains = Mapping[str, list[Preprocessor]]
 Key = tuple[str, int]
 _PLAIN, _STATEFUL, _RING = 'plain', 'stateful', 'ring'
-_SHARE_BYTES, _ALIGN = 1 << 16, 64  # inputs handed to TF without a copy: at least 64 KiB, 64-byte aligned
+_SHARE_BYTES, _ALIGN = 1 << 16, 64  # inputs handed to TF through DLPack: at least 64 KiB; 64-byte alignment
 
 
 def stateful(chains: Chains):
@@ -166,6 +166,7 @@ class TFBackend:
                 preprocessor.prepare_tf()
         self._first = tf.Variable(np.ones(num_envs, bool), trainable=False, name='first')
         self._jit = jit_compile
+        self._staging: dict[str, np.ndarray] = {}
         self._windows: dict[Key, SequenceWindow] = {}
         self._plans = {name: self._plan(name, chain, fuse=not jit_compile) for name, chain in chains.items()}
         # For `apply` in a caller's graph, which XLA may compile: no TF kernel that XLA lacks (AreaOfGray).
@@ -220,13 +221,36 @@ class TFBackend:
         return plan
 
     def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
-        tensors = {name: _tensor(value) for name, value in inputs.items()}
+        tensors, shared = {}, []
+        for name, value in inputs.items():
+            tensors[name], memory = self._tensor(name, value)
+            if memory is not None:
+                shared.append(memory)
         outputs = {name: value.numpy() for name, value in self._calls[update](tensors).items()}
         for name, value in outputs.items():
-            # An output that is a view of a caller's array (a `flatten`, say) must not change with it.
-            if any(np.may_share_memory(value, array) for array in inputs.values()):
+            # An output that is a view of shared memory (a `flatten`, say) must not change with it.
+            if any(np.may_share_memory(value, memory) for memory in shared):
                 outputs[name] = value.copy()
         return outputs
+
+    def _tensor(self, name: str, value: np.ndarray) -> tuple[Any, np.ndarray | None]:
+        """`value` as a tensor, and the memory it shares with NumPy (None: a copy of its own).
+
+        A large numeric array reaches TF through DLPack: itself where it is aligned as TF's kernels
+        need (64 bytes) and writeable, else copied into a staging array kept for the next calls. A
+        `tf.constant` copy of a 64-env Atari batch (6.5 MB) is a fresh allocation each call, which
+        glibc maps and faults in page by page: a tenth of the stack's time.
+        """
+        import tensorflow as tf
+        if value.nbytes < _SHARE_BYTES or value.dtype.kind not in 'biuf':
+            return tf.constant(value), None
+        if not (value.flags.c_contiguous and value.flags.writeable and value.ctypes.data % _ALIGN == 0):
+            staging = self._staging.get(name)
+            if staging is None or staging.shape != value.shape or staging.dtype != value.dtype:
+                staging = self._staging[name] = aligned_empty(value.shape, value.dtype)
+            np.copyto(staging, value)
+            value = staging
+        return tf.experimental.dlpack.from_dlpack(value.__dlpack__()), value
 
     def apply(self, inputs: Mapping[str, Any], update: bool = True, first: Any = None) -> dict[str, Any]:
         """The computation on batched tensors, in the caller's graph (XLA-compilable for numeric
@@ -299,14 +323,17 @@ class TFBackend:
         return found
 
 
-def _tensor(value: np.ndarray) -> Any:
-    """`value` as a tensor: a large aligned contiguous numeric array is shared through DLPack, not
-    copied (a 64-env Atari batch is 6.5 MB), anything else copied by `tf.constant`."""
-    import tensorflow as tf
-    if (value.nbytes >= _SHARE_BYTES and value.flags.c_contiguous and value.flags.writeable
-            and value.ctypes.data % _ALIGN == 0 and value.dtype.kind in 'biuf'):  # DLPack refuses read-only
-        return tf.experimental.dlpack.from_dlpack(value.__dlpack__())
-    return tf.constant(value)
+def aligned_empty(shape: tuple, dtype: Any) -> np.ndarray:
+    """An uninitialised array whose data starts on a 64-byte boundary (TF's own alignment).
+
+    >>> aligned_empty((3, 5), np.uint8).ctypes.data % 64
+    0
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + _ALIGN, np.uint8)
+    offset = -raw.ctypes.data % _ALIGN
+    return raw[offset:offset + size].view(dtype).reshape(shape)
 
 
 BACKENDS = {'tf': TFBackend, 'numpy': NumpyBackend}

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from modalbridge.bridges import ConfigError
 from modalbridge.bridges.specs import from_dict
 from modalbridge.preprocess import Stack
+from modalbridge.preprocess.backends import aligned_empty
 from modalbridge.preprocess.image import AreaOfGray
 from modalbridge.preprocess.temporal import Sequence, SequenceWindow
 
@@ -117,11 +118,10 @@ def test_a_window_state_that_no_frame_gives_is_refused():
 
 
 def aligned(shape, dtype=np.uint8):
-    """An array whose data starts on a 64-byte boundary (TF's own alignment)."""
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.zeros(size + 64, np.uint8)
-    offset = -raw.ctypes.data % 64
-    return raw[offset:offset + size].view(dtype).reshape(shape)
+    """A zeroed array whose data starts on a 64-byte boundary (TF's own alignment)."""
+    out = aligned_empty(shape, dtype)
+    out[...] = 0
+    return out
 
 
 @pytest.mark.parametrize('offset', [0, 16])
@@ -135,16 +135,34 @@ def test_inputs_shared_with_tf_never_show_through_the_outputs(offset):
     assert (out == 7).all()
 
 
-def test_a_large_aligned_input_is_shared_not_copied():
-    from modalbridge.preprocess.backends import _tensor
+def test_a_large_aligned_input_is_shared_and_others_staged_in_memory_kept_between_calls():
+    stack = Stack(dict(x=dict(type='int', shape=(128, 128), min_value=0, max_value=255, dtype='uint8')),
+                  ['normalize'], num_envs=4)
+    backend = stack._backend
     x = aligned((4, 128, 128))
-    tensor = _tensor(x)
+    tensor, memory = backend._tensor('x', x)
     x[0, 0, 0] = 5
-    assert tensor.numpy()[0, 0, 0] == 5  # the same memory
+    assert memory is x and tensor.numpy()[0, 0, 0] == 5  # the same memory
+    unaligned = aligned((4 * 128 * 128 + 16,))[16:].reshape(4, 128, 128)
+    first, staging = backend._tensor('x', unaligned)
+    assert staging is not unaligned and staging.ctypes.data % 64 == 0
+    assert backend._tensor('x', unaligned)[1] is staging  # kept, not allocated again
     small = np.zeros((2, 2), np.uint8)
-    tensor = _tensor(small)
+    tensor, memory = backend._tensor('x', small)
     small[0, 0] = 5
-    assert tensor.numpy()[0, 0] == 0  # copied
+    assert memory is None and tensor.numpy()[0, 0] == 0  # copied
+
+
+def test_outputs_do_not_change_when_the_staging_memory_is_reused():
+    spec = dict(type='int', shape=(128, 128), min_value=0, max_value=255, dtype='uint8')
+    stack = Stack(dict(x=spec), ['flatten'], num_envs=4)
+    first = aligned((4 * 128 * 128 + 16,))[16:].reshape(4, 128, 128)
+    first[...] = 1
+    out = stack(dict(x=first))['x']
+    second = aligned((4 * 128 * 128 + 16,))[16:].reshape(4, 128, 128)  # staged too
+    second[...] = 2
+    stack(dict(x=second))
+    assert (out == 1).all()
 
 
 def test_a_read_only_input_is_copied():
