@@ -82,10 +82,11 @@ def main() -> None:
     name = 'preprocess-tf' + (f'-threads{args.threads}' if args.threads != 1 else '')
     if args.name:
         name += '-' + args.name
-    # glibc's malloc returns large blocks to the system and faults them back in; its settings change the
-    # TF rows a lot (see the README), so they are part of the conditions.
-    malloc = {key: value for key, value in os.environ.items() if key.startswith('MALLOC_')}
-    print('wrote', write(name, rows, figures=figures, rounds=args.rounds, threads=args.threads, malloc=malloc,
+    # glibc's malloc returns large blocks to the system and faults them back in; its settings and TF's
+    # BFC allocator for the CPU change the TF rows a lot (see the README): part of the conditions.
+    allocator = {key: value for key, value in os.environ.items()
+                 if key.startswith('MALLOC_') or key.startswith('TF_CPU_ALLOCATOR') or key.startswith('TF_CPU_BFC')}
+    print('wrote', write(name, rows, figures=figures, rounds=args.rounds, threads=args.threads, allocator=allocator,
                          clocks='wall: time.perf_counter; cpu: time.process_time (this process, all its threads)'))
 
 
