@@ -17,8 +17,9 @@ states in ``info['final_states']`` where ``info['final_mask']``.
 - ``reset(seed=s)`` rebuilds the pool with EnvPool seed ``s`` (environment
   ``i`` is seeded ``s + i`` by EnvPool); ``reset()`` continues.
 - Speed: where the pool has the layout of EnvPool's single-player pools
-  (every pool EnvPool 0.8 to 1.2 makes), a step sends the actions to the C++
-  pool and reads its arrays by position, skipping EnvPool's Python layer
+  (checked when the bridge is made; EnvPool 1.2's pools have it), a step
+  sends the actions to the C++ pool and reads its arrays by position,
+  skipping EnvPool's Python layer
   (which rebuilds its config dict several times a step); a byte-buffer text
   state is decoded only in the rows whose bytes changed. Other pools go
   through EnvPool's public ``step`` / ``reset``, with the same results.
