@@ -109,8 +109,8 @@ class EnvPoolBridge(BatchedEnvironment):
         self._leaves = state_leaves
         self._direct = self._plan_direct()
         self._ids = np.arange(self._num_envs, dtype=np.int32)
-        # Per text state: the bytes last seen in each row and their decoded column.
-        self._texts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # Per text state: [the bytes last seen in each row, their decoded column, those bytes as one bytes].
+        self._texts: dict[str, list[Any]] = {}
         self._started = False
         self._closed = False
 
@@ -149,9 +149,10 @@ class EnvPoolBridge(BatchedEnvironment):
                 self._seed = seed
         self._texts.clear()
         self._started = True
-        if self._direct is not None:
-            values = self._call(lambda: self._direct.reset(self.env, self._ids))
-            return self._read_direct(values)
+        direct = self._direct
+        if direct is not None:
+            values = self._call(lambda: direct.reset(self.env, self._ids))
+            return self._read_direct(direct, values)
         observation, _ = self._call(self.env.reset)
         return self._read(observation)
 
@@ -163,7 +164,7 @@ class EnvPoolBridge(BatchedEnvironment):
         if type(batch) is not np.ndarray or batch.shape[:1] != (self._num_envs,):  # the checks of any other form
             batch = batched_actions(actions, self._actions, self._num_envs)[self._action_name]
         if self._direct is not None:
-            return self._execute_direct(batch)
+            return self._execute_direct(self._direct, batch)
         batch = check_batch(self._actions[self._action_name], self._action_name, batch)
         observation, reward, terminated, truncated, info = self._call(lambda: self.env.step(batch))
         states = self._read(observation)
@@ -196,9 +197,9 @@ class EnvPoolBridge(BatchedEnvironment):
                           self._states[name].shape) for name, index, convert in direct.states]
         return direct
 
-    def _execute_direct(self, batch: np.ndarray) -> BatchStep:
+    def _execute_direct(self, direct: _Direct, batch: np.ndarray) -> BatchStep:
         # Every NumPy call costs a few microseconds against a step of ~100: few calls, Python on short rows.
-        direct, ids, spec = self._direct, self._ids, self._actions[self._action_name]
+        ids, spec = self._ids, self._actions[self._action_name]
         if batch.dtype.kind not in 'iu' or batch.ndim != 1 or spec.shape != ():
             batch = check_batch(spec, self._action_name, batch)
         else:
@@ -209,7 +210,7 @@ class EnvPoolBridge(BatchedEnvironment):
             values = direct.step(self.env, ids, batch)
         except Exception as error:  # noqa: BLE001 - whatever EnvPool raises is its failure
             raise EnvironmentFailure(f'EnvPoolBridge({self.task_id}) failed: {error!r}', error) from error
-        states = self._read_direct(values)
+        states = self._read_direct(direct, values)
         reward = values[direct.reward].astype(np.float64)
         if not math.isfinite(reward.sum()):  # the sum of float32 rewards in float64 overflows never
             bad = int(np.flatnonzero(~np.isfinite(reward))[0])
@@ -224,7 +225,7 @@ class EnvPoolBridge(BatchedEnvironment):
             info['final_states'] = {name: value.copy() for name, value in states.items()}
             first = self._call(lambda: direct.reset(self.env, np.flatnonzero(mask).astype(np.int32)))
             rows = first[direct.env_id]  # EnvPool's order of the reset rows, not assumed
-            for name, value in self._read_direct(first, rows).items():
+            for name, value in self._read_direct(direct, first, rows).items():
                 states[name][rows] = value
         return BatchStep(states, reward, terminal, info)
 
@@ -256,10 +257,10 @@ class EnvPoolBridge(BatchedEnvironment):
         except Exception as error:  # noqa: BLE001 - whatever EnvPool raises is its failure
             raise EnvironmentFailure(f'EnvPoolBridge({self.task_id}) failed: {error!r}', error) from error
 
-    def _read_direct(self, values: list, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def _read_direct(self, direct: _Direct, values: list, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         states = {}
         count = self._num_envs if rows is None else len(rows)
-        for name, index, convert, text, dtype, shape in self._direct.states:
+        for name, index, convert, text, dtype, shape in direct.states:
             value = values[index]
             if text:
                 states[name] = self._decoded(name, value, rows)
@@ -283,7 +284,7 @@ class EnvPoolBridge(BatchedEnvironment):
                 raise EnvironmentFailure(f'EnvPoolBridge({self.task_id}): {name!r} read before a reset')
             known = [value.copy(), np.empty(len(value), dtype=object), b'']
             self._texts[name] = known
-            changed = range(len(value))
+            changed: Any = range(len(value))
         elif rows is None:
             raw = value.tobytes()
             if raw == known[2]:  # the common case: nothing changed, one comparison of bytes
@@ -332,7 +333,7 @@ class _Direct:
 
     def __init__(self, keys: list[str], leaves: Sequence[Any], action_dtype: np.dtype):
         index = {key: position for position, key in enumerate(keys)}
-        self.states = [(leaf.name, index['obs:' + '.'.join(map(str, leaf.path)) if leaf.path else 'obs'],
+        self.states: list[tuple[Any, ...]] = [(leaf.name, index['obs:' + '.'.join(map(str, leaf.path)) if leaf.path else 'obs'],
                         None if leaf.to_contract.__name__ == '_identity' else leaf.to_contract)
                        for leaf in leaves]
         self.info = [(key[len('info:'):], position) for key, position in index.items()

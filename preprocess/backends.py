@@ -193,9 +193,10 @@ class TFBackend:
         plan: list[tuple[str, Key | None, Any]] = []
         trailing = 0  # how many plain steps end the plan so far
         for index, preprocessor in enumerate(chain):
-            if (fuse and index and plan and plan[-1][2] is chain[index - 1]
-                    and AreaOfGray.applies(chain[index - 1], preprocessor)):
-                plan[-1] = (_PLAIN, None, AreaOfGray(chain[index - 1], preprocessor))
+            fused = (AreaOfGray.fuse(chain[index - 1], preprocessor)
+                     if fuse and index and plan and plan[-1][2] is chain[index - 1] else None)
+            if fused is not None:
+                plan[-1] = (_PLAIN, None, fused)
             elif type(preprocessor) is Sequence:
                 start = index
                 while (index - start < trailing

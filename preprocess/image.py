@@ -149,16 +149,13 @@ class ImageResize(Preprocessor):
     def _tf_columns(self, y: Any, tf: Any) -> Any:
         """The column pass on (batch, rows, in_width, channels): block by block where the weights repeat
         (160 -> 84 is 4 blocks of 40 -> 21: a quarter of a dense product's work), else one dense product."""
-        in_width, (_, width) = self.input_spec.shape[1], self.size
-        channels = y.shape[-1]
+        in_width, channels = self.input_spec.shape[1], y.shape[-1]
         if self._col_blocks is not None:
             blocks, block = self._col_blocks
-            size_in, size_out = block.shape[1], block.shape[0]
+            size_in = block.shape[1]
             if channels == 1:
-                y = tf.matmul(tf.reshape(y, (-1, size_in)), tf.constant(block.T))
-            else:
-                y = tf.matmul(tf.constant(block), tf.reshape(y, (-1, blocks, size_in, channels)))
-            return y
+                return tf.matmul(tf.reshape(y, (-1, size_in)), tf.constant(block.T))
+            return tf.matmul(tf.constant(block), tf.reshape(y, (-1, blocks, size_in, channels)))
         if channels == 1:
             return tf.matmul(tf.reshape(y, (-1, in_width)), tf.constant(self._cols.T))
         return tf.matmul(tf.constant(self._cols), tf.reshape(y, (-1, in_width, channels)))
@@ -304,22 +301,25 @@ class AreaOfGray:
     >>> from modalbridge.bridges.specs import from_dict
     >>> spec = from_dict(dict(type='int', shape=(4, 4, 3), min_value=0, max_value=255, dtype='uint8'), name='x')
     >>> gray = Grayscale(spec)
-    >>> resize = ImageResize(gray.spec, height=3, width=3)
-    >>> AreaOfGray.applies(gray, resize)
-    True
-    >>> AreaOfGray(gray, resize).tf(tf.fill((1, 4, 4, 3), tf.constant(200, tf.uint8))).numpy()[0, 0, :, 0].tolist()
+    >>> fused = AreaOfGray.fuse(gray, ImageResize(gray.spec, height=3, width=3))
+    >>> fused.tf(tf.fill((1, 4, 4, 3), tf.constant(200, tf.uint8))).numpy()[0, 0, :, 0].tolist()
     [200, 200, 200]
+    >>> AreaOfGray.fuse(gray, ImageResize(gray.spec, height=2, width=2)) is None  # 4 -> 2: exact apart
+    True
     """
 
     def __init__(self, grayscale: Grayscale, resize: ImageResize):
         self.grayscale, self.resize = grayscale, resize
 
-    @staticmethod
-    def applies(first: Preprocessor, second: Preprocessor) -> bool:
-        # Not at integer ratios, where the two steps apart equal OpenCV exactly.
-        return (type(first) is Grayscale and type(second) is ImageResize and second.method == 'area'
+    @classmethod
+    def fuse(cls, first: Preprocessor, second: Preprocessor) -> AreaOfGray | None:
+        """The two steps as one, where they are `grayscale` then area `image_resize` on uint8 frames
+        at a non-integer ratio (at integer ratios the two steps apart equal OpenCV exactly); else None."""
+        if (type(first) is Grayscale and type(second) is ImageResize and second.method == 'area'
                 and not second._half_up and first.input_spec.dtype == np.uint8
-                and len(first.input_spec.shape) == 3)
+                and len(first.input_spec.shape) == 3):
+            return cls(first, second)
+        return None
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
