@@ -54,11 +54,11 @@ def conditions() -> dict[str, Any]:
                 threads={variable: os.environ.get(variable) for variable in THREAD_VARIABLES})
 
 
-def _once(function: Callable[[], Any], number: int) -> float:
-    start = time.perf_counter()
+def _once(function: Callable[[], Any], number: int, clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     for _ in range(number):
         function()
-    return (time.perf_counter() - start) / number
+    return (clock() - start) / number
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -70,8 +70,12 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def compare(variants: Mapping[str, Callable[[], Any]], number: int, rounds: int = 15,
-            reference: str | None = None, warmup: int = 1) -> dict[str, dict[str, float]]:
+            reference: str | None = None, warmup: int = 1,
+            clock: Callable[[], float] = time.perf_counter) -> dict[str, dict[str, float]]:
     """Seconds per call of each variant, interleaved round by round (see the module docstring).
+
+    `clock` is wall time by default; ``time.process_time`` (this process's CPU time, all its
+    threads) leaves out the time other processes hold the cores: the quiet-machine equivalent.
 
     Returns ``{name: dict(seconds=median, ratio=median same-round ratio to the reference,
     ratio_p25=..., ratio_p75=..., samples=[seconds per call in each round])}``; the reference
@@ -86,7 +90,7 @@ def compare(variants: Mapping[str, Callable[[], Any]], number: int, rounds: int 
     for index in range(rounds):
         shift = index % len(names)  # rotate the order so no variant always runs first
         for name in names[shift:] + names[:shift]:
-            times[name].append(_once(variants[name], number))
+            times[name].append(_once(variants[name], number, clock))
     out = {}
     for name in names:
         ratios = [t / r for t, r in zip(times[name], times[reference])]

@@ -8,27 +8,39 @@ skip 4) and BabyAI-GoToLocal (7x7x3 symbolic view, direction, mission text),
 each round times `--steps` batched steps of random actions for:
 
 - ``envpool``: raw EnvPool (its own next-step auto-reset);
+- ``envpool, same-step reset``: raw EnvPool plus ``reset(env_ids)`` for the
+  environments that just ended, through EnvPool's public API: the cost of
+  the contract's same-step reset alone (one more round trip to EnvPool's
+  threads in every step where an episode ends);
 - ``bridge``: `EnvPoolBridge` (validation, text decoding, same-step reset);
 - ``gymnasium``: the same task through Gymnasium (ale-py + our NumPy Atari
   stack; minigrid's BabyAI) in our in-process `VectorEnvironment`.
 
 Reports agent steps/s (environments x steps per second) and the median of
-same-round ratios to raw EnvPool; writes bench/results/envpool.json.
+same-round ratios to raw EnvPool, twice: in wall time, and in this
+process's CPU time (all its threads, EnvPool's included; ``--clock cpu``
+only that one), which leaves out the time other processes hold the cores:
+the quiet-machine equivalent on a loaded machine. Writes
+bench/results/envpool.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import compare, pin, table, write  # noqa: E402
+from common import compare, pin, same_round, table, write  # noqa: E402
+# bench/minigrid.py would shadow the minigrid package (python puts the script's folder first too)
+sys.path[:] = [entry for entry in sys.path if Path(entry or '.').resolve() != Path(__file__).resolve().parent]
 
 pin(0)
 
 import numpy as np  # noqa: E402
 
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
 ATARI = [dict(type='grayscale'), dict(type='image_resize', height=84, width=84), dict(type='sequence', length=4)]
 
 
@@ -39,6 +51,21 @@ def envpool_stepper(task: str, envs: int):
     count = env.action_space.n
     rng = np.random.default_rng(0)
     return lambda: env.step(rng.integers(0, count, envs))
+
+
+def envpool_reset_stepper(task: str, envs: int):
+    import envpool
+    env = envpool.make(task, env_type='gymnasium', num_envs=envs, seed=0, num_threads=1)
+    env.reset()
+    count = env.action_space.n
+    rng = np.random.default_rng(0)
+
+    def step():
+        _, _, terminated, truncated, _ = env.step(rng.integers(0, count, envs))
+        ended = terminated | truncated
+        if ended.any():
+            env.reset(np.flatnonzero(ended).astype(np.int32))
+    return step
 
 
 def bridge_stepper(task: str, envs: int):
@@ -87,20 +114,35 @@ def main() -> None:
     parser.add_argument('--envs', type=int, default=8)
     parser.add_argument('--steps', type=int, default=50)
     parser.add_argument('--rounds', type=int, default=11)
+    parser.add_argument('--clock', choices=('both', 'wall', 'cpu'), default='both')
     args = parser.parse_args()
-    rows = []
+    rows, figures = [], {}
     for task in ('Pong-v5', 'BabyAI-GoToLocal-v0'):
-        variants = dict(envpool=envpool_stepper(task, args.envs), bridge=bridge_stepper(task, args.envs),
-                        gymnasium=gymnasium_stepper(task, args.envs))
-        result = compare(variants, args.steps, args.rounds, reference='envpool')
-        for name, figures in result.items():
-            rows.append(dict(task=task, variant=name, steps_per_s=round(args.envs / figures['seconds']),
-                             time_ratio=round(figures['ratio'], 3),
-                             ratio_p25_p75=f"{figures['ratio_p25']:.3f}-{figures['ratio_p75']:.3f}"))
-    print(table(rows, ['task', 'variant', 'steps_per_s', 'time_ratio', 'ratio_p25_p75']))
-    overheads = [row['time_ratio'] - 1 for row in rows if row['variant'] == 'bridge']
-    print(f'bridge overhead over raw EnvPool: {", ".join(f"{100 * o:.1f}%" for o in overheads)} (target <= 10%)')
-    print(f'wrote {write("envpool", rows, envs=args.envs, steps=args.steps, rounds=args.rounds)}')
+        variants = {'envpool': envpool_stepper(task, args.envs),
+                    'envpool, same-step reset': envpool_reset_stepper(task, args.envs),
+                    'bridge': bridge_stepper(task, args.envs), 'gymnasium': gymnasium_stepper(task, args.envs)}
+        for clock_name, clock in CLOCKS.items():
+            if args.clock not in ('both', clock_name):
+                continue
+            result = compare(variants, args.steps, args.rounds, reference='envpool', clock=clock)
+            samples = {name: value['samples'] for name, value in result.items()}
+            figures[f'{task}, {clock_name}'] = dict(
+                bridge_vs_envpool=same_round(lambda b, e: b / e, samples['bridge'], samples['envpool']),
+                bridge_vs_same_step_reset=same_round(lambda b, e: b / e, samples['bridge'],
+                                                     samples['envpool, same-step reset']))
+            for name, value in result.items():
+                rows.append(dict(task=task, clock=clock_name, variant=name,
+                                 steps_per_s=round(args.envs / value['seconds']),
+                                 time_ratio=round(value['ratio'], 3),
+                                 ratio_p25_p75=f"{value['ratio_p25']:.3f}-{value['ratio_p75']:.3f}"))
+    print(table(rows, ['task', 'clock', 'variant', 'steps_per_s', 'time_ratio', 'ratio_p25_p75']))
+    for task, figure in figures.items():
+        print(f'{task}: bridge / raw EnvPool ' + ', '.join(
+            f"{name.split('_vs_')[1]} {value['median']:.3f} [{value['p25']:.3f}, {value['p75']:.3f}]"
+            for name, value in figure.items()) + ' (target <= 1.10 over raw EnvPool)')
+    clocks = 'wall: time.perf_counter; cpu: time.process_time (this process, all its threads)'
+    path = write('envpool', rows, figures=figures, envs=args.envs, steps=args.steps, rounds=args.rounds, clocks=clocks)
+    print(f'wrote {path}')
 
 
 if __name__ == '__main__':

@@ -27,11 +27,13 @@ import numpy as np
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, is_text
 from modalbridge.preprocess.base import Preprocessor
-from modalbridge.preprocess.temporal import FUSABLE_DTYPES, Sequence, SequenceRing
+from modalbridge.preprocess.image import AreaOfGray
+from modalbridge.preprocess.temporal import FUSABLE_DTYPES, Sequence, SequenceRing, SequenceWindow
 
 Chains = Mapping[str, list[Preprocessor]]
 Key = tuple[str, int]
 _PLAIN, _STATEFUL, _RING = 'plain', 'stateful', 'ring'
+_SHARE_BYTES, _ALIGN = 1 << 16, 64  # inputs handed to TF through DLPack: at least 64 KiB; 64-byte alignment
 
 
 def stateful(chains: Chains):
@@ -139,7 +141,14 @@ class NumpyBackend:
 
 
 class TFBackend:
-    """Runs the chains as one `tf.function` (concrete, traced once), the memory in TF variables."""
+    """Runs the chains as one `tf.function` (concrete, traced once), the memory in TF variables.
+
+    Each plain `sequence` keeps its last output as its memory (`SequenceWindow`: no transpose, the
+    frames raw with `normalize` / `scale` after it, packed into words without XLA); without XLA,
+    `grayscale` then area `image_resize` on uint8 runs as TF's area kernel (`AreaOfGray`). A large
+    aligned writeable input reaches TF through DLPack, without a copy. `apply` (a caller's graph)
+    uses only XLA-compilable ops.
+    """
 
     name = 'tf'
 
@@ -156,41 +165,119 @@ class TFBackend:
             for preprocessor in chain:
                 preprocessor.prepare_tf()
         self._first = tf.Variable(np.ones(num_envs, bool), trainable=False, name='first')
-        self._variables = {key: tuple(tf.Variable(value, trainable=False) for value in p.initial_state(num_envs))
+        self._jit = jit_compile
+        self._staging: dict[str, np.ndarray] = {}
+        self._windows: dict[Key, SequenceWindow] = {}
+        self._plans = {name: self._plan(name, chain, fuse=not jit_compile) for name, chain in chains.items()}
+        # For `apply` in a caller's graph, which XLA may compile: no TF kernel that XLA lacks (AreaOfGray).
+        self._portable = {name: self._plan(name, chain, fuse=False) for name, chain in chains.items()}
+        self._variables = {key: (tf.Variable(self._windows[key].initial(num_envs), trainable=False),)
+                           if key in self._windows else
+                           tuple(tf.Variable(value, trainable=False) for value in p.initial_state(num_envs))
                            for key, p in stateful(chains)}
         signature = {name: tf.TensorSpec((num_envs,) + input_states[name].shape,
                                           tf.string if is_text(input_states[name]) else input_states[name].dtype,
                                           name=name)
                      for name in chains}
-        self.function = tf.function(lambda inputs: self.apply(inputs), input_signature=[signature],
+        self.function = tf.function(lambda inputs: self._apply(inputs, self._plans), input_signature=[signature],
                                     jit_compile=jit_compile or None, reduce_retracing=False)
-        peek = tf.function(lambda inputs: self.apply(inputs, update=False), input_signature=[signature],
+        peek = tf.function(lambda inputs: self._apply(inputs, self._plans, update=False), input_signature=[signature],
                            jit_compile=jit_compile or None)
         # Calling the concrete functions skips tf.function's dispatch (a large part of a call here).
         self._calls = {True: self.function.get_concrete_function(), False: peek.get_concrete_function()}
 
+    def _plan(self, name: str, chain: list[Preprocessor], fuse: bool) -> list[tuple[str, Key | None, Any]]:
+        """Each plain `sequence` as a `SequenceWindow` (a subclass may step differently), with the
+        `normalize` / `scale` steps right before it on small integers run on its output instead;
+        with `fuse`, `grayscale` then area `image_resize` on uint8 as one `AreaOfGray`."""
+        plan: list[tuple[str, Key | None, Any]] = []
+        trailing = 0  # how many plain steps end the plan so far
+        for index, preprocessor in enumerate(chain):
+            fused = (AreaOfGray.fuse(chain[index - 1], preprocessor)
+                     if fuse and index and plan and plan[-1][2] is chain[index - 1] else None)
+            if fused is not None:
+                plan[-1] = (_PLAIN, None, fused)
+            elif type(preprocessor) is Sequence:
+                start = index
+                while (index - start < trailing
+                       and SequenceRing.fusable(chain[start - 1], chain[start - 1].input_spec)):
+                    start -= 1
+                while start < index and chain[start].input_spec.dtype.type not in FUSABLE_DTYPES:
+                    start += 1
+                del plan[len(plan) - (index - start):]
+                sequence = preprocessor
+                if start < index:
+                    sequence = Sequence(chain[start].input_spec, preprocessor.length, preprocessor.axis)
+                if (name, index) not in self._windows:  # one window (and variable) for both plans
+                    self._windows[(name, index)] = SequenceWindow(sequence, tuple(chain[start:index]),
+                                                                  pack=not self._jit)
+                plan.append((_RING, (name, index), self._windows[(name, index)]))
+                trailing = 0
+            elif preprocessor.stateful:
+                plan.append((_STATEFUL, (name, index), preprocessor))
+                trailing = 0
+            else:
+                plan.append((_PLAIN, None, preprocessor))
+                trailing += 1
+        return plan
+
     def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
+        tensors, shared = {}, []
+        for name, value in inputs.items():
+            tensors[name], memory = self._tensor(name, value)
+            if memory is not None:
+                shared.append(memory)
+        outputs = {name: value.numpy() for name, value in self._calls[update](tensors).items()}
+        for name, value in outputs.items():
+            # An output that is a view of shared memory (a `flatten`, say) must not change with it.
+            if any(np.may_share_memory(value, memory) for memory in shared):
+                outputs[name] = value.copy()
+        return outputs
+
+    def _tensor(self, name: str, value: np.ndarray) -> tuple[Any, np.ndarray | None]:
+        """`value` as a tensor, and the memory it shares with NumPy (None: a copy of its own).
+
+        A large numeric array reaches TF through DLPack: itself where it is aligned as TF's kernels
+        need (64 bytes) and writeable, else copied into a staging array kept for the next calls. A
+        `tf.constant` copy of a 64-env Atari batch (6.5 MB) is a fresh allocation each call, which
+        glibc maps and faults in page by page: a tenth of the stack's time.
+        """
         import tensorflow as tf
-        tensors = {name: tf.constant(value) for name, value in inputs.items()}
-        return {name: value.numpy() for name, value in self._calls[update](tensors).items()}
+        if value.nbytes < _SHARE_BYTES or value.dtype.kind not in 'biuf':
+            return tf.constant(value), None
+        if not (value.flags.c_contiguous and value.flags.writeable and value.ctypes.data % _ALIGN == 0):
+            staging = self._staging.get(name)
+            if staging is None or staging.shape != value.shape or staging.dtype != value.dtype:
+                staging = self._staging[name] = aligned_empty(value.shape, value.dtype)
+            np.copyto(staging, value)
+            value = staging
+        return tf.experimental.dlpack.from_dlpack(value.__dlpack__()), value
 
     def apply(self, inputs: Mapping[str, Any], update: bool = True, first: Any = None) -> dict[str, Any]:
-        """The computation on batched tensors, in the caller's graph; `first` (a bool tensor per
-        environment) marks more episode starts than the recorded ones."""
+        """The computation on batched tensors, in the caller's graph (XLA-compilable for numeric
+        states); `first` (a bool tensor per environment) marks more episode starts than the recorded ones."""
+        return self._apply(inputs, self._portable, update, first)
+
+    def _apply(self, inputs: Mapping[str, Any], plans: dict, update: bool = True, first: Any = None) -> dict[str, Any]:
         import tensorflow as tf
         outputs = {}
         first = self._first.read_value() if first is None else tf.logical_or(self._first.read_value(), first)
-        for name, chain in self.chains.items():
+        for name, plan in plans.items():
             x = inputs[name]
-            for index, preprocessor in enumerate(chain):
-                if preprocessor.stateful:
-                    variables = self._variables[(name, index)]
-                    x, new = preprocessor.tf_step(x, tuple(v.read_value() for v in variables), first)
+            for kind, key, step in plan:
+                if kind == _PLAIN:
+                    x = step.tf(x)
+                elif kind == _RING:
+                    variable, = self._variables[key]
+                    x, window = step.step(x, variable.read_value(), first)
+                    if update:
+                        variable.assign(window)
+                else:
+                    variables = self._variables[key]
+                    x, new = step.tf_step(x, tuple(v.read_value() for v in variables), first)
                     if update:
                         for variable, value in zip(variables, new):
                             variable.assign(value)
-                else:
-                    x = preprocessor.tf(x)
             outputs[name] = x
         if update:
             self._first.assign(np.zeros(self.num_envs, bool))
@@ -199,14 +286,20 @@ class TFBackend:
     def reset(self, mask: np.ndarray) -> None:
         self._first.assign(self._first.read_value() | mask)
 
+    def _internal(self, key: Key, values: tuple) -> tuple:
+        return (self._windows[key].internal(values[0]),) if key in self._windows else values
+
     def read(self, key: Key) -> tuple[np.ndarray, ...]:
-        return tuple(variable.numpy() for variable in self._variables[key])
+        values = tuple(variable.numpy() for variable in self._variables[key])
+        return (self._windows[key].public(values[0]),) if key in self._windows else values
 
     def check(self, key: Key, values: tuple) -> None:
-        """Every state the TF variables hold can be written."""
+        """Raises a ConfigError if `values` cannot be written to `key` (before any key is written)."""
+        if key in self._windows:
+            self._windows[key].internal(values[0])
 
     def write(self, key: Key, values: tuple) -> None:
-        for variable, value in zip(self._variables[key], values):
+        for variable, value in zip(self._variables[key], self._internal(key, values)):
             variable.assign(value)
 
     @property
@@ -229,6 +322,19 @@ class TFBackend:
                 found.extend(value for value in vars(preprocessor).values()
                              if isinstance(value, tf.__internal__.tracking.Trackable))
         return found
+
+
+def aligned_empty(shape: tuple, dtype: Any) -> np.ndarray:
+    """An uninitialised array whose data starts on a 64-byte boundary (TF's own alignment).
+
+    >>> aligned_empty((3, 5), np.uint8).ctypes.data % 64
+    0
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + _ALIGN, np.uint8)
+    offset = -raw.ctypes.data % _ALIGN
+    return raw[offset:offset + size].view(dtype).reshape(shape)
 
 
 BACKENDS = {'tf': TFBackend, 'numpy': NumpyBackend}

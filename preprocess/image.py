@@ -7,6 +7,7 @@ float step is asked for.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import cv2
@@ -64,8 +65,9 @@ class ImageResize(Preprocessor):
     ``INTER_AREA`` (each output pixel the overlap-weighted mean of the input
     pixels it covers; for shrinking), ``'bilinear'`` ``INTER_LINEAR`` and
     ``'nearest'`` ``INTER_NEAREST``. The NumPy backend calls `cv2.resize`;
-    the TF backend applies the same separable weights as two matrix
-    products (XLA-compilable): equal on float input (to float32 rounding),
+    the TF backend applies the same separable weights (XLA-compilable):
+    rows as a band of gathers, columns as matrix products, block by block
+    where the weights repeat: equal on float input (to float32 rounding),
     and on integer input equal for integer ratios and nearest, within 1 for
     under 1% of pixels at other area ratios (OpenCV's float accumulation
     order) and for about 13% at other bilinear ratios (OpenCV's 11-bit
@@ -96,6 +98,7 @@ class ImageResize(Preprocessor):
         self._rows = resize_weights(in_height, self.size[0], method).astype(compute)
         self._cols = resize_weights(in_width, self.size[1], method).astype(compute)
         self._bands = bands(self._rows)
+        self._col_blocks = periodic(self._cols)
         # Area resizing of frames stacked vertically equals resizing each frame when every output row's
         # interval [i*s, (i+1)*s) is computed exactly (s a short binary fraction): no row then straddles
         # two frames and OpenCV's tables repeat frame after frame.
@@ -132,22 +135,49 @@ class ImageResize(Preprocessor):
             for k in range(len(index)):
                 term = tf.cast(tf.gather(y, index[k], axis=1), weights.dtype) * weights[k].reshape(shape)
                 total = term if total is None else total + term
-            if channels == 1:
-                y = tf.matmul(tf.reshape(total, (-1, in_width)), tf.constant(self._cols.T))
-            else:
-                y = tf.matmul(tf.constant(self._cols), tf.reshape(total, (-1, in_width, channels)))
+            y = self._tf_columns(total, tf)
             y = tf.reshape(y, (-1, height, width) + rest)
             return round_to(y, self.spec.dtype, tf, half_up=self._half_up)
         y = tf.cast(x, self._rows.dtype)
         # Two large matrix products: columns on (batch * in_height, in_width[, channels]) ...
-        if channels == 1:
-            y = tf.matmul(tf.reshape(y, (-1, in_width)), tf.constant(self._cols.T))
-        else:
-            y = tf.matmul(tf.constant(self._cols), tf.reshape(y, (-1, in_width, channels)))
+        y = self._tf_columns(tf.reshape(y, (-1, in_height, in_width, channels)), tf)
         # ... then rows on (batch, in_height, width * channels).
         y = tf.matmul(tf.constant(self._rows), tf.reshape(y, (-1, in_height, width * channels)))
         y = tf.reshape(y, (-1, height, width) + rest)
         return round_to(y, self.spec.dtype, tf, half_up=self._half_up)
+
+    def _tf_columns(self, y: Any, tf: Any) -> Any:
+        """The column pass on (batch, rows, in_width, channels): block by block where the weights repeat
+        (160 -> 84 is 4 blocks of 40 -> 21: a quarter of a dense product's work), else one dense product."""
+        in_width, channels = self.input_spec.shape[1], y.shape[-1]
+        if self._col_blocks is not None:
+            blocks, block = self._col_blocks
+            size_in = block.shape[1]
+            if channels == 1:
+                return tf.matmul(tf.reshape(y, (-1, size_in)), tf.constant(block.T))
+            return tf.matmul(tf.constant(block), tf.reshape(y, (-1, blocks, size_in, channels)))
+        if channels == 1:
+            return tf.matmul(tf.reshape(y, (-1, in_width)), tf.constant(self._cols.T))
+        return tf.matmul(tf.constant(self._cols), tf.reshape(y, (-1, in_width, channels)))
+
+
+def periodic(weights: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """A resize matrix as ``(blocks, block)`` where it is `blocks` copies of one smaller block along its
+    diagonal (the input and output sizes share a factor and the weights repeat), else None.
+
+    >>> blocks, block = periodic(resize_weights(160, 84, 'area'))
+    >>> blocks, block.shape
+    (4, (21, 40))
+    >>> periodic(resize_weights(7, 3, 'area')) is None
+    True
+    """
+    size_out, size_in = weights.shape
+    blocks = math.gcd(size_in, size_out)
+    if blocks == 1:
+        return None
+    block = weights[:size_out // blocks, :size_in // blocks]
+    expected = np.kron(np.eye(blocks, dtype=weights.dtype), block)
+    return (blocks, block) if np.allclose(weights, expected, rtol=0, atol=1e-9) else None
 
 
 def bands(weights: np.ndarray, limit: int = 8) -> tuple[np.ndarray, np.ndarray] | None:
@@ -250,3 +280,51 @@ class Crop(Preprocessor):
     def tf(self, x: Any) -> Any:
         top, left, height, width = self.box
         return x[:, top:top + height, left:left + width]
+
+
+class AreaOfGray:
+    """The TF backend's `grayscale` then area `image_resize` on uint8 frames, without XLA.
+
+    TF's own area kernel (equal to OpenCV's ``INTER_AREA``) reads the RGB
+    frames as uint8 in one pass; the gray weights then apply to the
+    smaller result, rounded once as `image_resize` rounds. Used at
+    non-integer ratios only (210x160 -> 84x84), where the steps apart are
+    within 1 of OpenCV too, not exact. Stock TF runs
+    each elementwise op of the exact fixed-point gray as a separate pass over
+    full frames, several times slower than this (XLA fuses them instead, so
+    the backend keeps the two steps apart there). The gray is averaged
+    before it is rounded, so a pixel may differ by 1 from the two steps
+    apart (about 1% of pixels on Atari frames); float input gives the same
+    values.
+
+    >>> import tensorflow as tf
+    >>> from modalbridge.bridges.specs import from_dict
+    >>> spec = from_dict(dict(type='int', shape=(4, 4, 3), min_value=0, max_value=255, dtype='uint8'), name='x')
+    >>> gray = Grayscale(spec)
+    >>> fused = AreaOfGray.fuse(gray, ImageResize(gray.spec, height=3, width=3))
+    >>> fused.tf(tf.fill((1, 4, 4, 3), tf.constant(200, tf.uint8))).numpy()[0, 0, :, 0].tolist()
+    [200, 200, 200]
+    >>> AreaOfGray.fuse(gray, ImageResize(gray.spec, height=2, width=2)) is None  # 4 -> 2: exact apart
+    True
+    """
+
+    def __init__(self, grayscale: Grayscale, resize: ImageResize):
+        self.grayscale, self.resize = grayscale, resize
+
+    @classmethod
+    def fuse(cls, first: Preprocessor, second: Preprocessor) -> AreaOfGray | None:
+        """The two steps as one, where they are `grayscale` then area `image_resize` on uint8 frames
+        at a non-integer ratio (at integer ratios the two steps apart equal OpenCV exactly); else None."""
+        if (type(first) is Grayscale and type(second) is ImageResize and second.method == 'area'
+                and not second._half_up and first.input_spec.dtype == np.uint8
+                and len(first.input_spec.shape) == 3):
+            return cls(first, second)
+        return None
+
+    def tf(self, x: Any) -> Any:
+        import tensorflow as tf
+        y = tf.image.resize(x, self.resize.size, method='area')  # float32, exact box averages
+        weights = self.grayscale.weights
+        y = y[..., 0] * weights[0] + y[..., 1] * weights[1] + y[..., 2] * weights[2]
+        y = tf.reshape(y, (-1,) + self.resize.spec.shape)
+        return round_to(y, self.resize.spec.dtype, tf, half_up=self.resize._half_up)

@@ -77,7 +77,10 @@ class Normalize(Elementwise):
         self._range = np.float32(high.flat[0] - low.flat[0]) if uniform else (high - low).astype(np.float32)
 
     def apply(self, x: Any, ops: Any) -> Any:
-        return (ops.cast(x, ops.float32) - self._low) / self._range
+        x = ops.cast(x, ops.float32)
+        if np.ndim(self._low) or self._low != 0:  # x - 0 == x in float32: that pass changes no bit
+            x = x - self._low
+        return x / self._range
 
 
 class Clip(Elementwise):

@@ -7,6 +7,7 @@ input, so nothing leaks from one episode into the next.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import cv2
@@ -259,3 +260,124 @@ class SequenceRing:
         frames = self.raw(values).reshape((self.num_envs, self.length) + self.frame[1:])
         self.ring[...] = np.moveaxis(frames, 1, 0)
         self.position = self.length - 1
+
+
+class SequenceWindow:
+    """The TF backend's `sequence`: its memory is its last output, in the output's own layout.
+
+    Each step is one concatenation (the window without its oldest frame,
+    then the new one) that is both the output and the new memory, with no
+    transpose; episode starts (rare) take a branch that fills the window
+    with the new frame. As in `SequenceRing`, `fused` elementwise steps
+    (`normalize`, `scale`) that came before the `sequence` run on its output
+    instead, so the window holds the raw small-integer frames (uint8: a
+    quarter of float32's bytes). `public` / `internal` convert the memory to
+    and from the named state's layout ``(num_envs, length, *frame)``, oldest
+    first, after the fused steps, so checkpoints do not depend on the backend.
+
+    >>> import tensorflow as tf
+    >>> from modalbridge.bridges.specs import from_dict
+    >>> window = SequenceWindow(Sequence(from_dict(dict(type='float', shape=(1,)), name='x'), length=2))
+    >>> memory = tf.constant(window.initial(1))
+    >>> y, memory = window.step(tf.constant([[1.0]]), memory, tf.constant([True]))
+    >>> y.numpy().tolist(), window.public(memory.numpy()).tolist()
+    ([[1.0, 1.0]], [[[1.0], [1.0]]])
+    >>> window.step(tf.constant([[2.0]]), memory, tf.constant([False]))[0].numpy().tolist()
+    [[1.0, 2.0]]
+    """
+
+    def __init__(self, sequence: Sequence, fused: tuple = (), pack: bool = True):
+        self.sequence, self.fused = sequence, tuple(fused)
+        self.dtype = (fused[0].input_spec if fused else sequence.input_spec).dtype
+        self.frame = sequence.input_spec.shape
+        self.length, self.axis = sequence.length, sequence.axis
+        self.width = self.frame[self.axis] if self.frame else 1  # the new frame's extent along `axis`
+        # With `pack`, where a pixel's whole window fits in one 2-, 4- or 8-byte word (4 uint8 frames
+        # stacked on the last axis), the window is that word and a step two shifts and an or: stock TF
+        # concatenates along a short last axis element by element, several times slower (XLA fuses
+        # the concatenation and is slower on the words, so its backend passes pack=False).
+        chunk = self.width * self.dtype.itemsize
+        words = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+        self._packed = (pack and sys.byteorder == 'little' and self.length > 1 and self.dtype.kind in 'iu'
+                        and chunk in (1, 2, 4) and self.length * chunk in words
+                        and self.axis == max(len(self.frame) - 1, 0))
+        self._word = words.get(self.length * chunk)
+        self._chunk = {1: np.uint8, 2: np.uint16, 4: np.uint32}.get(chunk)
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
+        if fused:
+            info = np.iinfo(self.dtype)
+            values = np.arange(info.min, info.max + 1, dtype=self.dtype)
+            table = self._forward(values)
+            order = np.argsort(table, kind='stable')
+            self._table = (table[order], values[order])
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        for preprocessor in self.fused:
+            x = preprocessor.numpy(x)
+        return x
+
+    def initial(self, num_envs: int) -> np.ndarray:
+        return np.zeros((num_envs,) + self.sequence.spec.shape, self.dtype)
+
+    def public(self, window: np.ndarray) -> np.ndarray:
+        """(num_envs, *output) raw -> (num_envs, length, *frame) after the fused steps."""
+        split = self.frame[:self.axis] + (self.length,) + (self.frame[self.axis:] or ())
+        return self._forward(np.moveaxis(window.reshape((len(window),) + split), 1 + self.axis, 1))
+
+    def internal(self, buffer: Any) -> np.ndarray:
+        """(num_envs, length, *frame) -> (num_envs, *output) raw; a ConfigError if no raw frames give
+        `buffer` after the fused steps."""
+        buffer = np.asarray(buffer)
+        if self._table is not None:
+            table, raw = self._table
+            index = np.clip(np.searchsorted(table, buffer), 0, len(table) - 1)
+            if not np.array_equal(table[index], buffer):
+                raise ConfigError(f'holds values that no {self.dtype.name} frame gives after '
+                                  f'{[p.type for p in self.fused]}')
+            buffer = raw[index]
+        return np.ascontiguousarray(np.moveaxis(buffer.astype(self.dtype), 1, 1 + self.axis)).reshape(
+            (len(buffer),) + self.sequence.spec.shape)
+
+    def step(self, x: Any, window: Any, first: Any) -> tuple[Any, Any]:
+        """``(output, new window)`` after `x` (batched raw frames), from the previous `window`."""
+        import tensorflow as tf
+        axis = 1 + self.axis
+        new = tf.reshape(x, (-1,) + (self.frame or (1,)))
+        if self._packed:
+            window = self._packed_step(new, window, first, tf)
+        else:
+            window = self._concat_step(new, window, first, axis, tf)
+        out = window
+        for preprocessor in self.fused:
+            out = preprocessor.tf(out)
+        return out, window
+
+    def _packed_step(self, new: Any, window: Any, first: Any, tf: Any) -> Any:
+        """Oldest frame in the lowest bytes (little-endian): shift it out, or the new one in on top."""
+        word, bits = tf.as_dtype(self._word), self.width * self.dtype.itemsize * 8
+        chunk = tf.bitcast(new, tf.as_dtype(self._chunk))  # one unsigned integer per pixel
+        if chunk.shape.rank == new.shape.rank:  # a one-byte chunk keeps its axis
+            chunk = chunk[..., 0]
+        chunk = tf.cast(chunk, word)
+        packed = tf.bitcast(window, word)
+        shifted = tf.bitwise.bitwise_or(tf.bitwise.right_shift(packed, tf.constant(bits, word)),
+                                        tf.bitwise.left_shift(chunk, tf.constant(bits * (self.length - 1), word)))
+
+        def filled():
+            full = chunk
+            for k in range(1, self.length):
+                full = tf.bitwise.bitwise_or(full, tf.bitwise.left_shift(chunk, tf.constant(bits * k, word)))
+            return tf.where(_mask(first, len(shifted.shape), tf), full, shifted)
+        packed = tf.cond(tf.reduce_any(first), filled, lambda: shifted)
+        return tf.reshape(tf.bitcast(packed, tf.as_dtype(self.dtype)), (-1,) + self.sequence.spec.shape)
+
+    def _concat_step(self, new: Any, window: Any, first: Any, axis: int, tf: Any) -> Any:
+        begin = [0] * len(window.shape)
+        begin[axis] = self.width
+        shifted = tf.concat([tf.slice(window, begin, [-1] * len(window.shape)), new], axis=axis) \
+            if self.length > 1 else new
+
+        def filled():
+            full = tf.concat([new] * self.length, axis=axis) if self.length > 1 else new
+            return tf.where(_mask(first, len(shifted.shape), tf), full, shifted)
+        return tf.cond(tf.reduce_any(first), filled, lambda: shifted)

@@ -113,3 +113,79 @@ def test_check_passes():
     from modalbridge.bridges import check
     report = check(EnvPoolBridge(TASK, num_envs=3, seed=0))
     assert not report.failures
+
+
+def assert_steps_equal(a, b):
+    assert a.states.keys() == b.states.keys()
+    for name in a.states:
+        assert a.states[name].dtype == b.states[name].dtype, name
+        assert np.array_equal(a.states[name], b.states[name]), name
+    assert a.reward.dtype == b.reward.dtype and np.array_equal(a.reward, b.reward)
+    assert a.terminal.dtype == b.terminal.dtype and np.array_equal(a.terminal, b.terminal)
+    assert a.info.keys() == b.info.keys()
+    for key in a.info:
+        if key == 'final_states':
+            for name, value in a.info[key].items():
+                mask = a.info['final_mask']
+                assert np.array_equal(value[mask], b.info[key][name][mask]), name
+        else:
+            assert np.array_equal(a.info[key], b.info[key]), key
+
+
+@pytest.mark.parametrize('task, kwargs', [(TASK, {}), ('BabyAI-GoToLocal-v0', dict(max_episode_steps=9))])
+def test_the_direct_path_equals_envpools_public_step_and_reset(task, kwargs):
+    with EnvPoolBridge(task, num_envs=4, seed=5, **kwargs) as fast, \
+            EnvPoolBridge(task, num_envs=4, seed=5, **kwargs) as public:
+        assert fast._direct is not None
+        public._direct = None  # EnvPool's own Python layer
+        states, expected = fast.reset(), public.reset()
+        for name in states:
+            assert np.array_equal(states[name], expected[name]), name
+        rng = np.random.default_rng(1)
+        ends = 0
+        for _ in range(40):
+            actions = {'action': rng.integers(0, 7, 4)}  # 6 ('done') ends GoToDoor episodes
+            step = fast.execute(actions)
+            assert_steps_equal(step, public.execute(actions))
+            ends += int(step.info['final_mask'].sum())
+        assert ends >= 4
+
+
+def test_atari_pools_take_the_direct_path():
+    with EnvPoolBridge('Pong-v5', num_envs=2, seed=0) as env:
+        assert env._direct is not None and list(env.states) == ['state']
+        env.reset()
+        step = env.execute({'action': np.zeros(2, np.int64)})
+        assert step.states['state'].shape == (2, 4, 84, 84) and set(step.info) >= {'lives', 'elapsed_step'}
+
+
+def test_mission_text_is_decoded_only_where_its_bytes_change(env, monkeypatch):
+    import modalbridge.bridges.envpool as module
+    calls = []
+    decode = module._decode
+    monkeypatch.setattr(module, '_decode', lambda row, cache: calls.append(1) or decode(row, cache))
+    first = env.reset()
+    assert len(calls) == 4
+    step = env.execute({'action': np.array([0, 1, 0, 1])})  # turning ends no episode
+    assert len(calls) == 4 and step.states['mission'].tolist() == first['mission'].tolist()
+    step.states['mission'][0] = 'changed by the caller'  # a fresh array each step
+    step = env.execute({'action': np.array([6, 0, 0, 0])})  # 'done' ends environment 0's episode
+    assert len(calls) == 5 and step.info['final_states']['mission'][0] == first['mission'][0]
+    assert step.states['mission'][1:].tolist() == first['mission'][1:].tolist()
+
+
+def test_continuous_actions_are_checked_finite_and_within_bounds():
+    # check_batch refused every non-integer action before: no continuous-action pool could be stepped
+    with EnvPoolBridge('Pendulum-v1', num_envs=2, seed=0) as env:
+        assert env.actions['action'].dtype.kind == 'f' and env.actions['action'].shape == (1,)
+        env.reset()
+        step = env.execute({'action': np.array([[0.5], [-1.0]])})
+        assert step.reward.shape == (2,) and np.isfinite(step.reward).all()
+        with pytest.raises(SpecError, match=r"finite values.*environment 1"):
+            env.execute({'action': np.array([[0.5], [np.nan]])})
+        with pytest.raises(SpecError, match=r"'action'.*environment 0"):
+            env.execute({'action': np.array([[3.0], [0.0]])})  # bounds are [-2, 2]
+        with pytest.raises(SpecError, match='shape'):
+            env.execute({'action': np.zeros((2, 2))})
+    from modalbridge.bridges import check
+    assert not check(EnvPoolBridge('Pendulum-v1', num_envs=2, seed=0)).failures
