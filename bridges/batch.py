@@ -9,6 +9,7 @@ and the same errors.
 from __future__ import annotations
 
 import abc
+import operator
 from typing import Any, Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -166,8 +167,11 @@ def action_rows(actions: Mapping[str, Any], validators: Mapping[str, Any], num_e
     or unknown key, a wrong batch axis or an invalid row is a `SpecError`
     naming the key (and the row).
     """
+    rows = _checked_rows(actions, validators, num_envs)
+    if rows is not None:
+        return rows
     batch = batched_actions(actions, {name: spec for name, (spec, _) in validators.items()}, num_envs)
-    rows: list[dict[str, Any]] = [{} for _ in range(num_envs)]
+    rows = [{} for _ in range(num_envs)]
     for name, pair in validators.items():
         value = batch[name]
         batched = pair.batched(num_envs) if isinstance(pair, _Validators) else None
@@ -189,8 +193,38 @@ def action_rows(actions: Mapping[str, Any], validators: Mapping[str, Any], num_e
     return rows
 
 
+def _checked_rows(actions: Any, validators: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]] | None:
+    """`action_rows` for the common case, checked at the cost of a few attribute reads: a dict of
+    arrays of exactly the specs' dtypes and batched shapes, inside the bounds. None for anything
+    else (`action_rows` then checks it the long way and names what is wrong)."""
+    if type(actions) is not dict or len(actions) != len(validators):
+        return None
+    columns = []
+    for name, pair in validators.items():
+        value = actions.get(name)
+        spec = pair[0]
+        if (type(value) is not np.ndarray or value.dtype != spec.dtype or value.shape[:1] != (num_envs,)
+                or value.shape[1:] != spec.shape or isinstance(pair, _Validators) is False):
+            return None
+        check = pair.bounds()
+        if check is False or (check is not None and not check(value)):
+            return None
+        columns.append((name, value))
+    if len(columns) == 1:
+        name, value = columns[0]
+        return [{name: value[index, ...]} for index in range(num_envs)]
+    return [{name: value[index, ...] for name, value in columns} for index in range(num_envs)]
+
+
 class _Validators(tuple):
     """``(spec, validator)`` of one action, with validators of whole batched columns (built once per size)."""
+
+    def bounds(self) -> Any:
+        """`_column_bounds` of the spec, built once; False for text (never on the quick path)."""
+        found = self.__dict__.get('column_bounds', self)
+        if found is self:
+            found = self.__dict__['column_bounds'] = False if specs_lib.is_text(self[0]) else _column_bounds(self[0])
+        return found
 
     def batched(self, num_envs: int) -> Any:
         cache = self.__dict__.setdefault('columns', {})
@@ -249,6 +283,12 @@ class LocalBatch:
     `first` is the index of the first one in the whole batch (in a worker
     process, the offset of its share), so errors name the global index.
 
+    Each step's states go straight into the batch arrays, as the
+    environments returned them, and are checked once per key for the whole
+    batch (`StateColumns`); only a batch that fails that check is checked
+    again environment by environment, for the error naming the environment
+    and the state.
+
     >>> from modalbridge.bridges import GymBridge
     >>> batch = LocalBatch([GymBridge('CartPole-v1') for _ in range(2)])
     >>> batch.reset([0, 1])['state'].shape
@@ -258,6 +298,7 @@ class LocalBatch:
     def __init__(self, envs: Sequence[Environment], first: int = 0):
         self.envs, self.first = list(envs), first
         self.specs = envs[0].states
+        self._columns = StateColumns(self.specs)
 
     @property
     def max_episode_timesteps(self) -> int | None:
@@ -274,32 +315,54 @@ class LocalBatch:
     def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep:
         count = len(self.envs)
         states: list[Any] = [None] * count
-        finals: list[Any] = [None] * count
         infos: list[Any] = [None] * count
+        finished: list[tuple[int, Any]] = []
         rewards = np.empty(count, np.float64)
         terminals = np.empty(count, np.int8)
         index = 0
         try:  # one try around the loop, not a call wrapped per environment: this is every step's path
             for index, env in enumerate(self.envs):
-                # the rows were validated against these same specs: skip the second validation
-                step = (env._execute_valid(rows[index]) if not env._needs_reset  # type: ignore[arg-type]  # validated dicts
-                        else env.execute(rows[index]))
-                rewards[index] = step.reward
-                terminals[index] = terminal = step.terminal
-                infos[index] = step.info
-                finals[index] = step.states
-                states[index] = env.reset() if terminal != Terminal.NONE else step.states
+                # the rows were validated against these same specs: skip the second validation; the
+                # states are checked below, a whole column at once
+                raw, reward, terminal, info = (
+                    env._execute_unchecked(rows[index]) if not env._needs_reset  # type: ignore[arg-type]
+                    else env.execute(rows[index]))
+                rewards[index] = reward
+                terminals[index] = terminal
+                infos[index] = info
+                if terminal:
+                    finished.append((index, env._fresh(raw, '_execute')))  # rare: checked on its own
+                    raw = env.reset()
+                states[index] = raw
         except Exception as error:  # noqa: BLE001 - the actions were valid: the env failed
             raise self._failure(index, error) from error
+        batch = self._columns(states)
+        if batch is None:
+            batch = self._row_by_row(states)
         mask = terminals != _NONE  # a plain int: numpy compares an array to an IntEnum 5x slower
         info = dict(final_mask=mask, infos=infos)
-        if mask.any():
-            info['final_states'] = batch_rows(finals, self.specs, self.first)
-        return BatchStep(batch_rows(states, self.specs, self.first), rewards, terminals, info)
+        if finished:
+            final = {name: column.copy() for name, column in batch.items()}
+            for index, last in finished:
+                for name, column in final.items():
+                    value = last[name]
+                    column[index] = value.item() if column.dtype == object and value.ndim == 0 else value
+            info['final_states'] = final
+        return BatchStep(batch, rewards, terminals, info)
 
     def close(self, _: Any = None) -> None:
         for env in self.envs:
             env.close()
+
+    def _row_by_row(self, states: Sequence[Any]) -> dict[str, np.ndarray]:
+        """The batch of `states` checked environment by environment: the error names the first bad one."""
+        checked = []
+        for index, (env, raw) in enumerate(zip(self.envs, states)):
+            try:
+                checked.append(env._fresh(raw, '_execute'))
+            except Exception as error:  # noqa: BLE001 - an invalid state: the env failed
+                raise self._failure(index, error) from error
+        return batch_rows(checked, self.specs, self.first)
 
     def _call(self, index: int, method: Any, argument: Any) -> Any:
         try:
@@ -312,6 +375,108 @@ class LocalBatch:
         if isinstance(error, EnvironmentFailure):
             return EnvironmentFailure(f'environment {self.first + index}: {error}', error.original)
         return EnvironmentFailure(f'environment {self.first + index}: {type(error).__name__}: {error}', error)
+
+
+class StateColumns:
+    """Stacks one state dict per environment into batch arrays and checks each key's column at once.
+
+    A column passes when every row is an array of exactly the spec's dtype
+    and shape (no conversion: nothing is fixed silently) and the whole
+    column is finite and inside the spec's bounds; text is checked row by
+    row. Returns None when anything fails: the caller then checks row by
+    row, for the error that names the environment and the state. The
+    arrays returned are new (fresh) every call.
+
+    >>> from modalbridge.bridges import specs
+    >>> columns = StateColumns(dict(x=specs.from_dict(dict(type='float', shape=(2,), min_value=0.0,
+    ...                                                     max_value=1.0), 'x')))
+    >>> columns([dict(x=np.zeros(2, np.float32))] * 3)['x'].shape
+    (3, 2)
+    >>> columns([dict(x=np.zeros(2, np.float32)), dict(x=np.full(2, 2.0, np.float32))]) is None  # out of bounds
+    True
+    """
+
+    def __init__(self, specs: Mapping[str, Any]):
+        self.specs = specs
+        self._keys = []
+        for name, spec in specs.items():
+            if specs_lib.is_text(spec):
+                self._keys.append((name, None, spec.shape, specs_lib.validator(spec, name)))
+            else:
+                self._keys.append((name, spec.dtype, spec.shape, _column_bounds(spec)))
+
+    def __call__(self, states: Sequence[Any]) -> dict[str, np.ndarray] | None:
+        out = {}
+        try:
+            for name, dtype, shape, check in self._keys:
+                values = [single[name] for single in states]
+                if dtype is None:  # text: each row through the spec's validator
+                    column = np.empty((len(values),) + shape, dtype=object)
+                    for index, value in enumerate(values):
+                        text = check(value)
+                        column[index] = text.item() if text.ndim == 0 else text
+                    out[name] = column
+                    continue
+                if {value.dtype for value in values} != {dtype}:
+                    return None
+                column = np.array(values)
+                if column.shape[1:] != shape or (check is not None and not check(column)):
+                    return None
+                out[name] = column
+        except (KeyError, TypeError, AttributeError, ValueError, SpecError):
+            return None  # not a dict, a key missing, not an array, ragged rows, bad text: row by row
+        return out
+
+
+def _column_bounds(spec: Any) -> 'ColumnBounds | None':
+    """The check of batch columns of `spec` against its bounds (and finiteness, for floats); None
+    where the dtype alone guarantees them."""
+    dtype = spec.dtype
+    if dtype.kind not in 'iuf':
+        return None
+    if isinstance(spec, dm_specs.BoundedArray):
+        low, high = np.asarray(spec.minimum), np.asarray(spec.maximum)
+    elif dtype.kind == 'f':
+        low, high = np.asarray(-np.inf), np.asarray(np.inf)
+    else:
+        return None
+    if dtype.kind in 'iu':
+        info = np.iinfo(dtype)
+        if np.all(low <= info.min) and np.all(high >= info.max):
+            return None
+    return ColumnBounds(np.broadcast_to(low, spec.shape), np.broadcast_to(high, spec.shape))
+
+
+class ColumnBounds:
+    """``check(column)``: whether every row of a batch column lies within (low, high), elementwise
+    (bounds of one row's shape), and is finite. Small columns are compared in Python (a few
+    hundred nanoseconds where each NumPy call costs a microsecond), large ones with NumPy.
+
+    >>> check = ColumnBounds(np.array([0.0, -np.inf]), np.array([1.0, np.inf]))
+    >>> check(np.array([[0.5, -1e30], [1.0, 3.0]])), check(np.array([[0.5, np.inf]])), check(np.array([[np.nan, 0]]))
+    (True, False, False)
+    """
+
+    SMALL = 256  # elements: up to here Python's comparisons beat NumPy's per-call cost
+
+    def __init__(self, low: np.ndarray, high: np.ndarray):
+        if low.dtype.kind == 'f' or high.dtype.kind == 'f':  # clamped to the largest finite float: NaN and
+            largest = np.finfo(np.float64).max                 # infinities fail the comparisons too
+            low = np.maximum(low.astype(np.float64), -largest)
+            high = np.minimum(high.astype(np.float64), largest)
+        self.low, self.high = low, high
+        self._lists: dict[int, tuple[list, list]] = {}
+
+    def __call__(self, column: np.ndarray) -> bool:
+        if column.size > self.SMALL:
+            return bool((column >= self.low).all() and (column <= self.high).all())  # False for NaN too
+        rows = column.shape[0]
+        bounds = self._lists.get(rows)
+        if bounds is None:
+            bounds = self._lists[rows] = (np.broadcast_to(self.low, column.shape).reshape(-1).tolist(),
+                                          np.broadcast_to(self.high, column.shape).reshape(-1).tolist())
+        items = column.reshape(-1).tolist()
+        return all(map(operator.le, bounds[0], items)) and all(map(operator.le, items, bounds[1]))
 
 
 def concatenate(parts: Sequence[BatchStep]) -> BatchStep:

@@ -224,6 +224,13 @@ class Environment(abc.ABC):
     def _execute_valid(self, actions: dict[str, np.ndarray]) -> Step:
         """`execute` for actions already validated against these action specs (a batch checks its
         rows once, for all its environments); the call order must have been checked."""
+        states, reward, terminal, info = self._execute_unchecked(actions)
+        return Step(self._fresh(states, '_execute'), reward, terminal, info)
+
+    def _execute_unchecked(self, actions: dict[str, np.ndarray]) -> tuple[Any, float, Terminal, dict[str, Any]]:
+        """`_execute_valid` with the states as the hook returned them, not yet checked nor copied:
+        the caller must check them (`_fresh`, or a `LocalBatch` checking a whole batch column
+        at once); reward, terminal, info and the time limit are handled."""
         try:
             step = self._execute(actions)
         except ModalbridgeError:
@@ -247,7 +254,7 @@ class Environment(abc.ABC):
             reward = self._reward(reward)
         if type(info) is not dict:
             info = self._info(info)
-        return Step(self._fresh(step.states, '_execute'), reward, terminal, info)
+        return step.states, reward, terminal, info
 
     def close(self) -> None:
         """Releases the environment's resources; calling it again does nothing."""

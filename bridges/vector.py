@@ -40,6 +40,7 @@ __all__ = ['BatchStep', 'VectorEnvironment', 'batch_rows']
 EXECUTE_BEFORE_RESET = 'VectorEnvironment: execute() called before reset()'
 RESET_AFTER_FAILURE = 'VectorEnvironment: the last {method}() did not complete ({error}); call reset()'
 CLOSED = 'VectorEnvironment: closed'
+INTERRUPTED = {method: RESET_AFTER_FAILURE.format(method=method, error='interrupted') for method in ('reset', 'execute')}
 BACKENDS = ('local', 'processes', 'ray')
 
 
@@ -179,7 +180,7 @@ class VectorEnvironment(BatchedEnvironment):
             seed = arguments.integer('seed', seed, minimum=0)
         seeds = [None if seed is None else seed + i for i in range(self._num_envs)]
         self._needs_reset = True
-        self._failure = RESET_AFTER_FAILURE.format(method='reset', error='interrupted')
+        self._failure = INTERRUPTED['reset']
         try:
             states = self._backend.reset(seeds)
         except EnvironmentFailure as error:
@@ -199,7 +200,7 @@ class VectorEnvironment(BatchedEnvironment):
             raise ResetNeeded(self._failure or EXECUTE_BEFORE_RESET)
         rows = action_rows(actions, self._validators, self._num_envs)
         self._needs_reset = True
-        self._failure = RESET_AFTER_FAILURE.format(method='execute', error='interrupted')
+        self._failure = INTERRUPTED['execute']
         try:
             step = self._backend.execute(rows)
         except EnvironmentFailure as error:

@@ -355,6 +355,11 @@ def returning(**fields):
 @pytest.mark.parametrize('fields, message', [
     (dict(states=dict(t=np.zeros(2, np.float32))),
      r"environment 1: Env._execute returned an invalid state 't': .*shape \(2,\) instead of \(1,\)"),
+    (dict(states=dict(t=np.array([np.nan], np.float32))),
+     r"environment 1: Env._execute returned an invalid state 't': .*not finite"),
+    (dict(states=dict(t=[1.0, 2.0])),
+     r"environment 1: Env._execute returned an invalid state 't': .*shape \(2,\) instead of \(1,\)"),
+    (dict(states=dict()), r"environment 1: Env._execute returned an invalid states: expected the state keys \['t'\]"),
     (dict(reward=None), 'environment 1: Env._execute returned an invalid reward: .*received NoneType None'),
     (dict(reward='1.5'), "environment 1: Env._execute returned an invalid reward: .*received str '1.5'"),
     (dict(terminal=7), 'environment 1: Env._execute returned an invalid terminal: .*received int 7'),
@@ -369,6 +374,16 @@ def test_a_bad_return_is_an_environment_failure_naming_the_environment_and_field
             envs.execute({'action': [0, 0]})
     finally:
         envs.close()
+
+
+def test_states_of_another_dtype_are_converted_as_one_environment_converts_them():
+    """A float64 state for a float32 spec is converted (as `Environment.execute` does), row by row:
+    the batch's quick path takes exact dtypes only."""
+    envs = VectorEnvironment([Ticks(), returning(states=dict(t=np.array([2.5])))()])
+    envs.reset()
+    envs.execute({'action': [0, 0]})
+    step = envs.execute({'action': [0, 0]})
+    assert step.states['t'].dtype == np.float32 and step.states['t'][:, 0].tolist() == [2.0, 2.5]
 
 
 def test_close_stops_every_worker_and_is_idempotent():
