@@ -220,10 +220,10 @@ class _Validators(tuple):
     """``(spec, validator)`` of one action, with validators of whole batched columns (built once per size)."""
 
     def bounds(self) -> Any:
-        """`_column_bounds` of the spec, built once; False for text (never on the quick path)."""
+        """`column_bounds` of the spec, built once; False for text (never on the quick path)."""
         found = self.__dict__.get('column_bounds', self)
         if found is self:
-            found = self.__dict__['column_bounds'] = False if specs_lib.is_text(self[0]) else _column_bounds(self[0])
+            found = self.__dict__['column_bounds'] = False if specs_lib.is_text(self[0]) else column_bounds(self[0])
         return found
 
     def batched(self, num_envs: int) -> Any:
@@ -403,7 +403,7 @@ class StateColumns:
             if specs_lib.is_text(spec):
                 self._keys.append((name, None, spec.shape, specs_lib.validator(spec, name)))
             else:
-                self._keys.append((name, spec.dtype, spec.shape, _column_bounds(spec)))
+                self._keys.append((name, spec.dtype, spec.shape, column_bounds(spec)))
 
     def __call__(self, states: Sequence[Any]) -> dict[str, np.ndarray] | None:
         out = {}
@@ -428,9 +428,9 @@ class StateColumns:
         return out
 
 
-def _column_bounds(spec: Any) -> 'ColumnBounds | None':
+def column_bounds(spec: Any) -> 'ColumnBounds | None':
     """The check of batch columns of `spec` against its bounds (and finiteness, for floats); None
-    where the dtype alone guarantees them."""
+    where the dtype alone guarantees them (bool, integers over their whole range, text)."""
     dtype = spec.dtype
     if dtype.kind not in 'iuf':
         return None

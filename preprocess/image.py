@@ -104,15 +104,18 @@ class ImageResize(Preprocessor):
         # OpenCV rounds integer-ratio area and its fixed-point paths half up, other area sums half to even.
         self._half_up = method != 'area' or (in_height % height == 0 and in_width % width == 0)
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
+    def numpy(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """`out`, if given, is a C-contiguous array of the output's shape and dtype to write into."""
         height, width = self.size
         batch, interpolation = x.shape[0], _CV2_METHODS[self.method]
         if self._stackable or batch == 1:
             # The batch as one tall image: one OpenCV call (threaded across the batch when cv2 has threads).
             tall = np.ascontiguousarray(x).reshape((batch * x.shape[1],) + x.shape[2:])
-            return cv2.resize(tall, (width, batch * height), interpolation=interpolation).reshape(
-                (batch,) + self.spec.shape)
-        out = np.empty((batch,) + self.spec.shape, x.dtype)
+            shape = (batch,) + self.spec.shape
+            dst = None if out is None else out.reshape((batch * height, width) + tall.shape[2:])
+            return cv2.resize(tall, (width, batch * height), dst=dst, interpolation=interpolation).reshape(shape)
+        if out is None:
+            out = np.empty((batch,) + self.spec.shape, x.dtype)
         for index, frame in enumerate(x):
             out[index] = cv2.resize(frame, (width, height), interpolation=interpolation).reshape(self.spec.shape)
         return out
@@ -200,11 +203,13 @@ class Grayscale(Preprocessor):
         self.weights, self.keep_dim = weights, bool(keep_dim)
         self._opencv = weights == DEFAULT_GRAY and spec.dtype.type in (np.uint8, np.uint16, np.float32)
 
-    def numpy(self, x: np.ndarray) -> np.ndarray:
+    def numpy(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """`out`, if given, is a C-contiguous array of the output's shape and dtype to write into."""
         batch = x.shape[0]
         if self._opencv:
             flat = x.reshape(-1, x.shape[-2] if x.ndim > 2 else 1, 3)
-            y = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_RGB2GRAY)
+            dst = None if out is None else out.reshape(flat.shape[:2])
+            y = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_RGB2GRAY, dst=dst)
         else:
             y = round_to(x.astype(np.float64) @ np.array(self.weights), self.spec.dtype)
         return y.reshape((batch,) + self.spec.shape)
