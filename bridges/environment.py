@@ -239,8 +239,12 @@ class Environment(abc.ABC):
             raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
         if type(step) is not Step:
             step = self._step(step)
+        return self._recorded(step.states, step.reward, step.terminal, step.info)
+
+    def _recorded(self, states: Any, reward: Any, terminal: Any, info: Any) -> tuple[Any, float, Terminal, dict]:
+        """One step's fields checked (but the states) and recorded: the timestep counted, the time
+        limit applied, the end of the episode noted. Every execute goes through here."""
         self._timestep += 1
-        terminal = step.terminal
         if type(terminal) is not Terminal:
             terminal = self._terminal(terminal)
         if (not terminal and self._max_episode_timesteps is not None
@@ -249,12 +253,11 @@ class Environment(abc.ABC):
         if terminal:
             self._needs_reset = True
             self._last_terminal = terminal
-        reward, info = step.reward, step.info
         if type(reward) is not float or reward - reward != 0:  # the second test: NaN or infinite
             reward = self._reward(reward)
         if type(info) is not dict:
             info = self._info(info)
-        return step.states, reward, terminal, info
+        return states, reward, terminal, info
 
     def close(self) -> None:
         """Releases the environment's resources; calling it again does nothing."""
