@@ -295,6 +295,8 @@ def spaces_of(specs: Mapping[str, Spec], single: str, text_max_length: int = TEX
     converted = {name: space_of(spec, text_max_length, text_charset) for name, spec in specs.items()}
     if list(converted) == [single]:
         space, to_gym, from_gym = converted[single]
+        if to_gym is _identity and from_gym is _identity:  # a Box: no conversion on every step's path
+            return space, (lambda flat: flat[single]), (lambda value: {single: value})
         return space, (lambda flat: to_gym(flat[single])), (lambda value: {single: from_gym(value)})
     space = spaces.Dict({name: item[0] for name, item in converted.items()})
     to_gyms = {name: item[1] for name, item in converted.items()}

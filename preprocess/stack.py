@@ -213,6 +213,7 @@ class Stack:
         self.states = as_specs(outputs, 'states')
         self._batcher = StateBatcher(self.input_states)
         self._quick = _quick_checks(self.input_states, num_envs)
+        self._one_chain = next(iter(self._chains)) if len(self.input_states) == len(self._chains) == 1 else None
         self._frozen = False
         self._backend = BACKENDS[backend](self._chains, self.num_envs, input_states=self.input_states,
                                           jit_compile=jit_compile)
@@ -239,6 +240,10 @@ class Stack:
             update = boolean('update', update)
         quick = self._quick_inputs(states)
         inputs, unbatched = quick if quick is not None else self._inputs(states)
+        if self._one_chain is not None:  # one state, preprocessed: no dicts rebuilt (every step's path)
+            name = self._one_chain
+            output = self._backend.run(inputs, update)[name]
+            return {name: output[0] if unbatched else output}
         outputs = self._backend.run({name: inputs[name] for name in self._chains}, update)
         return {name: (outputs[name] if name in outputs else inputs[name])[0] if unbatched else
                 (outputs[name] if name in outputs else inputs[name]) for name in self.states}
