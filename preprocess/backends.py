@@ -92,16 +92,16 @@ class NumpyBackend:
 
     def _buffered(self, plan: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
         """`plan` with the intermediate frames of OpenCV steps written into arrays allocated once
-        (``(_INTO, buffer, step)``): where the next step only reads them (another such step, or a
-        ring, which copies what it keeps), so no output and no memory ever holds a buffer."""
+        (``(_INTO, step.numpy_into(buffer), step)``): where the next step only reads them (another
+        such step, or a ring, which copies what it keeps), so no output and no memory holds a buffer."""
         out = []
         for index, (kind, key, step) in enumerate(plan):
             following = plan[index + 1] if index + 1 < len(plan) else None
+            run = None
             if (kind == _PLAIN and type(step) in _WRITES_INTO and following is not None
                     and (following[0] == _RING or (following[0] == _PLAIN and type(following[2]) in _WRITES_INTO))):
-                out.append((_INTO, np.empty((self.num_envs,) + step.spec.shape, step.spec.dtype), step))
-            else:
-                out.append((kind, key, step))
+                run = step.numpy_into(np.empty((self.num_envs,) + step.spec.shape, step.spec.dtype))
+            out.append((kind, key, step) if run is None else (_INTO, run, step))
         return out
 
     def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
@@ -113,7 +113,7 @@ class NumpyBackend:
                 if kind == _PLAIN:
                     x = step.numpy(x)
                 elif kind == _INTO:
-                    x = step.numpy(x, key)  # `key`: the buffer
+                    x = key(x)  # `key`: the step writing into its buffer (`numpy_into`)
                 elif kind == _RING:
                     commits.append((step, x))
                     x = step.output(x, starts)

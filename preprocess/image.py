@@ -7,7 +7,7 @@ float step is asked for.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -104,21 +104,34 @@ class ImageResize(Preprocessor):
         # OpenCV rounds integer-ratio area and its fixed-point paths half up, other area sums half to even.
         self._half_up = method != 'area' or (in_height % height == 0 and in_width % width == 0)
 
-    def numpy(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """`out`, if given, is a C-contiguous array of the output's shape and dtype to write into."""
+    def numpy(self, x: np.ndarray) -> np.ndarray:
         height, width = self.size
         batch, interpolation = x.shape[0], _CV2_METHODS[self.method]
         if self._stackable or batch == 1:
             # The batch as one tall image: one OpenCV call (threaded across the batch when cv2 has threads).
             tall = np.ascontiguousarray(x).reshape((batch * x.shape[1],) + x.shape[2:])
-            shape = (batch,) + self.spec.shape
-            dst = None if out is None else out.reshape((batch * height, width) + tall.shape[2:])
-            return cv2.resize(tall, (width, batch * height), dst=dst, interpolation=interpolation).reshape(shape)
-        if out is None:
-            out = np.empty((batch,) + self.spec.shape, x.dtype)
+            return cv2.resize(tall, (width, batch * height), interpolation=interpolation).reshape(
+                (batch,) + self.spec.shape)
+        out = np.empty((batch,) + self.spec.shape, x.dtype)
         for index, frame in enumerate(x):
             out[index] = cv2.resize(frame, (width, height), interpolation=interpolation).reshape(self.spec.shape)
         return out
+
+    def numpy_into(self, out: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+        """`numpy` writing into `out` (a C-contiguous batch of outputs), its shapes worked out once:
+        for the NumPy backend's intermediate frames. None where the batch is resized frame by frame."""
+        batch, (height, width) = out.shape[0], self.size
+        if not (self._stackable or batch == 1):
+            return None
+        rest = self.input_spec.shape[2:]
+        tall, size = (batch * self.input_spec.shape[0], self.input_spec.shape[1]) + rest, (width, batch * height)
+        dst = out.reshape((batch * height, width) + rest)
+        resize, contiguous, interpolation = cv2.resize, np.ascontiguousarray, _CV2_METHODS[self.method]
+
+        def run(x: np.ndarray) -> np.ndarray:
+            y = resize(contiguous(x).reshape(tall), size, dst=dst, interpolation=interpolation)
+            return out if y is dst else y.reshape(out.shape)  # OpenCV hands back `dst` when it wrote there
+        return run
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
@@ -203,16 +216,28 @@ class Grayscale(Preprocessor):
         self.weights, self.keep_dim = weights, bool(keep_dim)
         self._opencv = weights == DEFAULT_GRAY and spec.dtype.type in (np.uint8, np.uint16, np.float32)
 
-    def numpy(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """`out`, if given, is a C-contiguous array of the output's shape and dtype to write into."""
+    def numpy(self, x: np.ndarray) -> np.ndarray:
         batch = x.shape[0]
         if self._opencv:
             flat = x.reshape(-1, x.shape[-2] if x.ndim > 2 else 1, 3)
-            dst = None if out is None else out.reshape(flat.shape[:2])
-            y = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_RGB2GRAY, dst=dst)
+            y = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_RGB2GRAY)
         else:
             y = round_to(x.astype(np.float64) @ np.array(self.weights), self.spec.dtype)
         return y.reshape((batch,) + self.spec.shape)
+
+    def numpy_into(self, out: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+        """`numpy` writing into `out` (a C-contiguous batch of outputs), its shapes worked out once:
+        for the NumPy backend's intermediate frames. None off OpenCV's path."""
+        if not self._opencv or len(self.input_spec.shape) != 3:
+            return None
+        height, width, _ = self.input_spec.shape
+        flat, dst = (out.shape[0] * height, width, 3), out.reshape(out.shape[0] * height, width)
+        convert, contiguous, code = cv2.cvtColor, np.ascontiguousarray, cv2.COLOR_RGB2GRAY
+
+        def run(x: np.ndarray) -> np.ndarray:
+            y = convert(contiguous(x).reshape(flat), code, dst=dst)
+            return out if y is dst else y.reshape(out.shape)  # OpenCV hands back `dst` when it wrote there
+        return run
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
