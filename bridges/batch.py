@@ -398,7 +398,8 @@ class StateColumns:
 
     def __init__(self, specs: Mapping[str, Any]):
         self.specs = specs
-        self._keys = []
+        # (name, dtype (None: text), shape, check): the text validator, or the column's bounds check
+        self._keys: list[tuple[str, Any, tuple[int, ...], Any]] = []
         for name, spec in specs.items():
             if specs_lib.is_text(spec):
                 self._keys.append((name, None, spec.shape, specs_lib.validator(spec, name)))
