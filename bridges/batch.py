@@ -16,8 +16,8 @@ import numpy as np
 from dm_env import specs as dm_specs
 
 from modalbridge.bridges import specs as specs_lib
-from modalbridge.bridges.environment import Environment, Terminal
-from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, SpecError
+from modalbridge.bridges.environment import Environment, Terminal, terminal_from_flags
+from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ModalbridgeError, SpecError
 
 _NONE = int(Terminal.NONE)
 
@@ -193,27 +193,36 @@ def action_rows(actions: Mapping[str, Any], validators: Mapping[str, Any], num_e
     return rows
 
 
-def _checked_rows(actions: Any, validators: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]] | None:
-    """`action_rows` for the common case, checked at the cost of a few attribute reads: a dict of
-    arrays of exactly the specs' dtypes and batched shapes, inside the bounds. None for anything
-    else (`action_rows` then checks it the long way and names what is wrong)."""
+def checked_columns(actions: Any, validators: Mapping[str, Any], num_envs: int) -> dict[str, np.ndarray] | None:
+    """The batched actions, checked at the cost of a few attribute reads, for the common case: a
+    dict of arrays of exactly the specs' dtypes and batched shapes, inside the bounds. None for
+    anything else (`action_rows` then checks it the long way and names what is wrong)."""
     if type(actions) is not dict or len(actions) != len(validators):
         return None
-    columns = []
+    columns = {}
     for name, pair in validators.items():
         value = actions.get(name)
         spec = pair[0]
-        if (type(value) is not np.ndarray or value.dtype != spec.dtype or value.shape[:1] != (num_envs,)
+        if (type(value) is not np.ndarray or (value.dtype is not spec.dtype and value.dtype != spec.dtype)
+                or value.shape[:1] != (num_envs,)
                 or value.shape[1:] != spec.shape or isinstance(pair, _Validators) is False):
             return None
         check = pair.bounds()
         if check is False or (check is not None and not check(value)):
             return None
-        columns.append((name, value))
+        columns[name] = value
+    return columns
+
+
+def _checked_rows(actions: Any, validators: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]] | None:
+    """`action_rows` for the common case (`checked_columns`), or None."""
+    columns = checked_columns(actions, validators, num_envs)
+    if columns is None:
+        return None
     if len(columns) == 1:
-        name, value = columns[0]
+        name, value = next(iter(columns.items()))
         return [{name: value[index, ...]} for index in range(num_envs)]
-    return [{name: value[index, ...] for name, value in columns} for index in range(num_envs)]
+    return [{name: value[index, ...] for name, value in columns.items()} for index in range(num_envs)]
 
 
 class _Validators(tuple):
@@ -299,6 +308,7 @@ class LocalBatch:
         self.envs, self.first = list(envs), first
         self.specs = envs[0].states
         self._columns = StateColumns(self.specs)
+        self._gym = GymColumns.of(self)
 
     @property
     def max_episode_timesteps(self) -> int | None:
@@ -312,7 +322,15 @@ class LocalBatch:
         return batch_rows([self._call(i, env.reset, seed) for i, (env, seed) in enumerate(zip(self.envs, seeds))],
                             self.specs, self.first, 'reset')
 
-    def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep:
+    def execute(self, rows: Sequence[Mapping[str, Any]] | None = None,
+                columns: Mapping[str, np.ndarray] | None = None) -> BatchStep:
+        """Steps every environment with its actions: `rows` (one validated dict per environment) or
+        `columns` (the validated batched arrays)."""
+        if columns is not None:
+            if self._gym is not None:
+                return self._gym.execute(columns)
+            rows = [{name: column[index, ...] for name, column in columns.items()} for index in range(len(self.envs))]
+        assert rows is not None  # one of the two is given
         count = len(self.envs)
         states: list[Any] = [None] * count
         infos: list[Any] = [None] * count
@@ -354,12 +372,14 @@ class LocalBatch:
         for env in self.envs:
             env.close()
 
-    def _row_by_row(self, states: Sequence[Any]) -> dict[str, np.ndarray]:
-        """The batch of `states` checked environment by environment: the error names the first bad one."""
+    def _row_by_row(self, states: Sequence[Any], reset: Sequence[int] = (),
+                    rows: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """`states` (of the environments `rows`, default all) checked environment by environment:
+        the error names the first bad one, and `_reset` as the hook of the environments in `reset`."""
         checked = []
-        for index, (env, raw) in enumerate(zip(self.envs, states)):
+        for index, raw in zip(range(len(self.envs)) if rows is None else rows, states):
             try:
-                checked.append(env._fresh(raw, '_execute'))
+                checked.append(self.envs[index]._fresh(raw, '_reset' if index in reset else '_execute'))
             except Exception as error:  # noqa: BLE001 - an invalid state: the env failed
                 raise self._failure(index, error) from error
         return batch_rows(checked, self.specs, self.first)
@@ -375,6 +395,123 @@ class LocalBatch:
         if isinstance(error, EnvironmentFailure):
             return EnvironmentFailure(f'environment {self.first + index}: {error}', error.original)
         return EnvironmentFailure(f'environment {self.first + index}: {type(error).__name__}: {error}', error)
+
+
+class GymColumns:
+    """`LocalBatch.execute` for plain `GymBridge`s of one unnested state and one unnested action
+    (CartPole, Atari, MuJoCo), without the per-environment layers: each Gymnasium env stepped with
+    its action converted as the bridge converts it, the contract's bookkeeping of the step done
+    here (as `Environment._recorded` does it), a finished episode restarted as `GymBridge._reset`
+    does, and the observations, final ones included, stacked and checked as one column (dtype,
+    shape, bounds, finiteness; a column that fails is checked observation by observation, for
+    the error that names the environment). Built by `GymColumns.of(batch)`; None where it does
+    not apply.
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> batch = LocalBatch([GymBridge('CartPole-v1') for _ in range(2)])
+    >>> type(batch._gym).__name__, batch.reset([0, 1])['state'].shape
+    ('GymColumns', (2, 4))
+    >>> batch.execute(columns={'action': np.zeros(2, np.int64)}).terminal.tolist()
+    [0, 0]
+    """
+
+    def __init__(self, batch: 'LocalBatch', state: Any, action: Any, scalar: bool):
+        self.batch, self.envs = batch, batch.envs
+        self.steps = [env.env.step for env in self.envs]  # type: ignore[attr-defined]
+        self.resets = [env.env.reset for env in self.envs]  # type: ignore[attr-defined]
+        self.state, self.dtype, self.shape = state.name, state.spec.dtype, state.spec.shape
+        self.check = column_bounds(state.spec)
+        self.action, self.convert = action.name, action.to_gym
+        self.scalar = scalar
+
+    @classmethod
+    def of(cls, batch: 'LocalBatch') -> 'GymColumns | None':
+        from modalbridge.bridges import gym_spaces
+        from modalbridge.bridges.gym import GymBridge  # gymnasium: imported where it is already used
+        if not all(type(env) is GymBridge for env in batch.envs):
+            return None  # a subclass may step differently
+        (states, actions) = batch.envs[0]._leaves  # type: ignore[attr-defined]
+        if len(states) != 1 or len(actions) != 1 or states[0].path or actions[0].path:
+            return None
+        state, action = states[0], actions[0]
+        if (state.to_contract is not gym_spaces._identity or specs_lib.is_text(state.spec)
+                or specs_lib.is_text(action.spec)):
+            return None
+        # A Discrete choice is converted from a Python int (as from a 0-d array, to the same NumPy scalar).
+        scalar = action.spec.shape == () and action.spec.dtype.kind in 'iu' and action.to_gym is not gym_spaces._identity
+        return cls(batch, state, action, scalar)
+
+    def execute(self, columns: Mapping[str, np.ndarray]) -> BatchStep:
+        count, column = len(self.envs), columns[self.action]
+        actions = (column.tolist() if self.scalar else list(column) if column.ndim > 1
+                   else [column[index, ...] for index in range(count)])  # each row as `action_rows` gives it
+        convert, steps = self.convert, self.steps
+        observations: list[Any] = [None] * count
+        rewards: list[Any] = [None] * count
+        terminals: list[Any] = [None] * count
+        infos: list[Any] = [None] * count
+        finished: list[int] = []
+        finals: list[Any] = []
+        index, method = 0, '_execute'
+        try:
+            for index, env in enumerate(self.envs):
+                method = '_execute'
+                if env._needs_reset:  # closed, or not restarted after an error: its own ResetNeeded
+                    env.execute({self.action: column[index, ...]})
+                observation, reward, terminated, truncated, info = steps[index](convert(actions[index]))
+                if (type(terminated) is bool and type(truncated) is bool and type(reward) is float
+                        and reward - reward == 0 and type(info) is dict):
+                    # Environment._recorded, step for step, for Gymnasium's usual types
+                    env._timestep = timestep = env._timestep + 1
+                    terminal = Terminal.TERMINATED if terminated else Terminal.TRUNCATED if truncated \
+                        else Terminal.NONE
+                    limit = env._max_episode_timesteps
+                    if not terminal and limit is not None and timestep >= limit:
+                        terminal = Terminal.TRUNCATED
+                    if terminal:
+                        env._needs_reset, env._last_terminal = True, terminal
+                else:
+                    _, reward, terminal, info = env._recorded(None, reward, terminal_from_flags(terminated, truncated),
+                                                              info)
+                rewards[index], terminals[index], infos[index] = reward, terminal, info
+                if terminal:
+                    finished.append(index)
+                    finals.append(observation)
+                    method = '_reset'
+                    observation, env.reset_info = self.resets[index](seed=None)  # type: ignore[attr-defined]
+                    env._needs_reset, env._timestep = False, 0
+                observations[index] = observation
+        except ModalbridgeError as error:
+            raise self.batch._failure(index, error) from error
+        except Exception as error:  # noqa: BLE001 - the actions were valid: the env failed
+            failure = EnvironmentFailure(f'{self.envs[index]._name()}.{method} failed: {error!r}', error)
+            raise self.batch._failure(index, failure) from error
+        stacked = self._column(observations + finals)
+        if stacked is None:  # the long way: converted as one environment converts, or the error naming it
+            states = self.batch._row_by_row([{self.state: value} for value in observations], finished)
+            last = (self.batch._row_by_row([{self.state: value} for value in finals], (), finished)[self.state]
+                    if finals else None)
+        else:
+            states, last = {self.state: stacked[:count]}, stacked[count:]
+        terminal_array = np.array(terminals, np.int8)
+        info = dict(final_mask=terminal_array.astype(bool), infos=infos)
+        if finals:
+            final = states[self.state].copy()
+            final[finished] = last
+            info['final_states'] = {self.state: final}
+        return BatchStep(states, np.array(rewards, np.float64), terminal_array, info)
+
+    def _column(self, values: list[Any]) -> np.ndarray | None:
+        """`values` stacked, if every one is an array of exactly the spec's dtype and shape, inside its
+        bounds; None otherwise."""
+        dtype = self.dtype
+        for value in values:  # `is` first: NumPy's built-in dtypes are single objects, `!=` costs more
+            if type(value) is not np.ndarray or (value.dtype is not dtype and value.dtype != dtype):
+                return None
+        column = np.array(values)
+        if column.shape[1:] != self.shape or (self.check is not None and not self.check(column)):
+            return None
+        return column
 
 
 class StateColumns:
@@ -467,8 +604,15 @@ class ColumnBounds:
             high = np.minimum(high.astype(np.float64), largest)
         self.low, self.high = low, high
         self._lists: dict[int, tuple[list, list]] = {}
+        # Integers between one pair of bounds: Python's min and max of the column (no NaN among ints)
+        self._range = ((low.flat[0].item(), high.flat[0].item())
+                       if low.dtype.kind in 'iu' and high.dtype.kind in 'iu' and low.size
+                       and (low == low.flat[0]).all() and (high == high.flat[0]).all() else None)
 
     def __call__(self, column: np.ndarray) -> bool:
+        if self._range is not None and column.dtype.kind in 'iu' and column.size <= self.SMALL:
+            items = column.reshape(-1).tolist()
+            return not items or (self._range[0] <= min(items) and max(items) <= self._range[1])
         if column.size > self.SMALL:
             return bool((column >= self.low).all() and (column <= self.high).all())  # False for NaN too
         rows = column.shape[0]

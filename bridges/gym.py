@@ -59,6 +59,7 @@ class GymBridge(Environment):
         action_leaves = gym_spaces.space_leaves(env.action_space, names.ACTION, 'action')
         self._read = gym_spaces.reader(state_leaves)
         self._assemble = gym_spaces.writer(env.action_space, action_leaves)
+        self._leaves = (tuple(state_leaves), tuple(action_leaves))
         if max_episode_timesteps is None and env.spec is not None:
             max_episode_timesteps = env.spec.max_episode_steps
         super().__init__(states={leaf.name: leaf.spec for leaf in state_leaves},
