@@ -14,7 +14,12 @@ One pinned core. Rows:
   over the raw loop, round by round (target: ours <= DummyVecEnv's).
 
 Ratios are medians of same-round ratios with their 25th-75th percentile
-spread (`common.compare`); conditions go into bench/results/bridges.json.
+spread (`common.compare`), in this process's CPU time (``--clock cpu``, the
+default: on this shared machine, what the wall time would be on a quiet
+one; ``--clock wall`` for wall time; the JSON keeps both medians);
+conditions go into bench/results/bridges.json. SB3 is never a dependency:
+run this with an interpreter that has it (and this checkout on
+``PYTHONPATH``) to get its row.
 """
 
 from __future__ import annotations
@@ -118,12 +123,15 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=15)
     parser.add_argument('--number', type=int, default=2000, help='calls per round and variant')
     parser.add_argument('--envs', type=int, default=8)
+    parser.add_argument('--clock', choices=['cpu', 'wall'], default='cpu',
+                        help="what the figures measure: this process's CPU time (default) or wall time")
+    parser.add_argument('--name', default='bridges', help='the results file: bench/results/NAME.json')
     args = parser.parse_args()
     rows, figures = [], {}
     for name, make in [('CartPole-v1', lambda: gymnasium.make('CartPole-v1')),
                        ('image+caption Dict', ImageCaptionEnv)]:
         result = compare(dict(raw=raw_stepper(make()), bridge=bridge_stepper(GymBridge(make()))),
-                         number=args.number, rounds=args.rounds)
+                         number=args.number, rounds=args.rounds, clock=args.clock)
         overhead = same_round(lambda b, r: (b - r) * 1e6, result['bridge']['samples'], result['raw']['samples'])
         figures[f'{name}: bridge overhead us'] = overhead
         rows.append(dict(env=name, envs=1, layer='GymBridge', raw_us=round(result['raw']['seconds'] * 1e6, 2),
@@ -137,7 +145,7 @@ def main() -> None:
         variants['SB3 DummyVecEnv'] = sb3_dummy(count)
     except ImportError:
         print('stable-baselines3 is not importable: comparing with SyncVectorEnv only', file=sys.stderr)
-    result = compare(variants, number=max(1, args.number // count), rounds=args.rounds)
+    result = compare(variants, number=max(1, args.number // count), rounds=args.rounds, clock=args.clock)
     raw = result['raw loop']['samples']
     for layer in list(variants)[1:]:
         overhead = same_round(lambda t, r: (t - r) / count * 1e6, result[layer]['samples'], raw)
@@ -151,13 +159,14 @@ def main() -> None:
         if peer in variants:
             figures[f'ours overhead / {peer} overhead'] = same_round(
                 lambda o, p, r: (o - r) / (p - r), result[ours_name]['samples'], result[peer]['samples'], raw)
+    print(f'clock: {args.clock} ({"process CPU time" if args.clock == "cpu" else "wall time"})')
     print(table(rows, ['env', 'envs', 'layer', 'raw_us', 'layer_us', 'overhead_us', 'ratio']))
     print()
     print(table([dict(figure=name, median_p25_p75=spread(value)) for name, value in figures.items()],
                 ['figure', 'median_p25_p75']))
     print('target: ours overhead / SB3 DummyVecEnv overhead <= 1')
-    print('wrote', write('bridges', rows, figures=figures, rounds=args.rounds, number=args.number,
-                         sb3='SB3 DummyVecEnv' in variants))
+    print('wrote', write(args.name, rows, figures=figures, rounds=args.rounds, number=args.number,
+                         sb3='SB3 DummyVecEnv' in variants, clock=args.clock))
 
 
 if __name__ == '__main__':

@@ -11,6 +11,10 @@ to the reference, with the spread (25th-75th percentile) of those ratios.
     result = compare({'gymnasium': peer_step, 'ours': our_step}, number=2000, rounds=15,
                      reference='gymnasium')
     result['ours']['ratio']     # median over rounds of t_ours / t_gymnasium
+
+With ``clock='cpu'`` the figures are this process's CPU time, which other
+jobs on a shared machine barely move (wall time swings 2-3x with them);
+the wall-time medians are kept beside them.
 """
 
 from __future__ import annotations
@@ -31,13 +35,10 @@ THREAD_VARIABLES = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'
 def pin(core: int | None = 0, threads: int = 1) -> None:
     """Pins this process to one core and caps library thread pools (call before heavy imports).
 
-    `core=None` leaves the affinity alone (for multi-core measurements). The environment variable
-    ``BENCH_CORE`` overrides `core` (on some virtual machines core 0 also serves interrupts).
+    `core=None` leaves the affinity alone (for multi-core measurements).
     """
     for variable in THREAD_VARIABLES:
         os.environ.setdefault(variable, str(threads))
-    if core is not None and os.environ.get('BENCH_CORE'):
-        core = int(os.environ['BENCH_CORE'])
     if core is not None and hasattr(os, 'sched_setaffinity'):
         os.sched_setaffinity(0, {core})
 
@@ -54,11 +55,15 @@ def conditions() -> dict[str, Any]:
                 threads={variable: os.environ.get(variable) for variable in THREAD_VARIABLES})
 
 
-def _once(function: Callable[[], Any], number: int, clock: Callable[[], float] = time.perf_counter) -> float:
-    start = clock()
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
+
+
+def _once(function: Callable[[], Any], number: int) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) per call."""
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(number):
         function()
-    return (clock() - start) / number
+    return (time.perf_counter() - start) / number, (time.process_time() - cpu) / number
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -70,33 +75,39 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def compare(variants: Mapping[str, Callable[[], Any]], number: int, rounds: int = 15,
-            reference: str | None = None, warmup: int = 1,
-            clock: Callable[[], float] = time.perf_counter) -> dict[str, dict[str, float]]:
+            reference: str | None = None, warmup: int = 1, clock: str = 'wall') -> dict[str, dict[str, Any]]:
     """Seconds per call of each variant, interleaved round by round (see the module docstring).
 
-    `clock` is wall time by default; ``time.process_time`` (this process's CPU time, all its
-    threads) leaves out the time other processes hold the cores: the quiet-machine equivalent.
-
     Returns ``{name: dict(seconds=median, ratio=median same-round ratio to the reference,
-    ratio_p25=..., ratio_p75=..., samples=[seconds per call in each round])}``; the reference
-    defaults to the first variant. `same_round` turns the samples into other per-round figures.
+    ratio_p25=..., ratio_p75=..., samples=[seconds per call in each round], wall_seconds=...,
+    cpu_seconds=...)}``; the reference defaults to the first variant. `clock` picks what `seconds`,
+    the ratios and `samples` measure: ``'wall'`` time or ``'cpu'``, this process's CPU time (on a
+    machine shared with other jobs, what the wall time would be on a quiet one; both medians are
+    kept either way). `same_round` turns the samples into other per-round figures.
     """
+    if clock not in CLOCKS:
+        raise ValueError(f'clock: expected one of {list(CLOCKS)}; received {clock!r}')
     names = list(variants)
     reference = names[0] if reference is None else reference
     for _ in range(warmup):
         for name in names:
             _once(variants[name], max(1, number // 10))
-    times: dict[str, list[float]] = {name: [] for name in names}
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float]] = {name: [] for name in names}
     for index in range(rounds):
         shift = index % len(names)  # rotate the order so no variant always runs first
         for name in names[shift:] + names[:shift]:
-            times[name].append(_once(variants[name], number, clock))
+            wall, cpu = _once(variants[name], number)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    times = cpus if clock == 'cpu' else walls
     out = {}
     for name in names:
         ratios = [t / r for t, r in zip(times[name], times[reference])]
         out[name] = dict(seconds=statistics.median(times[name]), ratio=statistics.median(ratios),
                          ratio_p25=_quantile(ratios, 0.25), ratio_p75=_quantile(ratios, 0.75),
-                         samples=times[name])
+                         samples=times[name], wall_seconds=statistics.median(walls[name]),
+                         cpu_seconds=statistics.median(cpus[name]))
     return out
 
 
@@ -109,11 +120,11 @@ def same_round(figure: Callable[..., float], *samples: list[float]) -> dict[str,
 
 
 def timeit(function: Callable[[], Any], number: int, repeat: int = 7) -> float:
-    """Seconds per call of one function alone: the median of `repeat` runs of `number` calls.
+    """Wall seconds per call of one function alone: the median of `repeat` runs of `number` calls.
 
     Use `compare` whenever a figure is a comparison.
     """
-    return statistics.median(_once(function, number) for _ in range(repeat))
+    return statistics.median(_once(function, number)[0] for _ in range(repeat))
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -121,10 +121,10 @@ def main() -> None:
         variants = {'envpool': envpool_stepper(task, args.envs),
                     'envpool, same-step reset': envpool_reset_stepper(task, args.envs),
                     'bridge': bridge_stepper(task, args.envs), 'gymnasium': gymnasium_stepper(task, args.envs)}
-        for clock_name, clock in CLOCKS.items():
+        for clock_name in CLOCKS:
             if args.clock not in ('both', clock_name):
                 continue
-            result = compare(variants, args.steps, args.rounds, reference='envpool', clock=clock)
+            result = compare(variants, args.steps, args.rounds, reference='envpool', clock=clock_name)
             samples = {name: value['samples'] for name, value in result.items()}
             figures[f'{task}, {clock_name}'] = dict(
                 bridge_vs_envpool=same_round(lambda b, e: b / e, samples['bridge'], samples['envpool']),

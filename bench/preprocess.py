@@ -6,8 +6,10 @@ On real Pong frames (ale-py), one pinned core and one thread per library
 (``--threads N``: N threads, unpinned, for cv2 across a batch):
 
 - **over the raw step, 1 env**: the raw ALE step, Gymnasium's
-  AtariPreprocessing + FrameStackObservation and our `PreprocessObservation`
-  (NumPy backend) stepped in the same rounds; the figure is, round by round,
+  AtariPreprocessing + FrameStackObservation, our `PreprocessObservation`
+  (NumPy backend) and the same work written by hand with OpenCV (output
+  arrays allocated once, no checks: a floor for any wrapper on the RGB
+  observation) stepped in the same rounds; the figure is, round by round,
   ``(ours - raw) / (gymnasium - raw)`` (target <= 0.75).
 - **stored frames, per frame**: a hand-written OpenCV pipeline and our NumPy
   backend at 1, 8 and 64 envs, interleaved (the reference: the hand-written
@@ -17,8 +19,10 @@ On real Pong frames (ale-py), one pinned core and one thread per library
   ``['center']`` on (1, 4).
 
 Every ratio is the median of same-round ratios with its 25th-75th
-percentile spread (`common.compare`); conditions go into
-bench/results/preprocess.json.
+percentile spread (`common.compare`), measured in this process's CPU time
+(``--clock cpu``, the default: on this shared machine, what the wall time
+would be on a quiet one; ``--clock wall`` for wall time; the JSON keeps
+both medians); conditions go into bench/results/preprocess.json.
 """
 
 from __future__ import annotations
@@ -80,6 +84,28 @@ def opencv_pipeline(frames):
     return run
 
 
+def by_hand(env):
+    """`env` with the Atari stack written by hand: gray and resize into arrays allocated once, each
+    frame scaled once into a ring of float32 frames, one `cv2.merge` per step."""
+    import cv2
+    import gymnasium
+    import numpy as np
+
+    class ByHand(gymnasium.ObservationWrapper):
+        def __init__(self, env):
+            super().__init__(env)
+            self.gray, self.small = np.empty((210, 160), np.uint8), np.empty((84, 84), np.uint8)
+            self.ring, self.position = [np.zeros((84, 84), np.float32) for _ in range(4)], 0
+
+        def observation(self, observation):
+            cv2.cvtColor(observation, cv2.COLOR_RGB2GRAY, dst=self.gray)
+            cv2.resize(self.gray, (84, 84), dst=self.small, interpolation=cv2.INTER_AREA)
+            self.position = (self.position + 1) % 4
+            np.divide(self.small, np.float32(255), out=self.ring[self.position])
+            return cv2.merge([self.ring[(self.position + 1 + k) % 4] for k in range(4)])
+    return ByHand(env)
+
+
 def stack_call(frames, backend: str, num_envs: int, jit: bool = False):
     import numpy as np
     from modalbridge.preprocess import Stack
@@ -100,6 +126,9 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=15)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--skip-tf', action='store_true', help='only the NumPy rows')
+    parser.add_argument('--clock', choices=['cpu', 'wall'], default='cpu',
+                        help="what the figures measure: this process's CPU time (default) or wall time")
+    parser.add_argument('--name', default='preprocess', help='the results file: bench/results/NAME.json')
     args = parser.parse_args()
     pin(core=0 if args.threads == 1 else None, threads=args.threads)
     import cv2
@@ -116,23 +145,28 @@ def main() -> None:
     gymnasium_env = FrameStackObservation(AtariPreprocessing(
         pong(), frame_skip=1, noop_max=0, screen_size=84, grayscale_obs=True, scale_obs=True), 4)
     result = compare(dict(raw=stepper(pong()), gymnasium=stepper(gymnasium_env),
-                          ours=stepper(PreprocessObservation(pong(), ATARI, backend='numpy'))),
-                     number=300, rounds=args.rounds)
-    raw, gym, ours = (result[name]['samples'] for name in ('raw', 'gymnasium', 'ours'))
+                          ours=stepper(PreprocessObservation(pong(), ATARI, backend='numpy')),
+                          by_hand=stepper(by_hand(pong()))),
+                     number=300, rounds=args.rounds, clock=args.clock)
+    raw, gym, ours, hand = (result[name]['samples'] for name in ('raw', 'gymnasium', 'ours', 'by_hand'))
     over = same_round(lambda o, g, r: (o - r) / (g - r), ours, gym, raw)
     figures['numpy_over_step_vs_gymnasium'] = over
-    for name in ('raw', 'gymnasium', 'ours'):
-        add('pong step, 1 env', name, result[name]['seconds'], ratio_to_raw=round(result[name]['ratio'], 3))
+    figures['by_hand_over_step_vs_gymnasium'] = same_round(lambda o, g, r: (o - r) / (g - r), hand, gym, raw)
+    figures['numpy_over_step_vs_by_hand'] = same_round(lambda o, h, r: (o - r) / (h - r), ours, hand, raw)
+    for name in ('raw', 'gymnasium', 'ours', 'by_hand'):
+        add('pong step, 1 env', name, result[name]['seconds'], ratio_to_raw=round(result[name]['ratio'], 3),
+            wall_us=round(result[name]['wall_seconds'] * 1e6, 1))
     add('pong step, 1 env', 'gymnasium wrappers over raw',
         same_round(lambda g, r: g - r, gym, raw)['median'])
     add('pong step, 1 env', 'ours over raw', same_round(lambda o, r: o - r, ours, raw)['median'])
+    add('pong step, 1 env', 'by hand over raw', same_round(lambda o, r: o - r, hand, raw)['median'])
 
     # 2. Stored frames: the NumPy backend per frame at 1, 8 and 64 envs vs the hand-written pipeline.
     frames = pong_frames(256)
     sizes = (1, 8, 64)
     variants = {'opencv by hand, 1 env': opencv_pipeline(frames)}
     variants.update({f'numpy, {n} envs': stack_call(frames, 'numpy', n) for n in sizes})
-    result = compare(variants, number=64, rounds=args.rounds)
+    result = compare(variants, number=64, rounds=args.rounds, clock=args.clock)
     hand = result['opencv by hand, 1 env']['samples']
     add('stored frames', 'opencv by hand, 1 env', result['opencv by hand, 1 env']['seconds'])
     for n in sizes:
@@ -151,7 +185,7 @@ def main() -> None:
         for n in (8, 64):
             result = compare({'numpy': stack_call(frames, 'numpy', n), 'tf': stack_call(frames, 'tf', n),
                               'tf+xla': stack_call(frames, 'tf', n, jit=True)},
-                             number=max(2, 256 // n), rounds=args.rounds)
+                             number=max(2, 256 // n), rounds=args.rounds, clock=args.clock)
             for name in ('numpy', 'tf', 'tf+xla'):
                 figures[f'{name}_{n}_vs_numpy'] = dict(median=result[name]['ratio'], p25=result[name]['ratio_p25'],
                                                         p75=result[name]['ratio_p75'])
@@ -164,21 +198,22 @@ def main() -> None:
         small = Stack(dict(x=dict(type='float', shape=(4,))), ['center'])
         result = compare({'trivial tf.function': lambda: trivial(vector),
                           "ours, ['center'] on (1, 4)": lambda: small(dict(x=vector))},
-                         number=500, rounds=args.rounds)
+                         number=500, rounds=args.rounds, clock=args.clock)
         for name, value in result.items():
             add('tf call overhead', name, value['seconds'], ratio_to_trivial=round(value['ratio'], 2))
         figures['tf_call_vs_trivial'] = dict(median=result["ours, ['center'] on (1, 4)"]['ratio'],
                                              p25=result["ours, ['center'] on (1, 4)"]['ratio_p25'],
                                              p75=result["ours, ['center'] on (1, 4)"]['ratio_p75'])
 
-    print(table(rows, ['group', 'pipeline', 'us_per_frame', 'ratio_to_raw', 'ratio_to_hand', 'ratio_to_numpy',
-                       'ratio_to_trivial']))
+    print(f'clock: {args.clock} ({"process CPU time" if args.clock == "cpu" else "wall time"})')
+    print(table(rows, ['group', 'pipeline', 'us_per_frame', 'wall_us', 'ratio_to_raw', 'ratio_to_hand',
+                       'ratio_to_numpy', 'ratio_to_trivial']))
     print()
     print(table([dict(figure=name, median_p25_p75=spread(value)) for name, value in figures.items()],
                 ['figure', 'median_p25_p75']))
     print('targets: numpy_over_step_vs_gymnasium <= 0.75, tf_64_vs_numpy <= 1.0')
-    print('wrote', write('preprocess' + (f'-threads{args.threads}' if args.threads != 1 else ''), rows,
-                         figures=figures, rounds=args.rounds, threads=args.threads))
+    print('wrote', write(args.name + (f'-threads{args.threads}' if args.threads != 1 else ''), rows,
+                         figures=figures, rounds=args.rounds, threads=args.threads, clock=args.clock))
 
 
 if __name__ == '__main__':

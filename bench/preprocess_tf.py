@@ -68,8 +68,8 @@ def main() -> None:
         variants = {'numpy': stack_call(frames, 'numpy', n), 'tf': stack_call(frames, 'tf', n),
                     'tf+xla': stack_call(frames, 'tf', n, jit=True),
                     'tf, gray+resize only': gray_resize_call(frames, n)}
-        for clock_name, clock in CLOCKS.items():
-            result = compare(variants, number=max(2, 256 // n), rounds=args.rounds, clock=clock)
+        for clock_name in CLOCKS:
+            result = compare(variants, number=max(2, 256 // n), rounds=args.rounds, clock=clock_name)
             for name, value in result.items():
                 figures[f'{name}_{n}_vs_numpy, {clock_name}'] = dict(
                     median=value['ratio'], p25=value['ratio_p25'], p75=value['ratio_p75'])

@@ -224,6 +224,13 @@ class Environment(abc.ABC):
     def _execute_valid(self, actions: dict[str, np.ndarray]) -> Step:
         """`execute` for actions already validated against these action specs (a batch checks its
         rows once, for all its environments); the call order must have been checked."""
+        states, reward, terminal, info = self._execute_unchecked(actions)
+        return Step(self._fresh(states, '_execute'), reward, terminal, info)
+
+    def _execute_unchecked(self, actions: dict[str, np.ndarray]) -> tuple[Any, float, Terminal, dict[str, Any]]:
+        """`_execute_valid` with the states as the hook returned them, not yet checked nor copied:
+        the caller must check them (`_fresh`, or a `LocalBatch` checking a whole batch column
+        at once); reward, terminal, info and the time limit are handled."""
         try:
             step = self._execute(actions)
         except ModalbridgeError:
@@ -232,8 +239,12 @@ class Environment(abc.ABC):
             raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
         if type(step) is not Step:
             step = self._step(step)
+        return self._recorded(step.states, step.reward, step.terminal, step.info)
+
+    def _recorded(self, states: Any, reward: Any, terminal: Any, info: Any) -> tuple[Any, float, Terminal, dict]:
+        """One step's fields checked (but the states) and recorded: the timestep counted, the time
+        limit applied, the end of the episode noted. Every execute goes through here."""
         self._timestep += 1
-        terminal = step.terminal
         if type(terminal) is not Terminal:
             terminal = self._terminal(terminal)
         if (not terminal and self._max_episode_timesteps is not None
@@ -242,12 +253,11 @@ class Environment(abc.ABC):
         if terminal:
             self._needs_reset = True
             self._last_terminal = terminal
-        reward, info = step.reward, step.info
         if type(reward) is not float or reward - reward != 0:  # the second test: NaN or infinite
             reward = self._reward(reward)
         if type(info) is not dict:
             info = self._info(info)
-        return Step(self._fresh(step.states, '_execute'), reward, terminal, info)
+        return states, reward, terminal, info
 
     def close(self) -> None:
         """Releases the environment's resources; calling it again does nothing."""

@@ -15,8 +15,8 @@ import gymnasium
 import numpy as np
 
 from modalbridge.bridges import gym_spaces, names
-from modalbridge.bridges.environment import Environment, Step, terminal_from_flags
-from modalbridge.bridges.errors import ConfigError
+from modalbridge.bridges.environment import Environment, Step, Terminal, terminal_from_flags
+from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ModalbridgeError
 
 BUILT_IN_NAMESPACE = 'modalbridge/'
 UNKNOWN_ID = 'GymBridge: cannot make environment {id!r}: {error}'
@@ -59,6 +59,7 @@ class GymBridge(Environment):
         action_leaves = gym_spaces.space_leaves(env.action_space, names.ACTION, 'action')
         self._read = gym_spaces.reader(state_leaves)
         self._assemble = gym_spaces.writer(env.action_space, action_leaves)
+        self._leaves = (tuple(state_leaves), tuple(action_leaves))
         if max_episode_timesteps is None and env.spec is not None:
             max_episode_timesteps = env.spec.max_episode_steps
         super().__init__(states={leaf.name: leaf.spec for leaf in state_leaves},
@@ -85,6 +86,19 @@ class GymBridge(Environment):
         observation, reward, terminated, truncated, info = self._env.step(self._assemble(actions))
         # the reward is Gymnasium's SupportsFloat: Environment.execute checks and converts it
         return Step(self._read(observation), cast(float, reward), terminal_from_flags(terminated, truncated), info)
+
+    def _execute_unchecked(self, actions: dict[str, np.ndarray]) -> tuple[Any, float, Terminal, dict[str, Any]]:
+        # `_execute` without the Step in between (every step's path, one env or a batch); a subclass
+        # that overrides `_execute` keeps the general path.
+        if type(self)._execute is not GymBridge._execute:
+            return super()._execute_unchecked(actions)
+        try:
+            observation, reward, terminated, truncated, info = self._env.step(self._assemble(actions))
+        except ModalbridgeError:
+            raise
+        except Exception as error:
+            raise EnvironmentFailure(f'{self._name()}._execute failed: {error!r}', error) from error
+        return self._recorded(self._read(observation), reward, terminal_from_flags(terminated, truncated), info)
 
     def _close(self) -> None:
         self._env.close()

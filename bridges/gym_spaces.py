@@ -132,10 +132,12 @@ def _box(space: spaces.Box, name: str):
 def _discrete(space: spaces.Discrete, name: str):
     start, dtype = int(space.start), space.dtype
     spec = dm_specs.DiscreteArray(int(space.n), dtype=dtype, name=name)
-    # A Python int is what Gymnasium code passes, and Discrete.contains checks it fastest.
+    # A NumPy scalar of the space's dtype, as Gymnasium's vector envs pass it: Discrete.contains checks
+    # it faster than a Python int (no np.iinfo lookup).
+    scalar = dtype.type
     if start == 0:
-        return spec, _identity, int
-    return spec, lambda v: np.asarray(v - start, dtype), lambda v: int(v) + start
+        return spec, _identity, scalar
+    return spec, lambda v: np.asarray(v - start, dtype), lambda v: scalar(v + start)
 
 
 def _multi_discrete(space: spaces.MultiDiscrete, name: str):
@@ -213,6 +215,8 @@ def space_leaves(space: spaces.Space, single: str, what: str) -> tuple[Leaf, ...
 
 def reader(leaves: Iterable[Leaf]) -> Callable[[Any], dict[str, Any]]:
     """A function from a Gymnasium value of the whole space to the dict of contract values."""
+    leaves = list(leaves)
+
     def composed(get: Callable[[Any], Any], convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return lambda value: convert(get(value))
 
@@ -220,6 +224,9 @@ def reader(leaves: Iterable[Leaf]) -> Callable[[Any], dict[str, Any]]:
     for leaf in leaves:
         get, convert = nest.getter(leaf.path), leaf.to_contract
         parts.append((leaf.name, get if convert is _identity else composed(get, convert)))
+    if len(parts) == 1 and not leaves[0].path and leaves[0].to_contract is _identity:
+        name = parts[0][0]
+        return lambda value: {name: value}  # one unnested space as it is: every step's path
     return lambda value: {name: read(value) for name, read in parts}
 
 
@@ -288,6 +295,8 @@ def spaces_of(specs: Mapping[str, Spec], single: str, text_max_length: int = TEX
     converted = {name: space_of(spec, text_max_length, text_charset) for name, spec in specs.items()}
     if list(converted) == [single]:
         space, to_gym, from_gym = converted[single]
+        if to_gym is _identity and from_gym is _identity:  # a Box: no conversion on every step's path
+            return space, (lambda flat: flat[single]), (lambda value: {single: value})
         return space, (lambda flat: to_gym(flat[single])), (lambda value: {single: from_gym(value)})
     space = spaces.Dict({name: item[0] for name, item in converted.items()})
     to_gyms = {name: item[1] for name, item in converted.items()}

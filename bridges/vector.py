@@ -28,7 +28,7 @@ import numpy as np
 
 from modalbridge.bridges import arguments
 from modalbridge.bridges.batch import (BatchedEnvironment, BatchStep, BatchStrategy, LocalBatch, action_rows,
-                                       action_validators, batch_rows)
+                                       action_validators, batch_rows, checked_columns)
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ResetNeeded
 from modalbridge.bridges.specs import to_dict
@@ -40,6 +40,7 @@ __all__ = ['BatchStep', 'VectorEnvironment', 'batch_rows']
 EXECUTE_BEFORE_RESET = 'VectorEnvironment: execute() called before reset()'
 RESET_AFTER_FAILURE = 'VectorEnvironment: the last {method}() did not complete ({error}); call reset()'
 CLOSED = 'VectorEnvironment: closed'
+INTERRUPTED = {method: RESET_AFTER_FAILURE.format(method=method, error='interrupted') for method in ('reset', 'execute')}
 BACKENDS = ('local', 'processes', 'ray')
 
 
@@ -105,6 +106,7 @@ class VectorEnvironment(BatchedEnvironment):
         self.timeout = arguments.number('VectorEnvironment: timeout', timeout, minimum=0, inclusive=False)
         max_restarts = arguments.integer('VectorEnvironment: max_restarts', max_restarts, minimum=0)
         self._workers: Any = None
+        self._local: LocalBatch | None = None  # the in-process backend, which also takes batched columns
         self._failure: str | None = None
         self._needs_reset = True
         self._states: Mapping[str, Any]
@@ -147,7 +149,7 @@ class VectorEnvironment(BatchedEnvironment):
                     if mine != theirs:
                         raise ConfigError(f'VectorEnvironment: envs[{index}].{what} differ from envs[0].{what}')
             self._states, self._actions = first.states, first.actions
-            self._backend = LocalBatch(self.envs)
+            self._backend = self._local = LocalBatch(self.envs)
         self._num_envs = len(envs)
         self._validators = action_validators(self._actions)
         self._closed = False
@@ -191,7 +193,7 @@ class VectorEnvironment(BatchedEnvironment):
             seed = arguments.integer('seed', seed, minimum=0)
         seeds = [None if seed is None else seed + i for i in range(self._num_envs)]
         self._needs_reset = True
-        self._failure = RESET_AFTER_FAILURE.format(method='reset', error='interrupted')
+        self._failure = INTERRUPTED['reset']
         try:
             states = self._backend.reset(seeds)
         except EnvironmentFailure as error:
@@ -209,11 +211,15 @@ class VectorEnvironment(BatchedEnvironment):
         self._check_open()
         if self._needs_reset:
             raise ResetNeeded(self._failure or EXECUTE_BEFORE_RESET)
-        rows = action_rows(actions, self._validators, self._num_envs)
+        # In this process, the checked columns go as they are (each environment takes its row there).
+        local = self._local
+        columns = checked_columns(actions, self._validators, self._num_envs) if local is not None else None
+        rows = action_rows(actions, self._validators, self._num_envs) if columns is None else []
         self._needs_reset = True
-        self._failure = RESET_AFTER_FAILURE.format(method='execute', error='interrupted')
+        self._failure = INTERRUPTED['execute']
         try:
-            step = self._backend.execute(rows)
+            step = (local.execute(columns=columns) if local is not None and columns is not None
+                    else self._backend.execute(rows))
         except EnvironmentFailure as error:
             self._failure = RESET_AFTER_FAILURE.format(method='execute', error=error)
             raise

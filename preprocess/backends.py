@@ -27,12 +27,13 @@ import numpy as np
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, is_text
 from modalbridge.preprocess.base import Preprocessor
-from modalbridge.preprocess.image import AreaOfGray
+from modalbridge.preprocess.image import AreaOfGray, Grayscale, ImageResize
 from modalbridge.preprocess.temporal import FUSABLE_DTYPES, Sequence, SequenceRing, SequenceWindow
 
 Chains = Mapping[str, list[Preprocessor]]
 Key = tuple[str, int]
-_PLAIN, _STATEFUL, _RING = 'plain', 'stateful', 'ring'
+_PLAIN, _STATEFUL, _RING, _INTO = 'plain', 'stateful', 'ring', 'into'
+_WRITES_INTO = (Grayscale, ImageResize)  # the plain steps that take an `out` array to write into
 _SHARE_BYTES, _ALIGN = 1 << 16, 64  # inputs handed to TF through DLPack: at least 64 KiB; 64-byte alignment
 
 
@@ -57,7 +58,7 @@ class NumpyBackend:
 
     def __init__(self, chains: Chains, num_envs: int, **_: Any):
         self.chains, self.num_envs = chains, num_envs
-        self._plans = {name: self._plan(name, chain) for name, chain in chains.items()}
+        self._plans = {name: self._buffered(self._plan(name, chain)) for name, chain in chains.items()}
         self._rings = {key: step for plan in self._plans.values() for kind, key, step in plan if kind == _RING}
         self._memory = {key: p.initial_state(num_envs) for key, p in stateful(chains) if key not in self._rings}
         self._zeros = np.zeros(num_envs, bool)
@@ -90,6 +91,20 @@ class NumpyBackend:
                 trailing += 1
         return plan
 
+    def _buffered(self, plan: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
+        """`plan` with the intermediate frames of OpenCV steps written into arrays allocated once
+        (``(_INTO, step.numpy_into(buffer), step)``): where the next step only reads them (another
+        such step, or a ring, which copies what it keeps), so no output and no memory holds a buffer."""
+        out = []
+        for index, (kind, key, step) in enumerate(plan):
+            following = plan[index + 1] if index + 1 < len(plan) else None
+            run = None
+            if (kind == _PLAIN and type(step) in _WRITES_INTO and following is not None
+                    and (following[0] == _RING or (following[0] == _PLAIN and type(following[2]) in _WRITES_INTO))):
+                run = step.numpy_into(np.empty((self.num_envs,) + step.spec.shape, step.spec.dtype))
+            out.append((kind, key, step) if run is None else (_INTO, run, step))
+        return out
+
     def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
         first, outputs, memory, commits = self._first, {}, {}, []
         starts = first if self._starts else None
@@ -98,6 +113,8 @@ class NumpyBackend:
             for kind, key, step in plan:
                 if kind == _PLAIN:
                     x = step.numpy(x)
+                elif kind == _INTO:
+                    x = key(x)  # `key`: the step writing into its buffer (`numpy_into`)
                 elif kind == _RING:
                     commits.append((step, x))
                     x = step.output(x, starts)

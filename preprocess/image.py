@@ -8,7 +8,7 @@ float step is asked for.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -119,6 +119,22 @@ class ImageResize(Preprocessor):
         for index, frame in enumerate(x):
             out[index] = cv2.resize(frame, (width, height), interpolation=interpolation).reshape(self.spec.shape)
         return out
+
+    def numpy_into(self, out: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+        """`numpy` writing into `out` (a C-contiguous batch of outputs), its shapes worked out once:
+        for the NumPy backend's intermediate frames. None where the batch is resized frame by frame."""
+        batch, (height, width) = out.shape[0], self.size
+        if not (self._stackable or batch == 1):
+            return None
+        rest = self.input_spec.shape[2:]
+        tall, size = (batch * self.input_spec.shape[0], self.input_spec.shape[1]) + rest, (width, batch * height)
+        dst = out.reshape((batch * height, width) + rest)
+        resize, contiguous, interpolation = cv2.resize, np.ascontiguousarray, _CV2_METHODS[self.method]
+
+        def run(x: np.ndarray) -> np.ndarray:
+            y = resize(contiguous(x).reshape(tall), size, dst=dst, interpolation=interpolation)
+            return out if y is dst else y.reshape(out.shape)  # OpenCV hands back `dst` when it wrote there
+        return run
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf
@@ -238,6 +254,20 @@ class Grayscale(Preprocessor):
         else:
             y = round_to(x.astype(np.float64) @ np.array(self.weights), self.spec.dtype)
         return y.reshape((batch,) + self.spec.shape)
+
+    def numpy_into(self, out: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+        """`numpy` writing into `out` (a C-contiguous batch of outputs), its shapes worked out once:
+        for the NumPy backend's intermediate frames. None off OpenCV's path."""
+        if not self._opencv or len(self.input_spec.shape) != 3:
+            return None
+        height, width, _ = self.input_spec.shape
+        flat, dst = (out.shape[0] * height, width, 3), out.reshape(out.shape[0] * height, width)
+        convert, contiguous, code = cv2.cvtColor, np.ascontiguousarray, cv2.COLOR_RGB2GRAY
+
+        def run(x: np.ndarray) -> np.ndarray:
+            y = convert(contiguous(x).reshape(flat), code, dst=dst)
+            return out if y is dst else y.reshape(out.shape)  # OpenCV hands back `dst` when it wrote there
+        return run
 
     def tf(self, x: Any) -> Any:
         import tensorflow as tf

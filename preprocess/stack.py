@@ -13,7 +13,8 @@ import numpy as np
 
 from modalbridge.bridges.arguments import boolean, choice, integer
 from modalbridge.bridges.errors import ConfigError, SpecError
-from modalbridge.bridges.specs import Spec, SpecLike, as_specs
+from modalbridge.bridges.batch import column_bounds
+from modalbridge.bridges.specs import Spec, SpecLike, as_specs, is_text
 from modalbridge.bridges.states import StateBatcher
 from modalbridge.preprocess import custom
 from modalbridge.preprocess.backends import BACKENDS, stateful
@@ -211,6 +212,8 @@ class Stack:
             outputs[name] = spec
         self.states = as_specs(outputs, 'states')
         self._batcher = StateBatcher(self.input_states)
+        self._quick = _quick_checks(self.input_states, num_envs)
+        self._one_chain = next(iter(self._chains)) if len(self.input_states) == len(self._chains) == 1 else None
         self._frozen = False
         self._backend = BACKENDS[backend](self._chains, self.num_envs, input_states=self.input_states,
                                           jit_compile=jit_compile)
@@ -235,7 +238,12 @@ class Stack:
         """
         if update is not True:  # the common case skips the check: this call is on every step's path
             update = boolean('update', update)
-        inputs, unbatched = self._inputs(states)
+        quick = self._quick_inputs(states)
+        inputs, unbatched = quick if quick is not None else self._inputs(states)
+        if self._one_chain is not None:  # one state, preprocessed: no dicts rebuilt (every step's path)
+            name = self._one_chain
+            output = self._backend.run(inputs, update)[name]
+            return {name: output[0] if unbatched else output}
         outputs = self._backend.run({name: inputs[name] for name in self._chains}, update)
         return {name: (outputs[name] if name in outputs else inputs[name])[0] if unbatched else
                 (outputs[name] if name in outputs else inputs[name]) for name in self.states}
@@ -363,6 +371,31 @@ class Stack:
             names[(name, index)] = f'{name}/{kind}{f"_{count}" if count else ""}/'
         return names
 
+    def _quick_inputs(self, states: Any) -> tuple[dict[str, np.ndarray], bool] | None:
+        """`_inputs` for arrays of exactly the input specs' dtypes and shapes (all batched or, with one
+        environment, all single), inside their bounds: checked without the general validators' work.
+        None for anything else, which `_inputs` then checks (and names what is wrong)."""
+        if self._quick is None or type(states) is not dict or len(states) != len(self._quick):
+            return None
+        inputs, kinds = {}, set()
+        for name, dtype, single, batched, check in self._quick:
+            value = states.get(name)
+            if type(value) is not np.ndarray or value.dtype != dtype:
+                return None
+            if value.shape == batched:
+                kinds.add(False)
+            elif value.shape == single and self.num_envs == 1:
+                kinds.add(True)
+                value = value[None]
+            else:
+                return None
+            if check is not None and not check(value):
+                return None
+            inputs[name] = value
+        if len(kinds) != 1:
+            return None
+        return inputs, kinds.pop()
+
     def _inputs(self, states: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
         """Every input state checked (those without preprocessing too) and batched: `num_envs` rows,
         or one unbatched set of states when `num_envs` is 1."""
@@ -382,6 +415,17 @@ class Stack:
             raise SpecError(name, f'shape {(self.num_envs,) + self.input_states[name].shape} '
                             f'(num_envs={self.num_envs})', f'shape {np.shape(states[name])}')
         return inputs, single
+
+
+def _quick_checks(specs: Mapping[str, Spec], num_envs: int) -> list[tuple] | None:
+    """Per input state ``(name, dtype, shape, batched shape, bounds check or None)`` for
+    `Stack._quick_inputs`; None if a state is text (always checked the general way)."""
+    quick = []
+    for name, spec in specs.items():
+        if is_text(spec):
+            return None
+        quick.append((name, spec.dtype, spec.shape, (num_envs,) + spec.shape, column_bounds(spec)))
+    return quick
 
 
 def _unpickle(states: dict[str, Spec], config: dict[str, Any], options: dict[str, Any],

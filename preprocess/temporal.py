@@ -17,6 +17,7 @@ from modalbridge.bridges.arguments import integer
 from modalbridge.bridges.errors import ConfigError
 from modalbridge.bridges.specs import Spec, describe, is_text
 from modalbridge.preprocess.base import Preprocessor, float_spec, require_numeric, same_kind_spec
+from modalbridge.preprocess.scalar import Normalize, Scale
 
 
 FUSABLE_DTYPES = (np.uint8, np.int8, np.uint16, np.int16)  # small integers: the fused steps inverted by table
@@ -145,11 +146,14 @@ class SequenceRing:
     slots read oldest first (`cv2.merge` where the frames stack on their
     last axis: an order of magnitude faster than NumPy's strided copy).
     `fused` elementwise preprocessors (`normalize`, `scale`) that came before
-    the `sequence` run on that output instead, so the ring holds the raw
-    integer frames (uint8: a quarter of float32's bytes); as they map each
-    value on its own, applying them after the reordering gives the same
-    bits. `read` / `write` speak the public layout (``(num_envs, length,
-    *frame)``, oldest first, after the fused steps).
+    the `sequence` on small integers (uint8 frames) run once per new frame,
+    as it enters the ring: the stack carries the frames as integers up to
+    the ring, the ring keeps them after the fused steps, and an output
+    stacks them without running those steps on all `length` frames again;
+    as they map each value on its own, the bits are those of the unfused
+    chain. `read` / `write` speak the public layout (``(num_envs, length,
+    *frame)``, oldest first, after the fused steps); a state written back
+    must be what some integer frame gives.
 
     >>> from modalbridge.bridges.specs import from_dict
     >>> ring = SequenceRing(Sequence(from_dict(dict(type='float', shape=(1,)), name='x'), length=2), 1)
@@ -167,44 +171,57 @@ class SequenceRing:
         self.length, self.axis = sequence.length, sequence.axis
         self.frame = (num_envs,) + (spec.shape or (1,))
         self.out_shape = (num_envs,) + sequence.spec.shape
-        self.ring = np.zeros((self.length,) + self.frame, spec.dtype)  # slot by slot, each contiguous
-        self.position = self.length - 1  # the slot of the newest frame
-        channels = self.frame[-1] * self.length
-        self._merge = (self.axis == len(self.frame) - 2 and spec.dtype.type in _CV2_MERGE_DTYPES
-                       and channels <= _CV2_MAX_CHANNELS)
-        self._rows = (int(np.prod(self.frame[:-1])), 1, self.frame[-1])  # the frames as one cv2 image
-        # Per position of the newest frame, the slots oldest first (views, shaped for cv2.merge if used).
-        views = [slot.reshape(self._rows) if self._merge else slot for slot in self.ring]
-        self._slots = [[views[(position + 1 + k) % self.length] for k in range(self.length)]
-                       for position in range(self.length)]
+        self.raw_dtype = spec.dtype
         self._table: tuple[np.ndarray, np.ndarray] | None = None
-        if fused:
+        if fused:  # every raw value and what the fused steps make of it, to check a state written back
             values = np.arange(np.iinfo(spec.dtype).min, np.iinfo(spec.dtype).max + 1, dtype=spec.dtype)
             table = self._forward(values)
             order = np.argsort(table, kind='stable')
             self._table = (table[order], values[order])
+        # Slot by slot, each contiguous: the frames after the fused steps (run once per new frame),
+        # `length` of them and a spare, which takes the next frame (so a step copies nothing more).
+        self.ring = self._forward(np.zeros((self.length + 1,) + self.frame, spec.dtype))
+        self.position = self.length - 1  # the slot of the newest frame
+        channels = self.frame[-1] * self.length
+        self._merge = (self.axis == len(self.frame) - 2 and self.ring.dtype.type in _CV2_MERGE_DTYPES
+                       and channels <= _CV2_MAX_CHANNELS)
+        self._rows = (int(np.prod(self.frame[:-1])), 1, self.frame[-1])  # the frames as one cv2 image
+        # Per position of the newest frame: the slots oldest first (views, shaped for cv2.merge if
+        # used) and the spare after it.
+        views = [slot.reshape(self._rows) if self._merge else slot for slot in self.ring]
+        slots = self.length + 1
+        self._orders = [[(position + 2 + k) % slots for k in range(self.length)] for position in range(slots)]
+        self._slots = [[views[k] for k in order] for order in self._orders]
+        self._spares = [(self.ring[(position + 1) % slots], views[(position + 1) % slots]) for position in range(slots)]
+        self._pending: Any = None  # the `x` whose fused frame the spare holds (from the last `output`)
 
     @staticmethod
     def fusable(preprocessor: Preprocessor, spec: Spec) -> bool:
         """Whether `preprocessor` (on input `spec`) can run on the ring's output instead."""
-        from modalbridge.preprocess.scalar import Normalize, Scale
         if is_text(spec) or spec.dtype.type not in FUSABLE_DTYPES + (np.float32,):
             return False
         return isinstance(preprocessor, Scale) or (isinstance(preprocessor, Normalize)
                                                    and np.ndim(preprocessor._low) == 0)
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        """The fused steps on `x`, operation for operation as their `numpy` runs them."""
-        from modalbridge.preprocess.scalar import Normalize
-        out = None
+    def _forward(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The fused steps on `x` (into `out`, float32, if given), operation for operation as their
+        `numpy` runs them."""
+        if not self.fused:
+            return x
+        # One conversion first (exact for the small integers fused; a copy of float32), then the
+        # float32 operations in place: the same bits as the ufuncs casting as they go, and faster.
+        if out is None:
+            out = x.astype(np.float32)
+        else:
+            np.copyto(out, x.reshape(out.shape))
         for preprocessor in self.fused:
             if isinstance(preprocessor, Normalize):
                 if preprocessor._low != 0:  # y - 0 == y in float32: that pass changes no bit
-                    out = np.subtract(x if out is None else out, preprocessor._low, out=out, dtype=np.float32)
-                out = np.divide(x if out is None else out, preprocessor._range, out=out, dtype=np.float32)
+                    np.subtract(out, preprocessor._low, out=out)
+                np.divide(out, preprocessor._range, out=out)
             else:
-                out = np.multiply(x if out is None else out, preprocessor.factor, out=out, dtype=np.float32)
-        return x if out is None else out
+                np.multiply(out, preprocessor.factor, out=out)
+        return out
 
     def _frames(self, new: np.ndarray | None) -> list[np.ndarray]:
         """The slots oldest first: all `length` of them, or the last `length - 1` and then `new`."""
@@ -212,12 +229,16 @@ class SequenceRing:
         return list(slots) if new is None else slots[1:] + [new]
 
     def _order(self) -> list[int]:
-        return [(self.position + 1 + k) % self.length for k in range(self.length)]
+        return self._orders[self.position]
 
     def output(self, x: np.ndarray, first: np.ndarray | None) -> np.ndarray:
         """The stacked frames after `x` (batched, raw), without recording it; `first` (None: no
         episode starts) marks the environments whose frames are all `x`."""
         new = x.reshape(self._rows if self._merge else self.frame)
+        if self.fused:  # into the spare slot, which the ring's state does not include
+            spare, new = self._spares[self.position]
+            self._forward(x, spare)
+            self._pending = x
         frames = self._frames(new)
         if first is not None and first.any():  # an episode starts: every frame is the new one
             mask: np.ndarray = first.reshape((-1,) + (1,) * (len(self.frame) - 1))
@@ -228,38 +249,40 @@ class SequenceRing:
             out = cv2.merge(frames)
         else:
             out = np.concatenate(frames, axis=self.axis + 1)
-        out = out.reshape(self.out_shape)
-        return self._forward(out) if self.fused else out
+        return out.reshape(self.out_shape)
 
     def commit(self, x: np.ndarray, first: np.ndarray | None) -> None:
         """Records `x` as the newest frame (in every slot for the environments in `first`)."""
-        self.position = (self.position + 1) % self.length
-        self.ring[self.position] = x.reshape(self.frame)
+        spare = self._spares[self.position][0]
+        pending, self._pending = self._pending, None
+        if pending is not x or not self.fused:
+            self._forward(x, spare) if self.fused else np.copyto(spare, x.reshape(self.frame))
+        self.position = (self.position + 1) % (self.length + 1)  # the spare is the newest slot now
         if first is not None and first.any():
-            self.ring[:, first] = x.reshape(self.frame)[first]
+            self.ring[:, first] = spare[first]
 
     def read(self) -> tuple[np.ndarray]:
         frames = np.stack([self.ring[k] for k in self._order()], axis=1)
-        frames = frames.reshape((self.num_envs, self.length) + self.sequence.input_spec.shape)
-        return (self._forward(frames) if self.fused else frames,)
+        return (frames.reshape((self.num_envs, self.length) + self.sequence.input_spec.shape),)
 
     def raw(self, values: tuple) -> np.ndarray:
-        """The raw frames whose fused output is `values[0]`; a ConfigError if there are none."""
+        """The frames to keep for the state `values` (oldest first, after the fused steps); a
+        ConfigError if no raw frame gives them."""
         buffer = np.asarray(values[0])
         if not self.fused:
             return buffer.astype(self.ring.dtype)
         assert self._table is not None  # fused implies it
-        table, raw = self._table
+        table, _ = self._table
         index = np.clip(np.searchsorted(table, buffer), 0, len(table) - 1)
         if not np.array_equal(table[index], buffer):
-            raise ConfigError(f'holds values that no {self.ring.dtype.name} frame gives after '
+            raise ConfigError(f'holds values that no {self.raw_dtype.name} frame gives after '
                               f'{[p.type for p in self.fused]}')
-        return raw[index]
+        return table[index]
 
     def write(self, values: tuple) -> None:
         frames = self.raw(values).reshape((self.num_envs, self.length) + self.frame[1:])
-        self.ring[...] = np.moveaxis(frames, 1, 0)
-        self.position = self.length - 1
+        for k, slot in enumerate(self._order()):
+            self.ring[slot] = frames[:, k]
 
 
 class SequenceWindow:

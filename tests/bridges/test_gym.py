@@ -5,8 +5,8 @@ from dm_env import specs as dm_specs
 from gymnasium import spaces
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from modalbridge.bridges import (ConfigError, GymBridge, SpecError, Terminal, check, names,
-                                 specs)
+from modalbridge.bridges import (ConfigError, EnvironmentFailure, GymBridge, SpecError, Terminal,
+                                 VectorEnvironment, check, names, specs)
 from modalbridge.bridges import gym_spaces
 
 
@@ -277,3 +277,35 @@ def test_random_nested_spaces_accept_valid_and_reject_each_corrupted_leaf(space,
         env.execute({**valid, 'extra/leaf': 0})
     assert caught.value.key == 'extra/leaf'
     assert len(env.env.unwrapped.received) == 1  # nothing invalid reached the env
+
+
+def test_a_subclass_overriding_execute_is_stepped_through_its_override():
+    """GymBridge steps Gymnasium without a Step in between, except where a subclass overrides `_execute`."""
+    class Doubled(GymBridge):
+        def _execute(self, actions):
+            step = super()._execute(actions)
+            return step._replace(reward=2 * step.reward)
+
+    env = Doubled('CartPole-v1')
+    env.reset(seed=0)
+    assert env.execute({'action': 0}).reward == 2.0
+    batch = VectorEnvironment([Doubled('CartPole-v1') for _ in range(2)])
+    batch.reset(seed=0)
+    assert batch.execute({'action': np.zeros(2, np.int64)}).reward.tolist() == [2.0, 2.0]
+
+
+def test_a_failing_gymnasium_step_is_an_environment_failure_naming_the_bridge():
+    class Broken(gymnasium.Env):
+        observation_space = gymnasium.spaces.Discrete(2)
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return 0, {}
+
+        def step(self, action):
+            raise RuntimeError('cable cut')
+
+    env = GymBridge(Broken())
+    env.reset()
+    with pytest.raises(EnvironmentFailure, match=r"GymBridge._execute failed: RuntimeError\('cable cut'\)"):
+        env.execute({'action': 0})

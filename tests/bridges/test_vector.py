@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -355,6 +356,11 @@ def returning(**fields):
 @pytest.mark.parametrize('fields, message', [
     (dict(states=dict(t=np.zeros(2, np.float32))),
      r"environment 1: Env._execute returned an invalid state 't': .*shape \(2,\) instead of \(1,\)"),
+    (dict(states=dict(t=np.array([np.nan], np.float32))),
+     r"environment 1: Env._execute returned an invalid state 't': .*not finite"),
+    (dict(states=dict(t=[1.0, 2.0])),
+     r"environment 1: Env._execute returned an invalid state 't': .*shape \(2,\) instead of \(1,\)"),
+    (dict(states=dict()), r"environment 1: Env._execute returned an invalid states: expected the state keys \['t'\]"),
     (dict(reward=None), 'environment 1: Env._execute returned an invalid reward: .*received NoneType None'),
     (dict(reward='1.5'), "environment 1: Env._execute returned an invalid reward: .*received str '1.5'"),
     (dict(terminal=7), 'environment 1: Env._execute returned an invalid terminal: .*received int 7'),
@@ -369,6 +375,16 @@ def test_a_bad_return_is_an_environment_failure_naming_the_environment_and_field
             envs.execute({'action': [0, 0]})
     finally:
         envs.close()
+
+
+def test_states_of_another_dtype_are_converted_as_one_environment_converts_them():
+    """A float64 state for a float32 spec is converted (as `Environment.execute` does), row by row:
+    the batch's quick path takes exact dtypes only."""
+    envs = VectorEnvironment([Ticks(), returning(states=dict(t=np.array([2.5])))()])
+    envs.reset()
+    envs.execute({'action': [0, 0]})
+    step = envs.execute({'action': [0, 0]})
+    assert step.states['t'].dtype == np.float32 and step.states['t'][:, 0].tolist() == [2.0, 2.5]
 
 
 def test_close_stops_every_worker_and_is_idempotent():
@@ -577,3 +593,96 @@ def test_both_modes_give_the_same_answer_to_any_batch(typed_pair, batch):
         except SpecError as error:
             answers.append(str(error))
     assert answers[0] == answers[1]
+
+
+# -- plain GymBridges in one process take GymColumns' path: it must be the general path's twin --------
+
+class _Subclass(GymBridge):
+    """A GymBridge the batch does not recognise as plain: stepped through the general path."""
+
+
+@pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1', 'MountainCar-v0', 'FrozenLake-v1'])
+def test_plain_gym_bridges_step_as_the_general_path_does(env_id):
+    lean = VectorEnvironment([GymBridge(env_id) for _ in range(3)], max_episode_timesteps=7)
+    general = VectorEnvironment([_Subclass(env_id) for _ in range(3)], max_episode_timesteps=7)
+    assert lean._local._gym is not None and general._local._gym is None
+    rng = np.random.default_rng(0)
+    spec = lean.actions['action']
+    for envs in (lean, general):
+        envs.reset(seed=3)
+    for _ in range(40):
+        if spec.dtype.kind == 'f':
+            action = rng.uniform(spec.minimum, spec.maximum, (3,) + spec.shape).astype(spec.dtype)
+        else:
+            action = rng.integers(0, spec.num_values, 3).astype(spec.dtype)
+        one, two = (envs.execute({'action': action}) for envs in (lean, general))
+        assert np.array_equal(one.states['state'], two.states['state'])
+        assert one.states['state'].dtype == two.states['state'].dtype
+        assert one.reward.tolist() == two.reward.tolist() and one.terminal.tolist() == two.terminal.tolist()
+        assert one.info['final_mask'].tolist() == two.info['final_mask'].tolist()
+        assert ('final_states' in one.info) == ('final_states' in two.info)
+        if 'final_states' in one.info:
+            assert np.array_equal(one.info['final_states']['state'], two.info['final_states']['state'])
+        assert one.info['infos'] == two.info['infos']
+    assert [env.timestep for env in lean.envs] == [env.timestep for env in general.envs]
+    lean.close()
+    general.close()
+
+
+class _Faulty(gymnasium.Env):
+    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self, fault=None):
+        self.fault, self.t = fault, 0
+
+    def reset(self, *, seed=None, options=None):
+        if self.fault == 'reset' and self.t:
+            raise RuntimeError('no reset')
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        observation, reward, info = np.zeros(2, np.float32), 0.0, {}
+        if self.t >= 2:
+            if self.fault == 'raise':
+                raise RuntimeError('cable cut')
+            if self.fault == 'nan':
+                observation = np.array([np.nan, 0], np.float32)
+            if self.fault == 'bounds':
+                observation = np.array([0, 2], np.float32)
+            if self.fault == 'float64':
+                observation = np.array([0.5, 0], np.float64)
+            if self.fault == 'reward':
+                reward = None
+        return observation, reward, self.fault == 'reset' and self.t >= 2, False, info
+
+
+@pytest.mark.parametrize('fault, message', [
+    ('raise', r"environment 1: GymBridge._execute failed: RuntimeError\('cable cut'\)"),
+    ('nan', r"environment 1: GymBridge._execute returned an invalid state 'state': .*not finite"),
+    ('bounds', r"environment 1: GymBridge._execute returned an invalid state 'state': .*out of bounds"),
+    ('reward', r'environment 1: GymBridge._execute returned an invalid reward: .*received NoneType None'),
+    ('reset', r"environment 1: GymBridge._reset failed: RuntimeError\('no reset'\)"),
+])
+def test_plain_gym_bridges_fail_naming_the_environment_and_the_field(fault, message):
+    envs = VectorEnvironment([GymBridge(_Faulty()), GymBridge(_Faulty(fault))])
+    assert envs._local._gym is not None
+    envs.reset()
+    envs.execute({'action': np.zeros(2, np.int64)})
+    with pytest.raises(EnvironmentFailure, match=message):
+        envs.execute({'action': np.zeros(2, np.int64)})
+    envs.close()
+
+
+def test_plain_gym_bridges_convert_a_float64_observation_as_one_bridge_does_and_refuse_a_closed_one():
+    envs = VectorEnvironment([GymBridge(_Faulty()), GymBridge(_Faulty('float64'))])
+    envs.reset()
+    envs.execute({'action': np.zeros(2, np.int64)})
+    step = envs.execute({'action': np.zeros(2, np.int64)})
+    assert step.states['state'].dtype == np.float32 and step.states['state'][:, 0].tolist() == [0.0, 0.5]
+    envs.envs[1].close()
+    with pytest.raises(EnvironmentFailure, match='environment 1: ResetNeeded: .*closed'):
+        envs.execute({'action': np.zeros(2, np.int64)})
+    envs.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 import pytest
 
@@ -18,23 +19,28 @@ def cartpole() -> GymBridge:
     return GymBridge('CartPole-v1')
 
 
+class Boom(gymnasium.Wrapper):
+    """A Gymnasium environment whose `count`-th step raises."""
+
+    def __init__(self, env: gymnasium.Env, count: int):
+        super().__init__(env)
+        self.count, self.calls = count, 0
+
+    def step(self, action):
+        self.calls += 1
+        if self.calls == self.count:
+            raise RuntimeError('boom')
+        return self.env.step(action)
+
+
 class FailsAt:
-    """CartPole whose environment `index` (counted per process) raises on its `count`-th step."""
+    """A factory of CartPole bridges whose environment raises on its `count`-th step."""
 
     def __init__(self, count: int):
         self.count = count
 
     def __call__(self) -> GymBridge:
-        env = GymBridge('CartPole-v1')
-        original, calls = env._execute, [0]
-
-        def execute(actions):
-            calls[0] += 1
-            if calls[0] == self.count:
-                raise RuntimeError('boom')
-            return original(actions)
-        env._execute = execute
-        return env
+        return GymBridge(Boom(gymnasium.make('CartPole-v1'), self.count))
 
 
 def run(envs: VectorEnvironment, steps: int) -> list:

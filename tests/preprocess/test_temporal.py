@@ -119,12 +119,17 @@ def test_ring_equals_the_plain_model_with_resets_and_peeks(length, shape, axis, 
         assert np.array_equal(got, expected.reshape(got.shape))
 
 
-def test_fused_normalize_keeps_uint8_in_the_ring_and_the_public_state_unchanged():
+def test_fused_normalize_runs_once_per_new_frame_and_the_public_state_is_unchanged():
     spec = dict(type='int', shape=(2, 2, 1), min_value=0, max_value=255, dtype='uint8')
     chain = ['normalize', dict(type='sequence', length=3)]
     numpy_stack = Stack(dict(x=spec), chain, num_envs=2, backend='numpy')
     ring = numpy_stack._backend._rings[('x', 1)]
-    assert ring.ring.dtype == np.uint8 and [p.type for p in ring.fused] == ['normalize']
+    assert ring.raw_dtype == np.uint8 and [p.type for p in ring.fused] == ['normalize']
+    sizes, forward = [], ring._forward
+    ring._forward = lambda x, out=None: sizes.append(x.size) or forward(x, out)
+    numpy_stack(dict(x=np.full((2, 2, 2, 1), 5, np.uint8)))
+    assert sizes == [2 * 2 * 2]  # one new frame per environment, not the 3 frames of the output
+    ring._forward = forward
     for value in (10, 20, 30, 40):
         numpy_stack(dict(x=np.full((2, 2, 2, 1), value, np.uint8)))
     state = numpy_stack.state()
