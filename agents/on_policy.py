@@ -114,7 +114,7 @@ class OnPolicyAgent(Agent):
 
     def _act(self, states, deterministic, independent):
         if independent:
-            actions, extras = self.policy.act(states, deterministic, update=False)
+            actions, _ = self.policy.act(states, deterministic, update=False, with_extras=False)
             return actions
         self.buffer.expect_act()
         actions, extras = self.policy.act(states, deterministic, update=True, first=self._first,
