@@ -49,7 +49,7 @@ import tensorflow as tf
 from modalbridge.agents import losses
 from modalbridge.agents.config import OnPolicyConfig, _schedule
 from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, sequences
-from modalbridge.agents.policy import signature
+from modalbridge.agents.policy import FlatCall, signature
 from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError
 
@@ -114,7 +114,7 @@ class PPO(OnPolicyAgent):
             states, samples, vector, vector, vector, vector,
             tf.TensorSpec((None, None), tf.int32), scalar, scalar, scalar, policy.core_signature(),
             tf.TensorSpec((steps if policy.recurrent else None, None), tf.bool)])
-        self._train_call = self._train.get_concrete_function()
+        self._train_call = FlatCall(self._train.get_concrete_function())
 
     # -- 3. epochs x minibatches -------------------------------------------------
 
@@ -122,20 +122,17 @@ class PPO(OnPolicyAgent):
         config, timestep = self.config, self.timesteps
         recurrent = self.policy.recurrent
         shape = (lambda a: a) if recurrent else flat
-        data = ({k: tf.constant(shape(v)) for k, v in rollout.states.items()},
-                {k: tf.constant(shape(v)) for k, v in rollout.samples.items()},
-                *(tf.constant(shape(a), tf.float32) for a in (rollout.log_prob, rollout.value, rollout.advantages,
-                                                               rollout.returns)))
-        sequence = ({k: tf.constant(v) for k, v in rollout.core.items()},
-                    tf.constant(rollout.first if recurrent else np.zeros((0, 0), bool)))
-        hyper = (tf.constant(config.learning_rate.value(timestep), tf.float32),
-                 tf.constant(config.clip_range.value(timestep), tf.float32),
-                 tf.constant(config.entropy_coef.value(timestep), tf.float32))
+        number = lambda value: np.asarray(value, np.float32)  # noqa: E731
+        data = ({k: shape(v) for k, v in rollout.states.items()}, {k: shape(v) for k, v in rollout.samples.items()},
+                *(number(shape(a)) for a in (rollout.log_prob, rollout.value, rollout.advantages, rollout.returns)))
+        sequence = (dict(rollout.core), rollout.first if recurrent else np.zeros((0, 0), bool))
+        hyper = (number(config.learning_rate.value(timestep)), number(config.clip_range.value(timestep)),
+                 number(config.entropy_coef.value(timestep)))
         # A recurrent policy's minibatches are whole environments: batch_size // n_steps of them (at least 1).
         total = self.num_envs if recurrent else rollout.returns.size
         # each epoch's shuffled order, drawn here (the seeded NumPy generator), all run in one compiled call
         orders = np.stack([self._rng.permutation(total) for _ in range(config.epochs)]).astype(np.int32)
-        metrics = self._train_call(*data, tf.constant(orders), *hyper, *sequence)
+        metrics = self._train_call(*data, orders, *hyper, *sequence)
         summary = self._check_finite(metrics)
         summary.update(explained_variance=_explained_variance(rollout))
         return summary
@@ -195,7 +192,7 @@ class PPO(OnPolicyAgent):
             loss = (policy_loss + config.value_coef * value_loss - entropy_coef * entropy
                     + tf.add_n([0.0] + self.policy.model.losses))
         self.optimizer.learning_rate = learning_rate
-        norm, finite = losses.apply_if_finite(self.optimizer, tape, loss, self.policy.model.trainable_variables,
+        norm, finite = losses.apply_if_finite(self._apply, tape, loss, self.policy.model.trainable_variables,
                                               config.max_grad_norm)
         return dict(loss=loss, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy,
                     approx_kl=approx_kl, clip_fraction=clip_fraction, grad_norm=norm, learning_rate=learning_rate,
