@@ -118,7 +118,8 @@ class OnPolicyAgent(Agent):
         return actions
 
     def _act_internals(self, states, deterministic, internals):
-        actions, extras = self.policy.act(states, deterministic, update=False, core_state=internals)
+        actions, extras = self.policy.act(states, deterministic, update=False, core_state=internals,
+                                          with_extras=False)
         return actions, extras.get('core_state', {})
 
     def value(self, states: Mapping[str, Any]) -> np.ndarray:

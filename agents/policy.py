@@ -106,12 +106,13 @@ class Policy:
 
         # With preprocessing, the recording step has the stack's static batch (its memory has that many
         # rows; some preprocessors need the batch size at trace time); independent steps are traced
-        # once per batch size.
+        # once per batch size. Independent steps come with the extras or without (acting only: TF
+        # prunes what only the extras need, the value network among it).
         self.num_envs = num_envs
         self._functions = {}
         for deterministic in (False, True):
-            for update in (False, True):
-                function = self._step_function(deterministic, update)
+            for update, extras in ((False, False), (False, True), (True, True)):
+                function = self._step_function(deterministic, update, extras)
                 if self.stack is None or update:
                     batch = num_envs if self.stack is not None else None
                     function = tf.function(function, input_signature=[
@@ -119,7 +120,7 @@ class Policy:
                         tf.TensorSpec((batch,), tf.bool, name='first')])
                 else:
                     function = tf.function(function, reduce_retracing=False)
-                self._functions[deterministic, update] = function
+                self._functions[deterministic, update, extras] = function
         self._value_function = tf.function(lambda s, c: self.model({**s, **c})['value'],
                                            input_signature=[signature(self.network_states), self.core_signature()])
         # Calling concrete functions skips tf.function's dispatch, about half of a call's cost here;
@@ -252,10 +253,11 @@ class Policy:
         entropy = tf.add_n([h.entropy(params[name]) for name, h in self.heads.items()])
         return log_prob, entropy, value
 
-    def _step_function(self, deterministic: bool, update: bool):
-        return lambda states, core_state, first: self._step(states, core_state, first, deterministic, update)
+    def _step_function(self, deterministic: bool, update: bool, extras: bool = True):
+        return lambda states, core_state, first: self._step(states, core_state, first, deterministic, update,
+                                                            extras)
 
-    def _step(self, states, core_state, first, deterministic: bool, update: bool):
+    def _step(self, states, core_state, first, deterministic: bool, update: bool, with_extras: bool = True):
         # Environments starting an episode restart the preprocessing memory inside this call
         # and recurrent cells restart their core state.
         inputs = self.preprocess_tf(states, update, first if update else None)
@@ -266,6 +268,8 @@ class Policy:
             sample = h.mode(params[name]) if deterministic else h.sample(params[name], self._generator)
             samples[name], actions[name] = sample, h.env_action(sample)
             log_probs.append(h.log_prob(params[name], sample))
+        if not with_extras:
+            return actions, {}, self.last_core
         extras = dict(sample=samples, log_prob=tf.add_n(log_probs), value=value)
         if self.stack is not None:
             extras['states'] = inputs
@@ -287,8 +291,8 @@ class Policy:
         environments starting an episode (their memory and core state restart
         first). A recurrent policy takes the `core_state` of the rows (None:
         the initial one) and returns the next in ``extras['core_state']``.
-        Without `with_extras` the extras come back empty (acting only: nothing
-        but the actions is copied out of TF).
+        Without `with_extras` (independent acts only) the extras hold nothing
+        but a recurrent policy's core state: a step traced for acting only.
         """
         rows = len(next(iter(states.values())))
         if first is None:  # the same tensor every call (converting an array costs ~20 us)
@@ -297,19 +301,18 @@ class Policy:
                 first = self._no_first[rows] = tf.zeros((rows,), tf.bool)
         if core_state is None:
             core_state = self.initial_state(rows)
-        key = (deterministic, update, rows if self.stack is not None and not update else None)
+        with_extras = with_extras or update
+        key = (deterministic, update, with_extras, rows if self.stack is not None and not update else None)
         call = self._calls.get(key)
         if call is None:
-            function = self._functions[deterministic, update]
-            if key[2] is None:
+            function = self._functions[deterministic, update, with_extras]
+            if key[3] is None:
                 call = function.get_concrete_function()
             else:
                 call = function.get_concrete_function(signature(self.states, rows), self.core_signature(rows),
                                                       tf.TensorSpec((rows,), tf.bool))
             call = self._calls[key] = FlatCall(call)
         actions, extras, core = call(dict(states), dict(core_state), first)
-        if not with_extras:
-            return _numpy(actions), {}
         extras = _numpy(extras)
         if self.recurrent:
             extras['core_state'] = _numpy(core)
@@ -333,9 +336,10 @@ class Policy:
 
     @property
     def tracing_counts(self) -> dict[str, int]:
-        """Traces of the act functions (stochastic and deterministic, recording or not): at most 1 each."""
-        return {f'act{"_deterministic" if d else ""}{"" if u else "_independent"}':
-                function.experimental_get_tracing_count() for (d, u), function in self._functions.items()}
+        """Traces of the act functions (stochastic and deterministic, recording or not, independent
+        with or without the extras): at most 1 each."""
+        return {f'act{"_deterministic" if d else ""}{"" if u else "_independent"}{"_extras" if e and not u else ""}':
+                function.experimental_get_tracing_count() for (d, u, e), function in self._functions.items()}
 
     # -- export ------------------------------------------------------------------
 

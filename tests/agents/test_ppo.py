@@ -52,7 +52,8 @@ def test_updates_run_epochs_times_minibatches_without_retracing():
             'explained_variance'} <= set(agent.last_update)
     assert agent.metrics is agent.last_update and all(isinstance(v, float) for v in agent.metrics.values())
     assert agent.tracing_counts == dict(act=1, act_independent=0, act_deterministic=0,
-                                      act_deterministic_independent=0, update=1)
+                                      act_deterministic_independent=0, act_independent_extras=0,
+                                      act_deterministic_independent_extras=0, update=1)
 
 
 def test_the_fused_update_equals_one_compiled_call_per_minibatch():
