@@ -35,12 +35,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from modalbridge.agents import losses
 from modalbridge.agents.config import OnPolicyConfig
-from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, sequences, tensors
-from modalbridge.agents.policy import signature
+from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, sequences
+from modalbridge.agents.policy import FlatCall, signature
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,18 +81,16 @@ class A2C(OnPolicyAgent):
         self._train = tf.function(self._gradient_step, input_signature=[
             states, samples, vector, vector, scalar, scalar, policy.core_signature(),
             tf.TensorSpec((self.config.n_steps if policy.recurrent else None, None), tf.bool)])
-        self._train_call = self._train.get_concrete_function()
+        self._train_call = FlatCall(self._train.get_concrete_function())
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:
         config = self.config
-        states = ({k: tf.constant(v) for k, v in rollout.states.items()} if self.policy.recurrent
-                  else tensors(rollout.states))
-        metrics = self._train_call(states, tensors(rollout.samples),
-                                   tf.constant(flat(rollout.advantages), tf.float32),
-                                   tf.constant(flat(rollout.returns), tf.float32),
-                                   tf.constant(config.learning_rate.value(self.timesteps), tf.float32),
-                                   tf.constant(config.entropy_coef.value(self.timesteps), tf.float32),
-                                   {k: tf.constant(v) for k, v in rollout.core.items()}, tf.constant(rollout.first))
+        states = dict(rollout.states) if self.policy.recurrent else {k: flat(v) for k, v in rollout.states.items()}
+        number = lambda value: np.asarray(value, np.float32)  # noqa: E731
+        metrics = self._train_call(states, {k: flat(v) for k, v in rollout.samples.items()},
+                                   number(flat(rollout.advantages)), number(flat(rollout.returns)),
+                                   number(config.learning_rate.value(self.timesteps)),
+                                   number(config.entropy_coef.value(self.timesteps)), dict(rollout.core), rollout.first)
         return self._check_finite(metrics)
 
     def _gradient_step(self, states, samples, advantages, returns, learning_rate, entropy_coef, core, first):
@@ -106,7 +105,7 @@ class A2C(OnPolicyAgent):
             loss = (policy_loss + config.value_coef * value_loss - entropy_coef * entropy
                     + tf.add_n([0.0] + self.policy.model.losses))
         self.optimizer.learning_rate = learning_rate
-        norm, finite = losses.apply_if_finite(self.optimizer, tape, loss, self.policy.model.trainable_variables,
+        norm, finite = losses.apply_if_finite(self._apply, tape, loss, self.policy.model.trainable_variables,
                                               config.max_grad_norm)
         return dict(loss=loss, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy, grad_norm=norm,
                     learning_rate=learning_rate, finite=finite)

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import tensorflow as tf
+
+from modalbridge.agents.optimizers import FusedApply
 
 
 def policy_gradient(log_prob: tf.Tensor, advantages: tf.Tensor) -> tf.Tensor:
@@ -51,9 +53,10 @@ def normalize(advantages: tf.Tensor) -> tf.Tensor:
     return tf.cond(tf.size(advantages) > 1, lambda: standardized, lambda: advantages)
 
 
-def apply_if_finite(optimizer, tape: tf.GradientTape, loss: tf.Tensor, variables: Sequence[tf.Variable],
+def apply_if_finite(optimizer: Any, tape: tf.GradientTape, loss: tf.Tensor, variables: Sequence[tf.Variable],
                     max_grad_norm: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """Clips the gradients' global norm and applies them, unless the loss or the gradients
+    """Clips the gradients' global norm and applies them (`optimizer`: a Keras optimizer or a
+    `FusedApply` on `variables`), unless the loss or the gradients
     are not finite: then nothing changes (weights nor optimizer state). Returns
     ``(gradient norm, finite)``; the caller raises when not finite."""
     gradients = tape.gradient(loss, variables)
@@ -62,7 +65,10 @@ def apply_if_finite(optimizer, tape: tf.GradientTape, loss: tf.Tensor, variables
     finite = tf.logical_and(tf.math.is_finite(loss), tf.math.is_finite(norm))
 
     def apply():
-        optimizer.apply_gradients(zip(clipped, variables))
+        if isinstance(optimizer, FusedApply):
+            optimizer(clipped)
+        else:
+            optimizer.apply_gradients(zip(clipped, variables))
         return tf.constant(True)
 
     return norm, tf.cond(finite, apply, lambda: tf.constant(False))

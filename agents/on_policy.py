@@ -23,6 +23,7 @@ from modalbridge.agents import returns as returns_lib
 from modalbridge.agents.agent import Agent
 from modalbridge.agents.buffers import RolloutBuffer
 from modalbridge.agents.config import OnPolicyConfig
+from modalbridge.agents.optimizers import FusedApply, optimizer
 from modalbridge.agents.policy import Policy
 from modalbridge.bridges.environment import Terminal
 from modalbridge.bridges.errors import ModalbridgeError
@@ -34,16 +35,6 @@ else:
     keras = tf.keras
 PREPROCESSING_FILE = 'preprocessing.npz'
 WEIGHTS_FILE = 'weights.weights.h5'
-
-
-def optimizer(kind: str, epsilon: float | None = None) -> keras.optimizers.Optimizer:
-    """Keras optimizers as PyTorch-based baselines configure them (learning rate set per update)."""
-    if kind == 'rmsprop':
-        # Keras adds RMSprop's epsilon inside the square root, PyTorch (and SB3) outside: 1e-10 inside ~ 1e-5 outside.
-        return keras.optimizers.RMSprop(1e-3, rho=0.99, epsilon=1e-10 if epsilon is None else epsilon)
-    if kind == 'adam':
-        return keras.optimizers.Adam(1e-3, epsilon=1e-5 if epsilon is None else epsilon)
-    return keras.optimizers.SGD(1e-3)
 
 
 @dataclasses.dataclass
@@ -87,6 +78,7 @@ class OnPolicyAgent(Agent):
                              config.preprocessing, config.num_envs, config.seed, safe_mode)
         self.optimizer = optimizer(config.optimizer)
         self.optimizer.build(self.policy.model.trainable_variables)
+        self._apply = FusedApply(self.optimizer, self.policy.model.trainable_variables)
         self._rng = np.random.default_rng(config.seed)
         network_states = self.policy.network_states
         self.buffer = RolloutBuffer(
@@ -114,7 +106,7 @@ class OnPolicyAgent(Agent):
 
     def _act(self, states, deterministic, independent):
         if independent:
-            actions, extras = self.policy.act(states, deterministic, update=False)
+            actions, _ = self.policy.act(states, deterministic, update=False, with_extras=False)
             return actions
         self.buffer.expect_act()
         actions, extras = self.policy.act(states, deterministic, update=True, first=self._first,
@@ -126,7 +118,8 @@ class OnPolicyAgent(Agent):
         return actions
 
     def _act_internals(self, states, deterministic, internals):
-        actions, extras = self.policy.act(states, deterministic, update=False, core_state=internals)
+        actions, extras = self.policy.act(states, deterministic, update=False, core_state=internals,
+                                          with_extras=False)
         return actions, extras.get('core_state', {})
 
     def value(self, states: Mapping[str, Any]) -> np.ndarray:

@@ -106,12 +106,13 @@ class Policy:
 
         # With preprocessing, the recording step has the stack's static batch (its memory has that many
         # rows; some preprocessors need the batch size at trace time); independent steps are traced
-        # once per batch size.
+        # once per batch size. Independent steps come with the extras or without (acting only: TF
+        # prunes what only the extras need, the value network among it).
         self.num_envs = num_envs
         self._functions = {}
         for deterministic in (False, True):
-            for update in (False, True):
-                function = self._step_function(deterministic, update)
+            for update, extras in ((False, False), (False, True), (True, True)):
+                function = self._step_function(deterministic, update, extras)
                 if self.stack is None or update:
                     batch = num_envs if self.stack is not None else None
                     function = tf.function(function, input_signature=[
@@ -119,13 +120,14 @@ class Policy:
                         tf.TensorSpec((batch,), tf.bool, name='first')])
                 else:
                     function = tf.function(function, reduce_retracing=False)
-                self._functions[deterministic, update] = function
+                self._functions[deterministic, update, extras] = function
         self._value_function = tf.function(lambda s, c: self.model({**s, **c})['value'],
                                            input_signature=[signature(self.network_states), self.core_signature()])
         # Calling concrete functions skips tf.function's dispatch, about half of a call's cost here;
         # each is traced on first use.
         self._calls: dict[tuple, Any] = {}
         self._value_call: Any = None  # the concrete function, traced on first use
+        self._no_first: dict[int, tf.Tensor] = {}  # per batch size: no environment starts an episode
 
     def _build_model(self, network: Any, shared_network: bool, safe_mode: bool) -> keras.Model:
         """states (+ core state) -> dict(outputs={action: head output}, value=V(s)[, core={key: new state}])."""
@@ -251,10 +253,11 @@ class Policy:
         entropy = tf.add_n([h.entropy(params[name]) for name, h in self.heads.items()])
         return log_prob, entropy, value
 
-    def _step_function(self, deterministic: bool, update: bool):
-        return lambda states, core_state, first: self._step(states, core_state, first, deterministic, update)
+    def _step_function(self, deterministic: bool, update: bool, extras: bool = True):
+        return lambda states, core_state, first: self._step(states, core_state, first, deterministic, update,
+                                                            extras)
 
-    def _step(self, states, core_state, first, deterministic: bool, update: bool):
+    def _step(self, states, core_state, first, deterministic: bool, update: bool, with_extras: bool = True):
         # Environments starting an episode restart the preprocessing memory inside this call
         # and recurrent cells restart their core state.
         inputs = self.preprocess_tf(states, update, first if update else None)
@@ -265,6 +268,8 @@ class Policy:
             sample = h.mode(params[name]) if deterministic else h.sample(params[name], self._generator)
             samples[name], actions[name] = sample, h.env_action(sample)
             log_probs.append(h.log_prob(params[name], sample))
+        if not with_extras:
+            return actions, {}, self.last_core
         extras = dict(sample=samples, log_prob=tf.add_n(log_probs), value=value)
         if self.stack is not None:
             extras['states'] = inputs
@@ -278,30 +283,36 @@ class Policy:
 
     def act(self, states: Mapping[str, np.ndarray], deterministic: bool = False, update: bool = True,
             first: np.ndarray | None = None,
-            core_state: Mapping[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+            core_state: Mapping[str, np.ndarray] | None = None,
+            with_extras: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Actions and extras (NumPy) for a batch of raw states; one compiled call.
 
         `update` advances the preprocessing memory; `first` (bool per row) marks
         environments starting an episode (their memory and core state restart
         first). A recurrent policy takes the `core_state` of the rows (None:
         the initial one) and returns the next in ``extras['core_state']``.
+        Without `with_extras` (independent acts only) the extras hold nothing
+        but a recurrent policy's core state: a step traced for acting only.
         """
         rows = len(next(iter(states.values())))
-        if first is None:
-            first = np.zeros(rows, bool)
+        if first is None:  # the same tensor every call (converting an array costs ~20 us)
+            first = self._no_first.get(rows)
+            if first is None:
+                first = self._no_first[rows] = tf.zeros((rows,), tf.bool)
         if core_state is None:
             core_state = self.initial_state(rows)
-        key = (deterministic, update, rows if self.stack is not None and not update else None)
+        with_extras = with_extras or update
+        key = (deterministic, update, with_extras, rows if self.stack is not None and not update else None)
         call = self._calls.get(key)
         if call is None:
-            function = self._functions[deterministic, update]
-            if key[2] is None:
+            function = self._functions[deterministic, update, with_extras]
+            if key[3] is None:
                 call = function.get_concrete_function()
             else:
                 call = function.get_concrete_function(signature(self.states, rows), self.core_signature(rows),
                                                       tf.TensorSpec((rows,), tf.bool))
-            self._calls[key] = call
-        actions, extras, core = call(_tensors(states), _tensors(core_state), tf.constant(first))
+            call = self._calls[key] = FlatCall(call)
+        actions, extras, core = call(dict(states), dict(core_state), first)
         extras = _numpy(extras)
         if self.recurrent:
             extras['core_state'] = _numpy(core)
@@ -318,17 +329,17 @@ class Policy:
         """V(s) for a batch of preprocessed (network) states (a recurrent policy: with the
         core state reached at those states; None: the initial one)."""
         if self._value_call is None:
-            self._value_call = self._value_function.get_concrete_function()
+            self._value_call = FlatCall(self._value_function.get_concrete_function())
         if core_state is None:
             core_state = self.initial_state(len(next(iter(states.values()))))
-        return self._value_call(_tensors({name: states[name] for name in self.network_states}),
-                                _tensors(core_state)).numpy()
+        return self._value_call({name: states[name] for name in self.network_states}, dict(core_state)).numpy()
 
     @property
     def tracing_counts(self) -> dict[str, int]:
-        """Traces of the act functions (stochastic and deterministic, recording or not): at most 1 each."""
-        return {f'act{"_deterministic" if d else ""}{"" if u else "_independent"}':
-                function.experimental_get_tracing_count() for (d, u), function in self._functions.items()}
+        """Traces of the act functions (stochastic and deterministic, recording or not, independent
+        with or without the extras): at most 1 each."""
+        return {f'act{"_deterministic" if d else ""}{"" if u else "_independent"}{"_extras" if e and not u else ""}':
+                function.experimental_get_tracing_count() for (d, u, e), function in self._functions.items()}
 
     # -- export ------------------------------------------------------------------
 
@@ -372,6 +383,51 @@ class Policy:
         return path
 
 
+class FlatCall:
+    """A concrete function called on its flattened inputs.
+
+    A concrete function's own call binds its arguments to the signature in
+    Python, about 170 us a call here: as much as the rest of an act. When
+    every input already has the signature's dtype and shape (what the
+    agents pass: validated NumPy arrays), this converts each to a tensor and
+    calls the function's flat entry point; anything else takes the
+    structured call, which converts or refuses it as before.
+
+    >>> square = tf.function(lambda x: dict(y=x * x), input_signature=[tf.TensorSpec((None,), tf.float32)])
+    >>> call = FlatCall(square.get_concrete_function())
+    >>> call(np.array([3.0], np.float32))['y'].numpy().tolist()
+    [9.0]
+    >>> call(np.array([2], np.int32))['y'].numpy().tolist()  # not the signature's dtype: the structured call
+    [4.0]
+    """
+
+    def __init__(self, function: Any):
+        self.function = function
+        inputs = tf.nest.flatten(function.structured_input_signature[0], expand_composites=True)
+        self._inputs = [(spec.dtype, np.dtype(object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype),
+                         tuple(spec.shape.as_list())) for spec in inputs]
+
+    def __call__(self, *args: Any) -> Any:
+        """The function's result on `args` (NumPy arrays or eager tensors, nested as its signature)."""
+        flat = tf.nest.flatten(args)
+        if len(flat) == len(self._inputs) and all(map(_matches, flat, self._inputs)):
+            tensors = [value if isinstance(value, tf.Tensor) else tf.constant(value) for value in flat]
+            return self.function._call_flat(tensors, self.function.captured_inputs)  # noqa: SLF001
+        return self.function(*args)
+
+
+def _matches(value: Any, expected: tuple[tf.DType, np.dtype, tuple]) -> bool:
+    """Whether an array or eager tensor has the dtype and a shape compatible with `expected` (None: any size)."""
+    tf_dtype, dtype, shape = expected
+    if type(value) is np.ndarray:
+        if value.dtype != dtype:
+            return False
+    elif not (isinstance(value, tf.Tensor) and value.dtype == tf_dtype):
+        return False
+    actual = tuple(value.shape)
+    return len(actual) == len(shape) and all(size is None or size == got for size, got in zip(shape, actual))
+
+
 def _build_network(states, network, name, safe_mode, inputs=None):
     return networks.build(states, network, name=name, safe_mode=safe_mode, memory=True, inputs=inputs)
 
@@ -405,10 +461,6 @@ def _check_input_names(states: Mapping[str, Spec]) -> None:
             raise ConfigError(f'states: {seen[key]!r} and {name!r} both become the network input name {key!r}; '
                               'rename one of them')
         seen[key] = name
-
-
-def _tensors(arrays: Mapping[str, Any]) -> dict[str, tf.Tensor]:
-    return {name: tf.constant(value) for name, value in arrays.items()}
 
 
 def _numpy(structure: Any) -> Any:

@@ -8,7 +8,9 @@ The algorithm, top to bottom (acting and the rollout are `OnPolicyAgent`'s):
    terminals (TRUNCATED episodes bootstrap from their final states).
 2. Every `n_steps` steps, GAE(lambda) advantages and returns.
 3. `epochs` passes over the rollout in shuffled minibatches of
-   `batch_size`, each one compiled gradient step on::
+   `batch_size`, all in one compiled call (a `tf.while_loop` over the
+   minibatches; the shuffled orders are drawn from the seeded NumPy
+   generator), each minibatch one gradient step on::
 
        ratio = pi(a|s) / pi_old(a|s)
        loss  = -mean(min(ratio * A, clip(ratio, 1 - clip_range, 1 + clip_range) * A))
@@ -47,7 +49,7 @@ import tensorflow as tf
 from modalbridge.agents import losses
 from modalbridge.agents.config import OnPolicyConfig, _schedule
 from modalbridge.agents.on_policy import OnPolicyAgent, Rollout, flat, sequences
-from modalbridge.agents.policy import signature
+from modalbridge.agents.policy import FlatCall, signature
 from modalbridge.bridges import arguments
 from modalbridge.bridges.errors import ConfigError
 
@@ -106,11 +108,13 @@ class PPO(OnPolicyAgent):
             states = signature(policy.network_states)
             samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
             vector = tf.TensorSpec((None,), tf.float32)
-        self._train = tf.function(self._minibatch_step, input_signature=[
+        # One compiled call per update runs every epoch's minibatches (a call costs ~300 us here, about
+        # as much as a minibatch's gradient step); the per-minibatch step is its loop body.
+        self._train = tf.function(self._update, input_signature=[
             states, samples, vector, vector, vector, vector,
-            tf.TensorSpec((None,), tf.int32), scalar, scalar, scalar, policy.core_signature(),
+            tf.TensorSpec((None, None), tf.int32), scalar, scalar, scalar, policy.core_signature(),
             tf.TensorSpec((steps if policy.recurrent else None, None), tf.bool)])
-        self._train_call = self._train.get_concrete_function()
+        self._train_call = FlatCall(self._train.get_concrete_function())
 
     # -- 3. epochs x minibatches -------------------------------------------------
 
@@ -118,35 +122,50 @@ class PPO(OnPolicyAgent):
         config, timestep = self.config, self.timesteps
         recurrent = self.policy.recurrent
         shape = (lambda a: a) if recurrent else flat
-        data = ({k: tf.constant(shape(v)) for k, v in rollout.states.items()},
-                {k: tf.constant(shape(v)) for k, v in rollout.samples.items()},
-                *(tf.constant(shape(a), tf.float32) for a in (rollout.log_prob, rollout.value, rollout.advantages,
-                                                               rollout.returns)))
-        sequence = ({k: tf.constant(v) for k, v in rollout.core.items()},
-                    tf.constant(rollout.first if recurrent else np.zeros((0, 0), bool)))
-        hyper = (tf.constant(config.learning_rate.value(timestep), tf.float32),
-                 tf.constant(config.clip_range.value(timestep), tf.float32),
-                 tf.constant(config.entropy_coef.value(timestep), tf.float32))
+        number = lambda value: np.asarray(value, np.float32)  # noqa: E731
+        data = ({k: shape(v) for k, v in rollout.states.items()}, {k: shape(v) for k, v in rollout.samples.items()},
+                *(number(shape(a)) for a in (rollout.log_prob, rollout.value, rollout.advantages, rollout.returns)))
+        sequence = (dict(rollout.core), rollout.first if recurrent else np.zeros((0, 0), bool))
+        hyper = (number(config.learning_rate.value(timestep)), number(config.clip_range.value(timestep)),
+                 number(config.entropy_coef.value(timestep)))
         # A recurrent policy's minibatches are whole environments: batch_size // n_steps of them (at least 1).
         total = self.num_envs if recurrent else rollout.returns.size
-        size = max(1, config.batch_size // config.n_steps) if recurrent else config.batch_size
-        history: list[dict[str, float]] = []
-        stopped = False
-        for _ in range(config.epochs):
-            order = self._rng.permutation(total).astype(np.int32)
-            for start in range(0, total, size):
-                metrics = self._check_finite(self._train_call(*data, tf.constant(order[start:start + size]),
-                                                              *hyper, *sequence))
-                history.append(metrics)
-                if config.target_kl is not None and metrics['approx_kl'] > 1.5 * config.target_kl:
-                    stopped = True
-                    break
-            if stopped:
-                break
-        summary = {key: float(np.mean([m[key] for m in history])) for key in history[0]}
-        summary.update(approx_kl=history[-1]['approx_kl'], minibatches=float(len(history)),
-                       stopped_early=float(stopped), explained_variance=_explained_variance(rollout))
+        # each epoch's shuffled order, drawn here (the seeded NumPy generator), all run in one compiled call
+        orders = np.stack([self._rng.permutation(total) for _ in range(config.epochs)]).astype(np.int32)
+        metrics = self._train_call(*data, orders, *hyper, *sequence)
+        summary = self._check_finite(metrics)
+        summary.update(explained_variance=_explained_variance(rollout))
         return summary
+
+    def _update(self, states, samples, old_log_prob, old_values, advantages, returns, orders, learning_rate,
+                clip_range, entropy_coef, core, first):
+        """Every epoch's minibatches (rows of `orders` cut in `batch_size` pieces) in one `tf.while_loop`;
+        the metrics' means over the minibatches run, the last approximate KL, how many ran and whether
+        the target KL stopped them. A non-finite minibatch stops the loop (``finite`` false)."""
+        config = self.config
+        size = max(1, config.batch_size // config.n_steps) if self.policy.recurrent else config.batch_size
+        per_epoch = (tf.shape(orders)[1] + size - 1) // size
+        count = tf.shape(orders)[0] * per_epoch
+        keys = ('loss', 'policy_loss', 'value_loss', 'entropy', 'clip_fraction', 'grad_norm')
+
+        def body(k, sums, approx_kl, finite, stopped):
+            start = (k % per_epoch) * size
+            metrics = self._minibatch_step(states, samples, old_log_prob, old_values, advantages, returns,
+                                           orders[k // per_epoch, start:start + size], learning_rate, clip_range,
+                                           entropy_coef, core, first)
+            sums = tuple(total + metrics[key] for total, key in zip(sums, keys))
+            stopped = (tf.constant(False) if config.target_kl is None
+                       else metrics['approx_kl'] > 1.5 * config.target_kl)
+            return k + 1, sums, metrics['approx_kl'], metrics['finite'], stopped
+
+        ran, sums, approx_kl, finite, stopped = tf.while_loop(
+            lambda k, sums, approx_kl, finite, stopped: (k < count) & finite & tf.logical_not(stopped), body,
+            (tf.constant(0), tuple(tf.constant(0.0) for _ in keys), tf.constant(0.0), tf.constant(True),
+             tf.constant(False)))
+        minibatches = tf.cast(ran, tf.float32)
+        return dict({key: total / minibatches for key, total in zip(keys, sums)}, approx_kl=approx_kl,
+                    learning_rate=learning_rate, clip_range=clip_range, minibatches=minibatches,
+                    stopped_early=tf.cast(stopped, tf.float32), finite=finite)
 
     def _minibatch_step(self, states, samples, old_log_prob, old_values, advantages, returns, indices,
                         learning_rate, clip_range, entropy_coef, core, first):
@@ -173,7 +192,7 @@ class PPO(OnPolicyAgent):
             loss = (policy_loss + config.value_coef * value_loss - entropy_coef * entropy
                     + tf.add_n([0.0] + self.policy.model.losses))
         self.optimizer.learning_rate = learning_rate
-        norm, finite = losses.apply_if_finite(self.optimizer, tape, loss, self.policy.model.trainable_variables,
+        norm, finite = losses.apply_if_finite(self._apply, tape, loss, self.policy.model.trainable_variables,
                                               config.max_grad_norm)
         return dict(loss=loss, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy,
                     approx_kl=approx_kl, clip_fraction=clip_fraction, grad_norm=norm, learning_rate=learning_rate,

@@ -79,7 +79,7 @@ def ours(task: str, seed: int, budget: int) -> dict:
         agent = PPO(env.states, env.actions, num_envs=8, seed=seed, **_example('cartpole_ppo').ZOO)
     elif task == 'a2c_cartpole':
         env = VectorEnvironment([GymBridge('CartPole-v1') for _ in range(8)])
-        agent = A2C(env.states, env.actions, num_envs=8, seed=seed)
+        agent = A2C(env.states, env.actions, num_envs=8, seed=seed, **_example('cartpole_a2c').SETTINGS)
     elif task == 'dqn_cartpole':
         env = GymBridge('CartPole-v1')
         example = _example('cartpole_dqn')

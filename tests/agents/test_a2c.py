@@ -60,7 +60,8 @@ def test_act_and_update_never_retrace_over_100_calls():
         agent.observe(np.ones(4), np.zeros(4, np.int64))
         agent.act(dict(state=rng.normal(size=(4, 2)).astype(np.float32)), deterministic=True, independent=True)
     assert agent.tracing_counts == dict(act=1, act_independent=0, act_deterministic=0,
-                                      act_deterministic_independent=1, update=1)
+                                      act_deterministic_independent=1, act_independent_extras=0,
+                                      act_deterministic_independent_extras=0, update=1)
 
 
 def test_a2c_solves_cartpole_within_a_small_budget():

@@ -17,7 +17,20 @@ def test_a_policy_acts_without_a_learner_with_an_empty_core_state():
     assert actions['move'].shape == (4,) and actions['jump'].dtype == bool
     assert extras['log_prob'].shape == (4,) and extras['value'].shape == (4,)
     assert set(policy.model.output) == {'outputs', 'value'}  # named outputs, no magic keys
+    assert policy.tracing_counts['act_deterministic_independent_extras'] == 1
+
+
+def test_acting_only_takes_a_step_traced_without_the_extras_and_the_same_actions():
+    policy = Policy(VECTOR, dict(move=dict(type='int', num_values=3)), num_envs=4, seed=0)
+    states = dict(state=np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32))
+    with_extras, extras = policy.act(states, deterministic=True, update=False)
+    acting, nothing = policy.act(states, deterministic=True, update=False, with_extras=False)
+    np.testing.assert_array_equal(acting['move'], with_extras['move'])
+    assert nothing == {} and sorted(extras) == ['log_prob', 'sample', 'value']
     assert policy.tracing_counts['act_deterministic_independent'] == 1
+    assert policy.tracing_counts['act_deterministic_independent_extras'] == 1
+    only, full = (policy._calls[True, False, extras, None].function for extras in (False, True))
+    assert len(only.graph.as_graph_def().node) < len(full.graph.as_graph_def().node)
 
 
 def test_text_states_are_tokenized_inside_the_compiled_act():

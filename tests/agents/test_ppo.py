@@ -52,7 +52,45 @@ def test_updates_run_epochs_times_minibatches_without_retracing():
             'explained_variance'} <= set(agent.last_update)
     assert agent.metrics is agent.last_update and all(isinstance(v, float) for v in agent.metrics.values())
     assert agent.tracing_counts == dict(act=1, act_independent=0, act_deterministic=0,
-                                      act_deterministic_independent=0, update=1)
+                                      act_deterministic_independent=0, act_independent_extras=0,
+                                      act_deterministic_independent_extras=0, update=1)
+
+
+def test_the_fused_update_equals_one_compiled_call_per_minibatch():
+    """All epochs x minibatches run in one compiled call; on the same rollout, weights, optimizer and
+    shuffled orders they give what one call per minibatch (the loop body alone) gives."""
+    config = dict(num_envs=2, n_steps=8, batch_size=5, epochs=3, clip_range_vf=0.3, learning_rate=1e-2, seed=3)
+    fused, reference = PPO(VECTOR, CHOICE, **config), PPO(VECTOR, CHOICE, **config)
+    rollouts = []
+    fused._learn = lambda rollout: rollouts.append(rollout) or {}  # collect one rollout, learn nothing yet
+    rng = np.random.default_rng(0)
+    for _ in range(9):
+        fused.act(dict(state=rng.normal(size=(2, 2)).astype(np.float32)))
+        fused.observe(rng.normal(size=2), rng.choice([0, 0, 0, 1], size=2))
+    del fused._learn
+    rollout = rollouts[0]
+    summary = fused._learn(rollout)
+
+    step = tf.function(reference._minibatch_step)
+    data = ({k: tf.constant(v.reshape((-1,) + v.shape[2:])) for k, v in rollout.states.items()},
+            {k: tf.constant(v.reshape(-1)) for k, v in rollout.samples.items()},
+            *(tf.constant(a.reshape(-1), tf.float32) for a in (rollout.log_prob, rollout.value, rollout.advantages,
+                                                                rollout.returns)))
+    hyper = (tf.constant(1e-2), tf.constant(0.2), tf.constant(0.0))
+    history = []
+    for _ in range(3):
+        order = reference._rng.permutation(16).astype(np.int32)
+        for start in range(0, 16, 5):  # minibatches of 5, 5, 5 and 1
+            metrics = step(*data, tf.constant(order[start:start + 5]), *hyper, {}, tf.zeros((0, 0), tf.bool))
+            history.append({key: float(value) for key, value in metrics.items()})
+    assert summary['minibatches'] == len(history) == 12
+    for key in ('loss', 'policy_loss', 'value_loss', 'entropy', 'clip_fraction', 'grad_norm'):
+        assert summary[key] == pytest.approx(np.mean([m[key] for m in history]), rel=1e-5, abs=1e-6), key
+    assert summary['approx_kl'] == pytest.approx(history[-1]['approx_kl'], rel=1e-4, abs=1e-7)
+    for a, b in zip(fused.model.get_weights(), reference.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(fused.model.get_weights(),
+                                                    PPO(VECTOR, CHOICE, **config).model.get_weights()))
 
 
 def test_target_kl_stops_the_update_early():
