@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description='PPO that reads captions: image + text -> action')
     parser.add_argument('--steps', type=int, help='environment steps to train (default 1,000,000)')
     parser.add_argument('--seed', type=int)
-    parser.add_argument('--envs', type=int, help='parallel environments (default 16)')
+    parser.add_argument('--envs', type=int, help='parallel environments (default 16; the default PPO needs 2 or '
+                                                 'more: a minibatch of 256 from rollouts of 128 steps)')
     parser.add_argument('--minutes', type=float, default=MINUTES, help=f'training time limit (default {MINUTES:g})')
     parser.add_argument('--episodes', type=int, default=EVALUATION_EPISODES, help='evaluation episodes per row')
     parser.add_argument('--config', help='a JSON file declaring the run (see DEFAULT_CONFIG)')
