@@ -6,7 +6,8 @@ PutNear's reward is ``1 - 0.9 * steps / 30`` when the named object is
 dropped beside (8-neighbour of) the target object, so at 100% success the
 mean reward is set by the episode lengths alone. This breadth-first search
 over (position, direction, carried?, object cell) finds each episode's
-shortest successful action sequence with the whole room known: its mean
+shortest successful action sequence with the whole room known (each plan
+replayed in the environment, which must reward it): its mean
 reward bounds from above what any agent reaches, one with minigrid's 7x7
 egocentric view (which cannot see behind it) included. It also counts the
 episodes whose first view misses one of the two objects. Writes
@@ -33,30 +34,37 @@ from common import write  # noqa: E402
 ENV = 'MiniGrid-PutNear-6x6-N2-v0'
 DIRECTIONS = ((1, 0), (0, 1), (-1, 0), (0, -1))  # minigrid's agent_dir: right, down, left, up
 OBJECTS = (5, 6, 7)  # minigrid's OBJECT_TO_IDX: key, ball, box
+LEFT, RIGHT, FORWARD, PICKUP, DROP = 0, 1, 2, 3, 4  # minigrid's Actions
 
 
-def shortest(env) -> int:
-    """Actions of the shortest successful episode from the current state of `env` (unwrapped, just reset)."""
+def shortest(env) -> list[int]:
+    """The shortest successful episode's actions from the current state of `env` (unwrapped, just reset)."""
     grid, moved, target = env.grid, tuple(env.move_pos), tuple(env.target_pos)
     blocking = {(x, y) for x in range(env.width) for y in range(env.height)
                 if grid.get(x, y) is not None and (x, y) != moved}  # walls and the other object never move
     start = (tuple(env.agent_pos), int(env.agent_dir), moved)  # the moved object's cell, None once carried
-    seen, queue = {start}, deque([(start, 0)])
+    parent: dict = {start: None}  # state -> (previous state, action)
+    queue = deque([start])
     while queue:
-        (position, direction, cell), steps = queue.popleft()
+        state = queue.popleft()
+        position, direction, cell = state
         front = (position[0] + DIRECTIONS[direction][0], position[1] + DIRECTIONS[direction][1])
         free = front not in blocking and front != cell
         if cell is None and free and max(abs(front[0] - target[0]), abs(front[1] - target[1])) <= 1:
-            return steps + 1  # drop it there: success
-        following = [(position, (direction - 1) % 4, cell), (position, (direction + 1) % 4, cell)]
+            actions = [DROP]  # drop it there: success
+            while parent[state] is not None:
+                state, action = parent[state]
+                actions.append(action)
+            return actions[::-1]
+        following = [((position, (direction - 1) % 4, cell), LEFT), ((position, (direction + 1) % 4, cell), RIGHT)]
         if free:
-            following.append((front, direction, cell))
+            following.append(((front, direction, cell), FORWARD))
         if front == cell:
-            following.append((position, direction, None))  # pick it up
-        for state in following:
-            if state not in seen:
-                seen.add(state)
-                queue.append((state, steps + 1))
+            following.append(((position, direction, None), PICKUP))
+        for successor, action in following:
+            if successor not in parent:
+                parent[successor] = (state, action)
+                queue.append(successor)
     raise RuntimeError('no successful sequence')
 
 
@@ -70,7 +78,11 @@ def main() -> None:
     for seed in range(args.seed, args.seed + args.episodes):
         observation, _ = env.reset(seed=seed)
         hidden += int(np.isin(observation['image'][..., 0], OBJECTS).sum() < 2)
-        lengths.append(shortest(env))
+        plan = shortest(env)
+        rewards = [env.step(action)[1] for action in plan]  # replayed: the plan must succeed, in that many steps
+        if rewards[-1] <= 0 or env.step_count != len(plan):
+            raise RuntimeError(f'seed {seed}: the plan {plan} did not succeed')
+        lengths.append(len(plan))
     lengths_ = np.asarray(lengths, float)
     row = dict(env=ENV, episodes=args.episodes, seeds=f'{args.seed}..{args.seed + args.episodes - 1}',
                optimal_mean_length=round(float(lengths_.mean()), 3),
