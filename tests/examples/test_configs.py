@@ -29,7 +29,7 @@ def test_the_image_caption_config_is_the_demos_default(load_example):
     config = read('image_caption')
     assert dict(config.to_dict(), out=None, minutes=None) == dict(demo.load_config(None, {}).to_dict(), out=None,
                                                                   minutes=None)
-    assert config.minutes == 5
+    assert config.minutes == 2
 
 
 @pytest.mark.parametrize('name', sorted(path.stem for path in CONFIGS.glob('*.json')))

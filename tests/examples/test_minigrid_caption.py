@@ -23,11 +23,13 @@ def test_a_tiny_run_trains_evaluates_and_saves_an_agent_that_acts_identically(ex
     result = example.main(['--steps', '64', '--envs', '2', '--episodes', '4', '--backend', 'minigrid',
                            '--out', str(tmp_path)])
     assert result['backend'] == 'minigrid' and result['timesteps'] >= 64
-    for row in (result['ppo'], result['random']):
+    for row in (result['ppo'], result['ppo_deterministic'], result['random']):
         assert 0.0 <= row['success'] <= 1.0 and row['length'] >= 1
     out = capsys.readouterr().out
-    assert f'4 fresh episodes of {ENV} (sampled actions)' in out and 'random agent' in out
-    assert json.loads((tmp_path / 'results.json').read_text())['timesteps'] == result['timesteps']
+    assert f'4 fresh episodes of {ENV} (sampled actions, or' in out and 'random agent' in out
+    assert 'PPO (this run), sampled actions' in out and 'PPO (this run), deterministic' in out
+    saved = json.loads((tmp_path / 'results.json').read_text())
+    assert saved['timesteps'] == result['timesteps'] and saved['ppo_deterministic'] == result['ppo_deterministic']
 
     loaded = Agent.load(result['path'])
     envs = example.make_envs(ENV, 8, 'minigrid', 0)
