@@ -726,11 +726,21 @@ def demo_config_cases(tmp: Path) -> list[Case]:
     def run(document, place):
         def go():
             sys.path.insert(0, str(ROOT))
-            from examples.image_caption import build, load_config
+            from examples.image_caption import load_config
+
+            from modalbridge import cli
+            from modalbridge.agents.create import create
+            from modalbridge.bridges import VectorEnvironment
             file = tmp / f'run-{abs(hash(json.dumps(document, sort_keys=True)))}.json'
             file.write_text(json.dumps(document))
             config = load_config(file, {})
-            build(dict(config, envs=1), safe_mode=True)  # what the demo does before training
+            # what `cli.train` does before training, on 2 environments (the demo's PPO needs 2 or more)
+            cli.check_vocabulary(config, True)
+            envs = VectorEnvironment([cli.make_env(config.environment, True) for _ in range(2)])
+            try:
+                create(config.agent_declaration(), envs, seed=config.seed, safe_mode=True)
+            finally:
+                envs.close()
         return Case('demo --config', json.dumps(document)[:70], go, 'invalid run configuration', place, heavy=True)
     bad = [
         ({'environment': {'id': 'payload:Env-v0'}}, 'payload'), ({'environment': {'kwargs': {}}}, 'id'),
