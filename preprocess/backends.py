@@ -20,7 +20,7 @@ never asks which one it holds.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -45,6 +45,43 @@ def stateful(chains: Chains):
                 yield (name, index), preprocessor
 
 
+def _plan_chain(name: str, chain: list[Preprocessor], ring: Callable[[Key, Sequence, tuple], Any],
+                fuse: Callable[[Preprocessor, Preprocessor], Any] | None = None) -> list[tuple[str, Key | None, Any]]:
+    """A backend's steps for one state's chain: ``(kind, key, step)`` with kind plain, stateful or ring.
+
+    Each plain `sequence` becomes ``ring(key, sequence, fused)``, where `fused` are the `normalize` /
+    `scale` steps right before it on small integers, run on its output instead (a subclass of
+    `Sequence` may step differently and is left as it is); `fuse(previous, step)`, when it returns a
+    step, replaces two consecutive plain steps by one.
+    """
+    plan: list[tuple[str, Key | None, Any]] = []
+    trailing = 0  # how many plain steps end the plan so far
+    for index, preprocessor in enumerate(chain):
+        fused = (fuse(chain[index - 1], preprocessor)
+                 if fuse is not None and index and plan and plan[-1][2] is chain[index - 1] else None)
+        if fused is not None:
+            plan[-1] = (_PLAIN, None, fused)
+        elif type(preprocessor) is Sequence:
+            start = index  # the fused steps are chain[start:index]
+            while (index - start < trailing
+                   and SequenceRing.fusable(chain[start - 1], chain[start - 1].input_spec)):
+                start -= 1
+            while start < index and chain[start].input_spec.dtype.type not in FUSABLE_DTYPES:
+                start += 1
+            del plan[len(plan) - (index - start):]
+            sequence = preprocessor if start == index else Sequence(chain[start].input_spec, preprocessor.length,
+                                                                    preprocessor.axis)
+            plan.append((_RING, (name, index), ring((name, index), sequence, tuple(chain[start:index]))))
+            trailing = 0
+        elif preprocessor.stateful:
+            plan.append((_STATEFUL, (name, index), preprocessor))
+            trailing = 0
+        else:
+            plan.append((_PLAIN, None, preprocessor))
+            trailing += 1
+    return plan
+
+
 class NumpyBackend:
     """Runs the chains with NumPy and OpenCV; never imports TensorFlow.
 
@@ -67,29 +104,7 @@ class NumpyBackend:
         self._starts = True  # whether `_first` marks any environment
 
     def _plan(self, name: str, chain: list[Preprocessor]) -> list[tuple[str, Key | None, Any]]:
-        plan: list[tuple[str, Key | None, Any]] = []
-        trailing = 0  # how many stateless steps end the plan so far
-        for index, preprocessor in enumerate(chain):
-            if type(preprocessor) is Sequence:  # a subclass may step differently
-                start = index  # the fused steps are chain[start:index]
-                while (index - start < trailing
-                       and SequenceRing.fusable(chain[start - 1], chain[start - 1].input_spec)):
-                    start -= 1
-                while start < index and chain[start].input_spec.dtype.type not in FUSABLE_DTYPES:
-                    start += 1
-                sequence = preprocessor
-                if start < index:
-                    del plan[len(plan) - (index - start):]
-                    sequence = Sequence(chain[start].input_spec, preprocessor.length, preprocessor.axis)
-                plan.append((_RING, (name, index), SequenceRing(sequence, self.num_envs, tuple(chain[start:index]))))
-                trailing = 0
-            elif preprocessor.stateful:
-                plan.append((_STATEFUL, (name, index), preprocessor))
-                trailing = 0
-            else:
-                plan.append((_PLAIN, None, preprocessor))
-                trailing += 1
-        return plan
+        return _plan_chain(name, chain, lambda key, sequence, fused: SequenceRing(sequence, self.num_envs, fused))
 
     def _buffered(self, plan: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
         """`plan` with the intermediate frames of OpenCV steps written into arrays allocated once
@@ -204,39 +219,13 @@ class TFBackend:
         self._calls = {True: self.function.get_concrete_function(), False: peek.get_concrete_function()}
 
     def _plan(self, name: str, chain: list[Preprocessor], fuse: bool) -> list[tuple[str, Key | None, Any]]:
-        """Each plain `sequence` as a `SequenceWindow` (a subclass may step differently), with the
-        `normalize` / `scale` steps right before it on small integers run on its output instead;
-        with `fuse`, `grayscale` then area `image_resize` on uint8 as one `AreaOfGray`."""
-        plan: list[tuple[str, Key | None, Any]] = []
-        trailing = 0  # how many plain steps end the plan so far
-        for index, preprocessor in enumerate(chain):
-            fused = (AreaOfGray.fuse(chain[index - 1], preprocessor)
-                     if fuse and index and plan and plan[-1][2] is chain[index - 1] else None)
-            if fused is not None:
-                plan[-1] = (_PLAIN, None, fused)
-            elif type(preprocessor) is Sequence:
-                start = index
-                while (index - start < trailing
-                       and SequenceRing.fusable(chain[start - 1], chain[start - 1].input_spec)):
-                    start -= 1
-                while start < index and chain[start].input_spec.dtype.type not in FUSABLE_DTYPES:
-                    start += 1
-                del plan[len(plan) - (index - start):]
-                sequence = preprocessor
-                if start < index:
-                    sequence = Sequence(chain[start].input_spec, preprocessor.length, preprocessor.axis)
-                if (name, index) not in self._windows:  # one window (and variable) for both plans
-                    self._windows[(name, index)] = SequenceWindow(sequence, tuple(chain[start:index]),
-                                                                  pack=not self._jit)
-                plan.append((_RING, (name, index), self._windows[(name, index)]))
-                trailing = 0
-            elif preprocessor.stateful:
-                plan.append((_STATEFUL, (name, index), preprocessor))
-                trailing = 0
-            else:
-                plan.append((_PLAIN, None, preprocessor))
-                trailing += 1
-        return plan
+        """Each plain `sequence` as a `SequenceWindow`, one per (state, index) for both plans; with
+        `fuse`, `grayscale` then area `image_resize` on uint8 as one `AreaOfGray`."""
+        def window(key: Key, sequence: Sequence, fused: tuple) -> SequenceWindow:
+            if key not in self._windows:  # one window (and variable) for both plans
+                self._windows[key] = SequenceWindow(sequence, fused, pack=not self._jit)
+            return self._windows[key]
+        return _plan_chain(name, chain, window, AreaOfGray.fuse if fuse else None)
 
     def run(self, inputs: Mapping[str, np.ndarray], update: bool = True) -> dict[str, np.ndarray]:
         tensors, shared = {}, []
