@@ -35,11 +35,10 @@ for _variable in ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_T
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from modalbridge.agents import PPO, RandomAgent, Runner  # noqa: E402
+from modalbridge.agents import PPO, RandomAgent  # noqa: E402
 
 try:
     import minigrid  # noqa: F401 - registers the BabyAI-* ids
@@ -51,7 +50,8 @@ except ImportError:
 _spec = importlib.util.spec_from_file_location('minigrid_caption', Path(__file__).with_name('minigrid_caption.py'))
 _minigrid_caption = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_minigrid_caption)
-has_envpool, make_envs, measure = _minigrid_caption.has_envpool, _minigrid_caption.make_envs, _minigrid_caption.measure
+choose_backend, make_envs, measure, train = (_minigrid_caption.choose_backend, _minigrid_caption.make_envs,
+                                             _minigrid_caption.measure, _minigrid_caption.train)
 
 VOCABULARY = ['go', 'to', 'the', 'a', 'door', 'key', 'ball', 'box', *COLOR_NAMES]
 PREPROCESSING = dict(image=[dict(type='one_hot', num_values=[len(OBJECT_TO_IDX), len(COLOR_NAMES),
@@ -80,11 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for flag in ('seed', 'memory'):
         if getattr(args, flag) < 0:
             parser.error(f'--{flag} must be >= 0; received {getattr(args, flag)}')
-    backend = args.backend
-    if backend == 'auto':
-        backend = 'envpool' if has_envpool(args.env) else 'minigrid'
-    elif backend == 'envpool' and not has_envpool(args.env):
-        parser.error(f"--backend envpool: EnvPool is not installed or has no {args.env!r} (pip install -e '.[envpool]')")
+    backend = choose_backend(parser, args.backend, args.env)
     os.makedirs(args.out, exist_ok=True)
 
     envs = make_envs(args.env, args.envs, backend, args.seed)
@@ -92,17 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config = dict(AGENT, batch_size=min(AGENT['batch_size'], AGENT['n_steps'] * args.envs))
     agent = PPO(envs.states, envs.actions, preprocessing=PREPROCESSING, network=network, num_envs=args.envs,
                 seed=args.seed, **config)
-    cpu, wall = time.process_time(), time.perf_counter()
-    deadline = cpu + args.budget
-    history = Runner(agent, envs, seed=args.seed).run(
-        timesteps=args.steps, callback=lambda r: time.process_time() < deadline, progress=False)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(f'trained {history.timesteps:,} steps ({history.episodes:,} episodes) on {backend} in {cpu:.0f} CPU-s '
-          f'({history.timesteps / cpu:,.0f} steps per CPU-s), {wall:.0f} s wall, '
-          f'load average {os.getloadavg()[0]:.2f}')
-    path = agent.save(os.path.join(args.out, 'agent'))
-    title = f"PPO {args.env.split('-', 1)[-1].removesuffix('-v0')} s{args.seed}"  # short: the legend follows
-    curve = history.plot(os.path.join(args.out, 'learning_curve.png'), title=title) if history.episodes else None
+    history, cpu, wall, path, curve = train(agent, envs, args, backend)
     envs.close()
 
     seed = 1_000_000 + args.seed * 10_000

@@ -114,6 +114,32 @@ def measure(agent: Any, envs: Any, episodes: int, seed: int, deterministic: bool
     return dict(success=float(np.mean(returns > 0)), reward=float(returns.mean()), length=result.mean_length)
 
 
+def choose_backend(parser: argparse.ArgumentParser, choice: str, env_id: str) -> str:
+    """``--backend``: 'auto' is EnvPool when it is installed and has `env_id`, else minigrid."""
+    if choice == 'auto':
+        return 'envpool' if has_envpool(env_id) else 'minigrid'
+    if choice == 'envpool' and not has_envpool(env_id):
+        parser.error(f"--backend envpool: EnvPool is not installed or has no {env_id!r} (pip install -e '.[envpool]')")
+    return choice
+
+
+def train(agent: Any, envs: Any, args: argparse.Namespace, backend: str) -> tuple[Any, float, float, str, str | None]:
+    """Trains for ``args.steps`` steps or ``args.budget`` process CPU-seconds, whichever ends first; saves the
+    agent and the learning curve under ``args.out``. Returns (history, CPU-s, wall s, agent path, curve path)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    deadline = cpu + args.budget
+    history = Runner(agent, envs, seed=args.seed).run(
+        timesteps=args.steps, callback=lambda r: time.process_time() < deadline, progress=False)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f'trained {history.timesteps:,} steps ({history.episodes:,} episodes, {history.updates} updates) on '
+          f'{backend} in {cpu:.0f} CPU-s ({history.timesteps / cpu:,.0f} steps per CPU-s), {wall:.0f} s wall, '
+          f'load average {os.getloadavg()[0]:.2f}')
+    path = agent.save(os.path.join(args.out, 'agent'))
+    title = f"PPO {args.env.split('-', 1)[-1].removesuffix('-v0')} s{args.seed}"  # short: the legend follows
+    curve = history.plot(os.path.join(args.out, 'learning_curve.png'), title=title) if history.episodes else None
+    return history, cpu, wall, path, curve
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description='PPO on MiniGrid GoToObject: symbolic view + mission -> action')
     parser.add_argument('--env', default='MiniGrid-GoToObject-6x6-N2-v0')
@@ -134,11 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             parser.error(f'--{flag} must be positive; received {getattr(args, flag)}')
     if args.seed < 0:
         parser.error(f'--seed must be >= 0; received {args.seed}')
-    backend = args.backend
-    if backend == 'auto':
-        backend = 'envpool' if has_envpool(args.env) else 'minigrid'
-    elif backend == 'envpool' and not has_envpool(args.env):
-        parser.error(f"--backend envpool: EnvPool is not installed or has no {args.env!r} (pip install -e '.[envpool]')")
+    backend = choose_backend(parser, args.backend, args.env)
     os.makedirs(args.out, exist_ok=True)
 
     envs = make_envs(args.env, args.envs, backend, args.seed)
@@ -147,17 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         config['learning_rate'] = dict(type='linear', initial=AGENT['learning_rate'], final=0.0,
                                        timesteps=args.steps)
     agent = PPO(envs.states, envs.actions, preprocessing=PREPROCESSING, num_envs=args.envs, seed=args.seed, **config)
-    runner = Runner(agent, envs, seed=args.seed)
-    cpu, wall = time.process_time(), time.perf_counter()
-    deadline = cpu + args.budget
-    history = runner.run(timesteps=args.steps, callback=lambda r: time.process_time() < deadline, progress=False)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(f'trained {history.timesteps:,} steps ({history.episodes:,} episodes, {history.updates} updates) on '
-          f'{backend} in {cpu:.0f} CPU-s ({history.timesteps / cpu:,.0f} steps per CPU-s), {wall:.0f} s wall, '
-          f'load average {os.getloadavg()[0]:.2f}')
-    path = agent.save(os.path.join(args.out, 'agent'))
-    title = f"PPO {args.env.split('-', 1)[-1].removesuffix('-v0')} s{args.seed}"  # short: the legend follows
-    curve = history.plot(os.path.join(args.out, 'learning_curve.png'), title=title) if history.episodes else None
+    history, cpu, wall, path, curve = train(agent, envs, args, backend)
     envs.close()
 
     seed = 1_000_000 + args.seed * 10_000
