@@ -1,10 +1,11 @@
-"""`Overlapped`: acting in Ray workers while the learner learns (APPO / V-trace A2C, a policy lag of one update).
+"""`Overlapped`: acting in worker processes or Ray actors while the learner learns (APPO / V-trace A2C, a policy lag of one update).
 
 The synchronous mode (``Runner(..., backend=...)``) keeps the agent acting
-here, so acting waits for learning. Here each Ray worker holds environments
-and a copy of the agent's `Policy` (built from the agent's config, weights
-sent through the object store) and collects whole `n_steps` rollouts. The
-learner never waits for its own update before the next collection starts::
+here, so acting waits for learning. Here each worker (`policy_workers`: a
+spawned process of this machine, or a Ray actor) holds environments and a
+copy of the agent's `Policy` (built from the agent's config, weights sent
+once per rollout) and collects whole `n_steps` rollouts. The learner never
+waits for its own update before the next collection starts::
 
     rollout k arrives (collected with weights w_{k-1})
     collection k+1 starts with the current weights w_k      <- workers act ...
@@ -29,91 +30,50 @@ environment side (``preprocessing=`` of the workers), not to the agent.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
+import tensorflow as tf
 
 from modalbridge.agents import returns as returns_lib
 from modalbridge.agents.a2c import A2C
-from modalbridge.agents.on_policy import Rollout, tensors
+from modalbridge.agents.on_policy import Rollout, flat
+from modalbridge.agents.policy import FlatCall, signature
+from modalbridge.agents.policy_workers import ProcessPolicyWorkers, RayPolicyWorkers
 from modalbridge.agents.ppo import PPO
 from modalbridge.agents.runner import History
-from modalbridge.bridges.arguments import integer, number
-from modalbridge.bridges.batch import LocalBatch
-from modalbridge.bridges.environment import Environment, Terminal
+from modalbridge.bridges.arguments import choice, integer, number
+from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
 
-
-class PolicyWorker:
-    """Environments and a Policy copy; `collect` returns one rollout of `n_steps` (a Ray actor's body).
-
-    >>> from modalbridge.bridges import GymBridge
-    >>> env = GymBridge('CartPole-v1')
-    >>> worker = PolicyWorker(lambda: GymBridge('CartPole-v1'), 2, 0, dict(states=env.states, actions=env.actions),
-    ...                       seed=0)
-    >>> part = worker.collect(None, n_steps=3, discount=0.99)
-    >>> part['log_prob'].shape, part['last_value'].shape
-    ((3, 2), (2,))
-    """
-
-    def __init__(self, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int):
-        from modalbridge.agents.policy import Policy
-        self.count = count
-        self.batch = LocalBatch([factory() for _ in range(count)], first)
-        self.policy = Policy(**policy, num_envs=count, seed=seed)
-        self.states = self.batch.reset([seed + first + i for i in range(count)])
-        self.first = np.ones(count, bool)
-        self.returns, self.lengths = np.zeros(count), np.zeros(count, np.int64)
-
-    def pid(self) -> int:
-        import os
-        return os.getpid()
-
-    def collect(self, weights: Any, n_steps: int, discount: float) -> dict[str, Any]:
-        if weights is not None:
-            self.policy.model.set_weights(weights)
-        count, policy = self.count, self.policy
-        columns: dict[str, list] = dict(states=[], samples=[], log_prob=[], value=[], reward=[], ended=[])
-        episodes = []
-        for _ in range(n_steps):
-            actions, extras = policy.act(self.states, update=True, first=self.first)
-            step = self.batch.execute([{name: value[i] for name, value in actions.items()} for i in range(count)])
-            reward = step.reward.copy()
-            truncated = step.terminal == Terminal.TRUNCATED
-            if truncated.any():  # bootstrap a cut episode from its last states' value
-                values = policy.value(policy.preprocess(step.info['final_states']))
-                reward[truncated] += discount * values[truncated]
-            ended = step.terminal != Terminal.NONE
-            for name, value in (('states', extras.get('states', self.states)), ('samples', extras['sample']),
-                                ('log_prob', extras['log_prob']), ('value', extras['value']), ('reward', reward),
-                                ('ended', ended)):
-                columns[name].append(value)
-            self.returns += step.reward
-            self.lengths += 1
-            for index in np.flatnonzero(ended):
-                episodes.append((float(self.returns[index]), int(self.lengths[index])))
-                self.returns[index], self.lengths[index] = 0.0, 0
-            self.first, self.states = ended, step.states
-        last_value = policy.value(policy.preprocess(self.states))
-        stacked = {name: (np.stack(value) if name not in ('states', 'samples') else
-                          {key: np.stack([row[key] for row in value]) for key in value[0]})
-                   for name, value in columns.items()}
-        return dict(stacked, last_value=last_value, last_states=policy.preprocess(self.states), episodes=episodes)
+BACKENDS = dict(processes=ProcessPolicyWorkers, ray=RayPolicyWorkers)
 
 
 class Overlapped:
-    """`agent` (a `PPO` or an `A2C`) learning from Ray `workers` that act with its weights of one update before.
+    """`agent` (a `PPO` or an `A2C`) learning from `workers` that act with its weights of one update before.
 
     `agent.num_envs` environments in all, split evenly over the workers;
-    `factory` builds one (in the worker). `run(timesteps)` returns a
-    `History` like `Runner.run`. A worker that dies or does not answer
-    within `timeout` seconds is an `EnvironmentFailure` naming it. Starts a
-    local Ray (``num_cpus=workers``) unless Ray is initialized. See the
-    module docstring for the lag and the correction.
+    `factory` builds one (in the worker). ``backend='processes'`` runs the
+    workers as spawned processes of this machine (the factory must be
+    picklable), ``'ray'`` as Ray actors (a local Ray with
+    ``num_cpus=workers`` unless Ray is initialized). `run(timesteps)`
+    returns a `History` like `Runner.run`. A worker that dies or does not
+    answer within `timeout` seconds is an `EnvironmentFailure` naming it,
+    and so is any error of its environments; after any failure (or Ctrl-C)
+    the workers are stopped. See the module docstring for the lag and the
+    correction.
+
+    >>> from modalbridge.agents import RandomAgent
+    >>> from modalbridge.bridges import GymBridge
+    >>> env = GymBridge('CartPole-v1')
+    >>> Overlapped(RandomAgent(env.states, env.actions, parallel=2), GymBridge)
+    Traceback (most recent call last):
+    ...
+    modalbridge.bridges.errors.ConfigError: Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C ...
     """
 
-    def __init__(self, agent: PPO | A2C, factory: Callable[[], Environment], workers: int = 2, timeout: float = 300.0,
-                 seed: int = 0):
+    def __init__(self, agent: PPO | A2C, factory: Callable[[], Environment], workers: int = 2,
+                 backend: str = 'processes', timeout: float = 300.0, seed: int = 0):
         if not isinstance(agent, (PPO, A2C)):
             raise ConfigError(f'Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C agent (V-trace '
                               f'does); received {type(agent).__name__}')
@@ -129,34 +89,47 @@ class Overlapped:
         if agent.num_envs % workers:
             raise ConfigError(f'Overlapped: agent.num_envs={agent.num_envs} does not split evenly over '
                               f'workers={workers}')
+        backend = choice('Overlapped: backend', backend, tuple(BACKENDS))
         self.timeout = number('Overlapped: timeout', timeout, minimum=0, inclusive=False)
         self.seed = integer('Overlapped: seed', seed, minimum=0)
-        from modalbridge.bridges.ray_workers import _ray
-        ray = self.ray = _ray()
-        if not ray.is_initialized():
-            ray.init(num_cpus=workers, include_dashboard=False, logging_level='WARNING')
         self.agent, self.count = agent, agent.num_envs // workers
         config = agent.config
         policy = dict(states=dict(agent.states), actions=dict(agent.actions), network=config.network,
                       shared_network=config.shared_network)
-        actor = ray.remote(PolicyWorker).options(num_cpus=1, scheduling_strategy='SPREAD')
-        self.workers = [actor.remote(factory, self.count, index * self.count, policy, self.seed + 7919 * index)
-                        for index in range(workers)]
+        shares = [(self.count, index * self.count, self.seed + 7919 * index) for index in range(workers)]
+        self._target = self._target_function() if isinstance(agent, A2C) else None
+        self.pool: ProcessPolicyWorkers | RayPolicyWorkers | None = BACKENDS[backend](factory, shares, policy,
+                                                                                      self.timeout)
+
+    def _target_function(self) -> FlatCall:
+        """V-trace's target log-probabilities and values of a rollout, one compiled call."""
+        policy = self.agent.policy
+        samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
+
+        def target(states, samples):
+            log_prob, _, value = policy.evaluate(states, samples)
+            return log_prob, value
+        return FlatCall(tf.function(target, input_signature=[signature(policy.network_states), samples])
+                        .get_concrete_function())
 
     def run(self, timesteps: int) -> History:
         """Collects and learns until `timesteps` environment steps; returns the History."""
         timesteps = integer('run: timesteps', timesteps, minimum=1)
-        if not self.workers:
+        if self.pool is None:
             raise EnvironmentFailure('Overlapped: closed (after close() or a worker failure); create a new one')
-        history = History()
+        pool, history = self.pool, History()
         start = time.perf_counter()
-        pending: list[Any] | None = self._launch()
-        while history.timesteps < timesteps:
-            assert pending is not None  # launched whenever the loop goes on
-            parts = self._gather(pending)
-            pending = self._launch() if history.timesteps + self._batch < timesteps else None
-            self._learn(parts, history)
-            history.seconds = time.perf_counter() - start
+        try:
+            self._launch(pool)
+            while history.timesteps < timesteps:
+                parts = pool.gather()
+                if history.timesteps + self._batch < timesteps:
+                    self._launch(pool)
+                self._learn(parts, history)
+                history.seconds = time.perf_counter() - start
+        except BaseException:  # a failure, Ctrl-C: a rollout is in flight and will never be learned from
+            self.close()
+            raise
         history.seconds = time.perf_counter() - start
         return history
 
@@ -164,28 +137,9 @@ class Overlapped:
     def _batch(self) -> int:
         return self.agent.config.n_steps * self.agent.num_envs
 
-    def _launch(self) -> list[Any]:
-        weights = self.ray.put(self.agent.policy.model.get_weights())
+    def _launch(self, pool: ProcessPolicyWorkers | RayPolicyWorkers) -> None:
         config = self.agent.config
-        return [worker.collect.remote(weights, config.n_steps, config.discount) for worker in self.workers]
-
-    def _gather(self, refs: Sequence[Any]) -> list[dict]:
-        ray = self.ray
-        ready, pending = ray.wait(list(refs), num_returns=len(refs), timeout=self.timeout)
-        if pending:
-            index = list(refs).index(pending[0])
-            self.close()
-            raise EnvironmentFailure(f'Overlapped: Ray worker {index} did not return its rollout within '
-                                     f'{self.timeout:g} s')
-        parts = []
-        for index, ref in enumerate(refs):
-            try:
-                parts.append(ray.get(ref))
-            except ray.exceptions.RayError as error:
-                self.close()
-                raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed: {type(error).__name__}: '
-                                         f'{str(error).splitlines()[0] if str(error) else ""}', error) from None
-        return parts
+        pool.launch(self.agent.policy.model.get_weights(), config.n_steps, config.discount)
 
     def _learn(self, parts: list[dict], history: History) -> None:
         agent, config = self.agent, self.agent.config
@@ -200,7 +154,9 @@ class Overlapped:
             returns, advantages = returns_lib.gae(joined['reward'], values, joined['ended'], last_value,
                                                   config.discount, config.gae_lambda)
         else:  # V-trace with the learner's own log-probabilities and values
-            target, _, current = agent.policy.evaluate(tensors(states), tensors(samples))
+            assert self._target is not None  # built for an A2C
+            target, current = self._target({k: flat(v) for k, v in states.items()},
+                                           {k: flat(v) for k, v in samples.items()})
             shape = joined['log_prob'].shape
             values = current.numpy().reshape(shape)
             last_states = {name: np.concatenate([part['last_states'][name] for part in parts])
@@ -226,13 +182,9 @@ class Overlapped:
 
     def close(self) -> None:
         """Stops the workers; calling it again does nothing."""
-        if self.ray.is_initialized():
-            for worker in self.workers:
-                try:
-                    self.ray.kill(worker)
-                except Exception:  # noqa: BLE001 - already gone
-                    pass
-        self.workers = []
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     def __enter__(self) -> 'Overlapped':
         return self

@@ -34,7 +34,7 @@ from modalbridge.bridges.specs import is_text, to_dict
 PR_SET_PDEATHSIG = 1
 
 
-def _exit_with_parent(parent: int, by_prctl: bool) -> None:
+def exit_with_parent(parent: int, by_prctl: bool) -> None:
     """Makes this process exit when `parent` dies (Linux: the kernel; elsewhere: a watcher thread)."""
     if by_prctl and sys.platform.startswith('linux'):
         try:
@@ -52,7 +52,7 @@ def _exit_with_parent(parent: int, by_prctl: bool) -> None:
     threading.Thread(target=watch, name='modalbridge-parent-watcher', daemon=True).start()
 
 
-def _portable(error: BaseException) -> BaseException:
+def portable(error: BaseException) -> BaseException:
     """`error` if it survives pickling, else an EnvironmentFailure carrying its description."""
     try:
         pickle.loads(pickle.dumps(error))
@@ -168,7 +168,7 @@ def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], shar
            by_prctl: bool, shared: _Shared) -> None:
     """A worker's loop: build the environments, then answer (command, argument) messages."""
     first = share.start
-    _exit_with_parent(parent, by_prctl)
+    exit_with_parent(parent, by_prctl)
     retain_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -176,7 +176,7 @@ def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], shar
         batch = _Batch(LocalBatch(envs, first), shared, share)
         connection.send(('ok', (specs_of(envs[0]), batch.max_episode_timesteps)))
     except Exception as error:  # noqa: BLE001 - reported to the parent
-        connection.send(('error', _portable(error)))
+        connection.send(('error', portable(error)))
         return
     while True:
         try:
@@ -186,12 +186,12 @@ def _serve(connection: Any, factories: Sequence[Callable[[], Environment]], shar
         try:
             connection.send(('ok', getattr(batch, command)(argument)))
         except Exception as error:  # noqa: BLE001 - reported to the parent
-            connection.send(('error', _portable(error)))
+            connection.send(('error', portable(error)))
         if command == 'close':
             break
 
 
-def _stop(processes: Sequence[Any], connections: Sequence[Any], polite: bool,
+def stop_workers(processes: Sequence[Any], connections: Sequence[Any], polite: bool,
           local: LocalBatch | None = None) -> None:
     """Asks the workers to close (if `polite`), then terminates and reaps any that remain; closes the
     environments stepped in this process (`local`)."""
@@ -273,7 +273,7 @@ class Workers:
             theirs.close()
             self.processes.append(process)
             self.connections.append(mine)
-        self._finalizer = weakref.finalize(self, _stop, self.processes, self.connections, False, self.local)
+        self._finalizer = weakref.finalize(self, stop_workers, self.processes, self.connections, False, self.local)
         answers = self._gather('building its environments')
         self.max_episode_timesteps = answers[0][1]
         for index, (theirs, _) in enumerate(answers):
@@ -421,13 +421,13 @@ class Workers:
         """Stops every worker; this and every later call raise EnvironmentFailure(message)."""
         self.failure = f'{message}; the VectorEnvironment is closed, create a new one'
         self._finalizer.detach()
-        _stop(self.processes, self.connections, polite=False, local=self.local)
+        stop_workers(self.processes, self.connections, polite=False, local=self.local)
         if raise_:
             raise EnvironmentFailure(self.failure, original)
 
     def close(self) -> None:
         if self._finalizer.detach() is not None:
-            _stop(self.processes, self.connections, polite=True, local=self.local)
+            stop_workers(self.processes, self.connections, polite=True, local=self.local)
         if self.failure is None:
             self.failure = 'VectorEnvironment: closed'
 

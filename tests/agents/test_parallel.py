@@ -116,17 +116,17 @@ def local_ray():
     ray.shutdown()
 
 
-def test_overlapped_appo_learns_cartpole_with_a_fixed_seed(local_ray):
+def test_overlapped_appo_learns_cartpole_with_a_fixed_seed():
     from modalbridge.agents.parallel import Overlapped
     agent = appo_agent()
-    with Overlapped(agent, cartpole, workers=2) as overlapped:
+    with Overlapped(agent, cartpole, workers=2) as overlapped:  # worker processes: no Ray needed
         history = overlapped.run(timesteps=30_000)
     assert history.updates == agent.updates == 118 and history.timesteps == 30_208
     assert history.metrics and 'approx_kl' in history.metrics
     assert np.mean(history.episode_returns[-10:]) >= 300, history.episode_returns[-10:]
 
 
-def test_overlapped_a2c_with_vtrace_learns_cartpole_with_a_fixed_seed(local_ray):
+def test_overlapped_a2c_with_vtrace_learns_cartpole_with_a_fixed_seed():
     from modalbridge.agents.parallel import Overlapped
     env = cartpole()
     agent = A2C(env.states, env.actions, num_envs=8, n_steps=16, learning_rate=1e-3, optimizer='adam', seed=0)
@@ -136,7 +136,14 @@ def test_overlapped_a2c_with_vtrace_learns_cartpole_with_a_fixed_seed(local_ray)
     assert np.mean(history.episode_returns[-10:]) >= 150, history.episode_returns[-10:]  # 298 when written
 
 
-def test_overlapped_runs_are_reproducible_and_act_one_update_behind(local_ray):
+@pytest.fixture(params=['processes', 'ray'])
+def backend(request):
+    if request.param == 'ray':
+        request.getfixturevalue('local_ray')
+    return request.param
+
+
+def test_overlapped_runs_are_reproducible_and_act_one_update_behind(backend):
     from modalbridge.agents.parallel import Overlapped
     weights, rollouts = [], []
     for _ in range(2):
@@ -150,7 +157,7 @@ def test_overlapped_runs_are_reproducible_and_act_one_update_behind(local_ray):
                          {k: v.copy() for k, v in rollout.states.items()}, {k: v.copy() for k, v in rollout.samples.items()}))
             return learn(rollout)
         agent._learn = spy
-        with Overlapped(agent, cartpole, workers=2) as overlapped:
+        with Overlapped(agent, cartpole, workers=2, backend=backend) as overlapped:
             overlapped.run(timesteps=3 * 256)
         weights.append(agent.policy.model.get_weights())
         rollouts.append(seen)
@@ -172,14 +179,15 @@ def test_overlapped_runs_are_reproducible_and_act_one_update_behind(local_ray):
     assert not behaviour(seen[2][0], seen[2][2], seen[2][3], seen[2][1])
 
 
-def test_a_dead_overlapped_worker_is_an_environment_failure_naming_it(local_ray):
+def test_a_dead_ray_worker_is_an_environment_failure_naming_it(local_ray):
     from modalbridge.agents.parallel import Overlapped
     from modalbridge.bridges import EnvironmentFailure
     agent = appo_agent()
-    overlapped = Overlapped(agent, cartpole, workers=2)
+    overlapped = Overlapped(agent, cartpole, workers=2, backend='ray')
     overlapped.run(timesteps=256)
-    pids = local_ray.get([worker.pid.remote() for worker in overlapped.workers])
-    local_ray.kill(overlapped.workers[1])
+    workers = overlapped.pool.workers
+    pids = local_ray.get([worker.pid.remote() for worker in workers])
+    local_ray.kill(workers[1])
     with pytest.raises(EnvironmentFailure, match='Overlapped: Ray worker 1 failed'):
         overlapped.run(timesteps=256)
     with pytest.raises(EnvironmentFailure, match='Overlapped: closed'):
@@ -200,5 +208,9 @@ def test_overlapped_configuration_errors():
         Overlapped(appo_agent(preprocessing=dict(state=[dict(type='sequence', length=2)])), cartpole)
     with pytest.raises(ConfigError, match='factory'):
         Overlapped(appo_agent(), cartpole())
+    with pytest.raises(ConfigError, match="backend='processes' starts its workers by spawning.*cannot be pickled"):
+        Overlapped(appo_agent(), lambda: cartpole())
+    with pytest.raises(ConfigError, match="Overlapped: backend.*'processes'"):
+        Overlapped(appo_agent(), cartpole, backend='threads')
     with pytest.raises(ConfigError, match='recurrent core'):
         Overlapped(appo_agent(network=[dict(type='dense', size=8), dict(type='lstm', size=8)]), cartpole)

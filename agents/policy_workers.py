@@ -1,0 +1,257 @@
+"""Policy workers: environments plus a copy of the agent's `Policy`, collecting whole rollouts.
+
+`PolicyWorker` is the body; two pools run it where the learner is not:
+
+- `ProcessPolicyWorkers`: spawned processes on this machine (TensorFlow
+  cannot be forked once it runs), one TF thread each, answering over pipes;
+  the factory must be picklable (a module-level function or class,
+  ``functools.partial``, `Preprocessing`).
+- `RayPolicyWorkers`: Ray actors, placed by Ray on any node of the cluster
+  (the factory goes by cloudpickle).
+
+Both take the weights once per rollout, return the parts of one rollout in
+worker order, stop every worker at the first failure and name the worker
+in the `EnvironmentFailure`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import threading
+import time
+import weakref
+from typing import Any, Callable, Sequence, cast
+
+import numpy as np
+
+from modalbridge.bridges.batch import LocalBatch
+from modalbridge.bridges.environment import Environment, Terminal
+from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
+from modalbridge.bridges.memory import retain_freed_memory
+from modalbridge.bridges.workers import exit_with_parent, portable, stop_workers
+
+START_TIMEOUT = 120.0  # seconds a worker process may take to import TensorFlow and build, whatever timeout= is
+
+
+class PolicyWorker:
+    """Environments and a Policy copy; `collect` returns one rollout of `n_steps` (a worker's body).
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> env = GymBridge('CartPole-v1')
+    >>> worker = PolicyWorker(lambda: GymBridge('CartPole-v1'), 2, 0, dict(states=env.states, actions=env.actions),
+    ...                       seed=0)
+    >>> part = worker.collect(None, n_steps=3, discount=0.99)
+    >>> part['log_prob'].shape, part['last_value'].shape
+    ((3, 2), (2,))
+    """
+
+    def __init__(self, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int):
+        from modalbridge.agents.policy import Policy
+        self.count = count
+        self.batch = LocalBatch([factory() for _ in range(count)], first)
+        self.policy = Policy(**policy, num_envs=count, seed=seed)
+        self.states = self.batch.reset([seed + first + i for i in range(count)])
+        self.first = np.ones(count, bool)
+        self.returns, self.lengths = np.zeros(count), np.zeros(count, np.int64)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def collect(self, weights: Any, n_steps: int, discount: float) -> dict[str, Any]:
+        if weights is not None:
+            self.policy.model.set_weights(weights)
+        count, policy = self.count, self.policy
+        columns: dict[str, list] = dict(states=[], samples=[], log_prob=[], value=[], reward=[], ended=[])
+        episodes = []
+        for _ in range(n_steps):
+            actions, extras = policy.act(self.states, update=True, first=self.first)
+            step = self.batch.execute([{name: value[i] for name, value in actions.items()} for i in range(count)])
+            reward = step.reward.copy()
+            truncated = step.terminal == Terminal.TRUNCATED
+            if truncated.any():  # bootstrap a cut episode from its last states' value
+                values = policy.value(policy.preprocess(step.info['final_states']))
+                reward[truncated] += discount * values[truncated]
+            ended = step.terminal != Terminal.NONE
+            for name, value in (('states', extras.get('states', self.states)), ('samples', extras['sample']),
+                                ('log_prob', extras['log_prob']), ('value', extras['value']), ('reward', reward),
+                                ('ended', ended)):
+                columns[name].append(value)
+            self.returns += step.reward
+            self.lengths += 1
+            for index in np.flatnonzero(ended):
+                episodes.append((float(self.returns[index]), int(self.lengths[index])))
+                self.returns[index], self.lengths[index] = 0.0, 0
+            self.first, self.states = ended, step.states
+        last_value = policy.value(policy.preprocess(self.states))
+        stacked = {name: (np.stack(value) if name not in ('states', 'samples') else
+                          {key: np.stack([row[key] for row in value]) for key in value[0]})
+                   for name, value in columns.items()}
+        return dict(stacked, last_value=last_value, last_states=policy.preprocess(self.states), episodes=episodes)
+
+
+def _serve(connection: Any, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int,
+           parent: int, by_prctl: bool) -> None:
+    """A worker process: one TF thread, a `PolicyWorker`, then ('collect', arguments) until 'close'."""
+    exit_with_parent(parent, by_prctl)
+    retain_freed_memory()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the learner's to handle
+    try:
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(1)  # one core's work: the learner has the other
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        worker = PolicyWorker(factory, count, first, policy, seed)
+        connection.send(('ok', worker.pid()))
+    except Exception as error:  # noqa: BLE001 - reported to the learner
+        connection.send(('error', portable(error)))
+        return
+    while True:
+        try:
+            command, argument = pickle.loads(connection.recv_bytes())
+        except (EOFError, OSError):
+            break  # the learner is gone
+        if command == 'close':
+            break
+        try:
+            answer = ('ok', worker.collect(*argument))
+        except Exception as error:  # noqa: BLE001 - reported to the learner
+            answer = ('error', portable(error))
+        connection.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class ProcessPolicyWorkers:
+    """`PolicyWorker`s in spawned processes of this machine (see the module docstring).
+
+    >>> from modalbridge.bridges import GymBridge
+    >>> env = GymBridge('CartPole-v1')
+    >>> ProcessPolicyWorkers(lambda: GymBridge('CartPole-v1'), [(2, 0, 0)],
+    ...                      dict(states=env.states, actions=env.actions), timeout=300.0)
+    Traceback (most recent call last):
+    ...
+    modalbridge.bridges.errors.ConfigError: Overlapped: backend='processes' starts its workers by spawning, ...
+    """
+
+    def __init__(self, factory: Callable[[], Environment], shares: Sequence[tuple[int, int, int]], policy: dict,
+                 timeout: float):
+        try:
+            pickle.dumps(factory)
+        except Exception as error:  # noqa: BLE001 - any pickling failure is the same configuration error
+            raise ConfigError(f"Overlapped: backend='processes' starts its workers by spawning, which pickles the "
+                              f'factory, and {factory!r} cannot be pickled ({type(error).__name__}: {error}); give a '
+                              'module-level function or class, a functools.partial of one, or Preprocessing(...), '
+                              "or use backend='ray' (cloudpickle)") from None
+        self.timeout = timeout
+        context = multiprocessing.get_context('spawn')
+        by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the spawning thread
+        self.processes, self.connections = [], []
+        for index, (count, first, seed) in enumerate(shares):
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_serve, args=(theirs, factory, count, first, policy, seed, os.getpid(),
+                                                           by_prctl),
+                                      name=f'modalbridge-policy-worker-{index}', daemon=True)
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.connections.append(mine)
+        self._finalizer = weakref.finalize(self, stop_workers, self.processes, self.connections, False)
+        self.pids = self._gather('building its environments and policy', max(timeout, START_TIMEOUT))
+
+    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float) -> None:
+        """Starts every worker's next rollout with `weights` (pickled once for all)."""
+        message = pickle.dumps(('collect', (weights, n_steps, discount)), protocol=pickle.HIGHEST_PROTOCOL)
+        for index, connection in enumerate(self.connections):
+            try:
+                connection.send_bytes(message)
+            except (OSError, ValueError):
+                self._fail(index, 'collect')
+
+    def gather(self) -> list[dict]:
+        """Each worker's part of the rollout, in worker order."""
+        return self._gather('collect', self.timeout)
+
+    def _gather(self, what: str, timeout: float) -> list[Any]:
+        answers: list[Any] = [None] * len(self.connections)
+        pending = dict(zip(self.connections, range(len(self.connections))))
+        deadline = time.monotonic() + timeout
+        while pending:
+            ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
+            if not ready:
+                index = min(pending.values())
+                self.close()
+                raise EnvironmentFailure(f'Overlapped: worker {index} did not answer {what} within {timeout:g} s'
+                                         + (' (the timeout= of Overlapped)' if timeout == self.timeout else ''))
+            for connection in cast('list[multiprocessing.connection.Connection]', ready):
+                index = pending.pop(connection)
+                try:
+                    status, answer = pickle.loads(connection.recv_bytes())
+                except (EOFError, OSError):
+                    self._fail(index, what)
+                if status == 'error':
+                    self.close()
+                    verb = 'could not build' if what.startswith('building') else 'failed during'
+                    what_ = what.removeprefix('building ') if verb == 'could not build' else what
+                    raise EnvironmentFailure(f'Overlapped: worker {index} {verb} {what_}: {answer}',
+                                             getattr(answer, 'original', None) or answer)
+                answers[index] = answer
+        return answers
+
+    def _fail(self, index: int, what: str) -> None:
+        process = self.processes[index]
+        process.join(2.0)
+        self.close()
+        raise EnvironmentFailure(f'Overlapped: worker {index} (process {process.pid}) failed (exit code '
+                                 f'{process.exitcode}) during {what}')
+
+    def close(self) -> None:
+        """Stops the workers; calling it again does nothing."""
+        if self._finalizer.detach() is not None:
+            stop_workers(self.processes, self.connections, polite=True)
+
+
+class RayPolicyWorkers:
+    """`PolicyWorker`s as Ray actors (one CPU each, spread over the cluster's nodes)."""
+
+    def __init__(self, factory: Callable[[], Environment], shares: Sequence[tuple[int, int, int]], policy: dict,
+                 timeout: float):
+        from modalbridge.bridges.ray_workers import _ray
+        ray = self.ray = _ray()
+        if not ray.is_initialized():
+            ray.init(num_cpus=len(shares), include_dashboard=False, logging_level='WARNING')
+        self.timeout = timeout
+        actor = ray.remote(PolicyWorker).options(num_cpus=1, scheduling_strategy='SPREAD')
+        self.workers = [actor.remote(factory, count, first, policy, seed) for count, first, seed in shares]
+        self._pending: list[Any] = []
+
+    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float) -> None:
+        shared = self.ray.put(weights)
+        self._pending = [worker.collect.remote(shared, n_steps, discount) for worker in self.workers]
+
+    def gather(self) -> list[dict]:
+        ray, refs = self.ray, self._pending
+        ready, pending = ray.wait(list(refs), num_returns=len(refs), timeout=self.timeout)
+        if pending:
+            index = list(refs).index(pending[0])
+            self.close()
+            raise EnvironmentFailure(f'Overlapped: Ray worker {index} did not return its rollout within '
+                                     f'{self.timeout:g} s')
+        parts = []
+        for index, ref in enumerate(refs):
+            try:
+                parts.append(ray.get(ref))
+            except ray.exceptions.RayError as error:
+                self.close()
+                raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed: {type(error).__name__}: '
+                                         f'{str(error).splitlines()[0] if str(error) else ""}', error) from None
+        return parts
+
+    def close(self) -> None:
+        if self.ray.is_initialized():
+            for worker in self.workers:
+                try:
+                    self.ray.kill(worker)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+        self.workers = []
