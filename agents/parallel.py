@@ -23,8 +23,16 @@ record:
   learner's current log-probabilities and values; its ``gae_lambda`` is not
   used.
 
-Stated limits: feed-forward networks; preprocessing belongs to the
-environment side (``preprocessing=`` of the workers), not to the agent.
+Recurrent policies: each worker carries its environments' core states
+across rollouts and sends the core state each rollout started from and
+which steps started an episode, so the learner unrolls exactly what acted.
+The agent's own preprocessing runs in the workers' policies (inside their
+compiled act, as in the agent); the learner receives network inputs. Each
+worker keeps its environments' preprocessing memory (frame sequences);
+running statistics (``running_standardize``) are refused: each worker would
+learn its own, apart from the learner's. A2C's V-trace bootstraps from the
+last states with the learner's value but the core state the behaviour policy
+reached there.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import tensorflow as tf
 
 from modalbridge.agents import returns as returns_lib
 from modalbridge.agents.a2c import A2C
-from modalbridge.agents.on_policy import Rollout, flat
+from modalbridge.agents.on_policy import Rollout, flat, sequences
 from modalbridge.agents.policy import FlatCall, signature
 from modalbridge.agents.policy_workers import ProcessPolicyWorkers, RayPolicyWorkers
 from modalbridge.agents.ppo import PPO
@@ -77,12 +85,12 @@ class Overlapped:
         if not isinstance(agent, (PPO, A2C)):
             raise ConfigError(f'Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C agent (V-trace '
                               f'does); received {type(agent).__name__}')
-        if agent.policy.recurrent:
-            raise ConfigError('Overlapped: the agent has a recurrent core (lstm/gru); the asynchronous mode runs '
-                              'feed-forward policies only for now')
-        if agent.config.preprocessing is not None:
-            raise ConfigError('Overlapped: the agent has preprocessing; give it to the environment side '
-                              '(VectorEnvironment/Preprocessing in the factory) so the workers run it')
+        stack = agent.policy.stack
+        running = sorted({key.rsplit('/', 1)[0] for key in (stack.state() if stack else {}) if key.endswith('/frozen')})
+        if running:
+            raise ConfigError(f'Overlapped: the agent\'s preprocessing has running statistics ({", ".join(running)}); '
+                              'each worker would learn its own apart from the learner\'s: give it to the environment '
+                              'side (Preprocessing in the factory) or leave it out')
         if not callable(factory) or isinstance(factory, Environment):
             raise ConfigError('Overlapped: expected a zero-argument environment factory')
         workers = integer('Overlapped: workers', workers, minimum=1, maximum=agent.num_envs)
@@ -95,7 +103,7 @@ class Overlapped:
         self.agent, self.count = agent, agent.num_envs // workers
         config = agent.config
         policy = dict(states=dict(agent.states), actions=dict(agent.actions), network=config.network,
-                      shared_network=config.shared_network)
+                      shared_network=config.shared_network, preprocessing=stack.config() if stack else None)
         shares = [(self.count, index * self.count, self.seed + 7919 * index) for index in range(workers)]
         self._target = self._target_function() if isinstance(agent, A2C) else None
         self.pool: ProcessPolicyWorkers | RayPolicyWorkers | None = BACKENDS[backend](factory, shares, policy,
@@ -105,12 +113,16 @@ class Overlapped:
         """V-trace's target log-probabilities and values of a rollout, one compiled call."""
         policy = self.agent.policy
         samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
+        steps = self.agent.config.n_steps
+        # a recurrent policy unrolls (steps, envs, ...) states from the rollout's first core state
+        states = sequences(policy.network_states, steps) if policy.recurrent else signature(policy.network_states)
 
-        def target(states, samples):
-            log_prob, _, value = policy.evaluate(states, samples)
+        def target(states, samples, core, first):
+            log_prob, _, value = policy.evaluate(states, samples, True, core, first)
             return log_prob, value
-        return FlatCall(tf.function(target, input_signature=[signature(policy.network_states), samples])
-                        .get_concrete_function())
+        return FlatCall(tf.function(target, input_signature=[
+            states, samples, policy.core_signature(),
+            tf.TensorSpec((steps if policy.recurrent else None, None), tf.bool)]).get_concrete_function())
 
     def run(self, timesteps: int) -> History:
         """Collects and learns until `timesteps` environment steps; returns the History."""
@@ -144,7 +156,9 @@ class Overlapped:
     def _learn(self, parts: list[dict], history: History) -> None:
         agent, config = self.agent, self.agent.config
         joined = {name: np.concatenate([part[name] for part in parts], axis=1)
-                  for name in ('log_prob', 'value', 'reward', 'ended')}
+                  for name in ('log_prob', 'value', 'reward', 'ended', 'first')}
+        core, last_core = ({key: np.concatenate([part[which][key] for part in parts]) for key in parts[0][which]}
+                           for which in ('core', 'last_core'))
         states = {name: np.concatenate([part['states'][name] for part in parts], axis=1) for name in parts[0]['states']}
         samples = {name: np.concatenate([part['samples'][name] for part in parts], axis=1)
                    for name in parts[0]['samples']}
@@ -155,18 +169,19 @@ class Overlapped:
                                                   config.discount, config.gae_lambda)
         else:  # V-trace with the learner's own log-probabilities and values
             assert self._target is not None  # built for an A2C
-            target, current = self._target({k: flat(v) for k, v in states.items()},
-                                           {k: flat(v) for k, v in samples.items()})
+            recurrent = agent.policy.recurrent
+            target, current = self._target(states if recurrent else {k: flat(v) for k, v in states.items()},
+                                           {k: flat(v) for k, v in samples.items()}, core,
+                                           joined['first'] if recurrent else np.zeros((0, 0), bool))
             shape = joined['log_prob'].shape
             values = current.numpy().reshape(shape)
             last_states = {name: np.concatenate([part['last_states'][name] for part in parts])
                            for name in parts[0]['last_states']}
             returns, advantages = returns_lib.vtrace(joined['log_prob'], target.numpy().reshape(shape),
                                                      joined['reward'], values, joined['ended'],
-                                                     agent.policy.value(last_states), config.discount)
-        # feed-forward policies only (see the module docstring): no core state, no episode starts to mark
+                                                     agent.policy.value(last_states, last_core), config.discount)
         rollout = Rollout(states, samples, joined['log_prob'], values, joined['reward'], returns, advantages,
-                          first=np.zeros(joined['reward'].shape, bool))
+                          core, joined['first'])
         steps = self._batch
         for part in parts:
             for episode_return, length in part['episodes']:

@@ -56,29 +56,36 @@ class PolicyWorker:
         self.policy = Policy(**policy, num_envs=count, seed=seed)
         self.states = self.batch.reset([seed + first + i for i in range(count)])
         self.first = np.ones(count, bool)
+        self.core = self.policy.initial_state(count)  # a recurrent policy's core state per environment ({}: none)
         self.returns, self.lengths = np.zeros(count), np.zeros(count, np.int64)
 
     def pid(self) -> int:
         return os.getpid()
 
     def collect(self, weights: Any, n_steps: int, discount: float) -> dict[str, Any]:
+        """One rollout: ``(n_steps, count)`` columns of the network's states (preprocessed by the policy's
+        stack, if any), samples, behaviour log-probabilities and values, rewards (truncations bootstrapped
+        with this policy's value), ended and first; the core state it started from and the one reached,
+        the last states and their value, and the episodes that ended."""
         if weights is not None:
             self.policy.model.set_weights(weights)
         count, policy = self.count, self.policy
-        columns: dict[str, list] = dict(states=[], samples=[], log_prob=[], value=[], reward=[], ended=[])
+        columns: dict[str, list] = dict(states=[], samples=[], log_prob=[], value=[], reward=[], ended=[], first=[])
+        core = {key: value.copy() for key, value in self.core.items()}
         episodes = []
         for _ in range(n_steps):
-            actions, extras = policy.act(self.states, update=True, first=self.first)
+            actions, extras = policy.act(self.states, update=True, first=self.first, core_state=self.core)
+            self.core = extras.get('core_state', {})  # reached after these states: the final states' too
             step = self.batch.execute([{name: value[i] for name, value in actions.items()} for i in range(count)])
             reward = step.reward.copy()
             truncated = step.terminal == Terminal.TRUNCATED
             if truncated.any():  # bootstrap a cut episode from its last states' value
-                values = policy.value(policy.preprocess(step.info['final_states']))
+                values = policy.value(policy.preprocess(step.info['final_states']), self.core)
                 reward[truncated] += discount * values[truncated]
             ended = step.terminal != Terminal.NONE
             for name, value in (('states', extras.get('states', self.states)), ('samples', extras['sample']),
                                 ('log_prob', extras['log_prob']), ('value', extras['value']), ('reward', reward),
-                                ('ended', ended)):
+                                ('ended', ended), ('first', self.first)):
                 columns[name].append(value)
             self.returns += step.reward
             self.lengths += 1
@@ -86,11 +93,12 @@ class PolicyWorker:
                 episodes.append((float(self.returns[index]), int(self.lengths[index])))
                 self.returns[index], self.lengths[index] = 0.0, 0
             self.first, self.states = ended, step.states
-        last_value = policy.value(policy.preprocess(self.states))
+        last_states = policy.preprocess(self.states)  # peeks: the next act advances the memory
         stacked = {name: (np.stack(value) if name not in ('states', 'samples') else
                           {key: np.stack([row[key] for row in value]) for key in value[0]})
                    for name, value in columns.items()}
-        return dict(stacked, last_value=last_value, last_states=policy.preprocess(self.states), episodes=episodes)
+        return dict(stacked, core=core, last_core={key: value.copy() for key, value in self.core.items()},
+                    last_value=policy.value(last_states, self.core), last_states=last_states, episodes=episodes)
 
 
 def _serve(connection: Any, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int,

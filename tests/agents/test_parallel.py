@@ -204,13 +204,9 @@ def test_overlapped_configuration_errors():
         Overlapped(RandomAgent(env.states, env.actions, parallel=2, seed=0), cartpole)
     with pytest.raises(ConfigError, match='does not split evenly'):
         Overlapped(appo_agent(num_envs=6, batch_size=64), cartpole, workers=4)
-    with pytest.raises(ConfigError, match='preprocessing'):
-        Overlapped(appo_agent(preprocessing=dict(state=[dict(type='sequence', length=2)])), cartpole)
     with pytest.raises(ConfigError, match='factory'):
         Overlapped(appo_agent(), cartpole())
     with pytest.raises(ConfigError, match="backend='processes' starts its workers by spawning.*cannot be pickled"):
         Overlapped(appo_agent(), lambda: cartpole())
     with pytest.raises(ConfigError, match="Overlapped: backend.*'processes'"):
         Overlapped(appo_agent(), cartpole, backend='threads')
-    with pytest.raises(ConfigError, match='recurrent core'):
-        Overlapped(appo_agent(network=[dict(type='dense', size=8), dict(type='lstm', size=8)]), cartpole)
