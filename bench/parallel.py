@@ -1,6 +1,6 @@
 """Parallel experience: the demo configuration serial vs worker processes vs Ray actors.
 
-    python bench/parallel.py [--envs 32] [--rounds 5] [--steps 1600] [--no-cluster] [--only-overlap]
+    python bench/parallel.py [--envs 32] [--rounds 5] [--steps 1600] [--no-cluster] [--only-overlap [--kinds a2c,ppo]]
 
 The demo configuration: CaptionRoom (`modalbridge/CaptionRoom-v0`, shaping 0.1)
 with the demo's NumPy preprocessing (image normalized, caption tokenized),
@@ -15,9 +15,11 @@ once per round in a rotating order (`common.compare`):
 3. the learner alone (act + observe on a fixed batch, updates included) and
    the environment side alone, per step: the costs `docs/scaling.md`
    projects from;
-4. (only with --only-overlap, written to parallel_overlap.json) the demo
-   with PPO: the serial Runner vs `Overlapped` (APPO: acting in 1 or 2 Ray
-   workers while the learner learns here), one timed run each;
+4. (only with --only-overlap [--kinds a2c,ppo], written to
+   parallel_overlap.json) the demo trained serially (NumPy preprocessing per
+   environment, as the demo; or the same preprocessing inside the agent's
+   compiled act) vs `Overlapped` (acting in 1 or 2 worker processes while the
+   learner learns here), interleaved round by round (see `overlap`);
 5. (unless --no-cluster) a 2-node Ray cluster (`ray.cluster_utils.Cluster`,
    two raylets on this machine, 1 CPU each) training the demo end to end for
    `--steps` steps with 1 and with 2 Ray workers.
@@ -35,6 +37,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any, Callable
 from pathlib import Path
 
 import numpy as np
@@ -168,38 +171,59 @@ PPO_FIELDS = dict(n_steps=16, batch_size=128, epochs=4, learning_rate=1e-3, entr
                   shared_network=True)
 
 
-def overlap(num_envs: int, steps: int) -> list[dict]:
-    """The demo with PPO: the serial Runner vs `Overlapped` (APPO, acting in Ray workers while learning here).
+def overlap(num_envs: int, rounds: int, kinds: list[str]) -> list[dict]:
+    """The demo trained serially vs `Overlapped` (acting in worker processes while learning here).
 
-    One timed run each after a warm-up run (not interleaved: each variant starts its own workers).
+    Variants, built once, then trained `rounds` times each in a rotating order (`common.compare`, wall
+    time; each round continues the same agent, so every variant has trained the same number of steps
+    when the mean returns are read):
+
+    - ``serial_numpy``: today's serial loop: the Runner, NumPy preprocessing per environment (the demo);
+    - ``serial_tf``: the Runner with the same preprocessing in the agent (inside its compiled act);
+    - ``overlap_processes_1`` / ``_2``: `Overlapped` with 1 or 2 worker processes, the agent's own
+      preprocessing running in the workers' policies.
     """
-    import ray
-
-    from modalbridge.agents import PPO, Runner
+    from modalbridge.agents import A2C, PPO, Runner
     from modalbridge.agents.parallel import Overlapped
-    from modalbridge.bridges.vector import Preprocessing
     rows = []
-    envs = make_envs('local', num_envs, None)
-    agent = PPO(envs.states, envs.actions, network=NETWORK, parallel=num_envs, seed=0, **PPO_FIELDS)
-    with Runner(agent, envs, seed=0) as runner:
-        runner.run(timesteps=PPO_FIELDS['n_steps'] * num_envs * 2, progress=False)
-        history = runner.run(timesteps=steps, progress=False)
-    envs.close()
-    serial = history.timesteps / history.seconds
-    rows.append(dict(measure='overlap (PPO)', variant='serial', steps_per_s=round(serial), ratio=1.0,
-                     mean_return=round(history.mean_return(100), 3)))
-    for workers in (1, 2):
-        ray.init(num_cpus=workers, include_dashboard=False, logging_level='WARNING')
+    for kind in kinds:
+        cls, fields = (PPO, PPO_FIELDS) if kind == 'ppo' else (A2C, AGENT)
+        steps = fields['n_steps'] * num_envs * (8 if kind == 'ppo' else 20)
+        built: dict[str, Any] = {}
         try:
-            agent = PPO(envs.states, envs.actions, network=NETWORK, parallel=num_envs, seed=0, **PPO_FIELDS)
-            with Overlapped(agent, Preprocessing(caption_room, PREPROCESSING), workers=workers) as overlapped:
-                overlapped.run(timesteps=PPO_FIELDS['n_steps'] * num_envs * 2)
-                history = overlapped.run(timesteps=steps)
+            numpy_envs = make_envs('local', num_envs, None)
+            raw_envs = VectorEnvironment([caption_room] * num_envs)
+            built['serial_numpy'] = Runner(cls(numpy_envs.states, numpy_envs.actions, network=NETWORK,
+                                               parallel=num_envs, seed=0, **fields), numpy_envs, seed=0)
+            agents = {name: cls(raw_envs.states, raw_envs.actions, network=NETWORK, parallel=num_envs, seed=0,
+                                preprocessing=PREPROCESSING, **fields)
+                      for name in ('serial_tf', 'overlap_processes_1', 'overlap_processes_2')}
+            built['serial_tf'] = Runner(agents['serial_tf'], raw_envs, seed=0)
+            for workers in (1, 2):
+                name = f'overlap_processes_{workers}'
+                built[name] = Overlapped(agents[name], caption_room, workers=workers)
+            histories: dict[str, list] = {name: [] for name in built}
+
+            def train(name: str) -> Callable[[], None]:
+                def once() -> None:
+                    target = built[name]
+                    histories[name].append(target.run(timesteps=steps, progress=False) if name.startswith('serial')
+                                           else target.run(timesteps=steps))
+                return once
+            result = compare({name: train(name) for name in built}, number=1, rounds=rounds,
+                             reference='serial_numpy')
         finally:
-            ray.shutdown()
-        rate = history.timesteps / history.seconds
-        rows.append(dict(measure='overlap (PPO)', variant=f'appo_ray_{workers}', steps_per_s=round(rate),
-                         ratio=round(rate / serial, 2), mean_return=round(history.mean_return(100), 3)))
+            for target in built.values():
+                target.close()
+            numpy_envs.close()
+            raw_envs.close()
+        for name, r in result.items():
+            ratios_tf = [t_tf / t for t, t_tf in zip(r['samples'], result['serial_tf']['samples'])]
+            last = histories[name][-1]
+            rows.append(dict(measure=f'overlap ({kind})', variant=name, steps_per_s=round(steps / r['seconds']),
+                             ratio=round(1 / r['ratio'], 2), spread=f"{1 / r['ratio_p75']:.2f}-{1 / r['ratio_p25']:.2f}",
+                             ratio_to_serial_tf=round(float(np.median(ratios_tf)), 2),
+                             steps=steps * (rounds + 1), mean_return=round(last.mean_return(100), 3)))
     return rows
 
 
@@ -209,12 +233,14 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--steps', type=int, default=1600, help='training steps per round')
     parser.add_argument('--no-cluster', action='store_true')
-    parser.add_argument('--only-overlap', action='store_true', help='only the serial vs APPO measurement')
+    parser.add_argument('--only-overlap', action='store_true', help='only the serial vs Overlapped measurement')
+    parser.add_argument('--kinds', default='a2c,ppo', help='agents of the overlap measurement')
     args = parser.parse_args()
     if args.only_overlap:
-        rows = overlap(args.envs, args.steps)
-        print(table(rows, ['measure', 'variant', 'steps_per_s', 'ratio', 'mean_return']))
-        print('wrote', write('parallel_overlap', rows, steps=args.steps))
+        rows = overlap(args.envs, args.rounds, args.kinds.split(','))
+        print(table(rows, ['measure', 'variant', 'steps_per_s', 'ratio', 'spread', 'ratio_to_serial_tf', 'steps',
+                           'mean_return']))
+        print('wrote', write('parallel_overlap', rows, rounds=args.rounds))
         return
     import ray
     ray.init(num_cpus=3, include_dashboard=False, logging_level='WARNING')
