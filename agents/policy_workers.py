@@ -201,9 +201,11 @@ class ProcessPolicyWorkers:
         return self._gather('collect', self.timeout)
 
     def _gather(self, what: str, timeout: float) -> list[Any]:
+        """Every worker's answer; the first error by worker index is raised once all have answered."""
         answers: list[Any] = [None] * len(self.connections)
         pending = dict(zip(self.connections, range(len(self.connections))))
         deadline = time.monotonic() + timeout
+        errors = []
         while pending:
             ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
             if not ready:
@@ -214,16 +216,19 @@ class ProcessPolicyWorkers:
             for connection in cast('list[multiprocessing.connection.Connection]', ready):
                 index = pending.pop(connection)
                 try:
-                    status, answer = pickle.loads(connection.recv_bytes())
+                    status, answers[index] = pickle.loads(connection.recv_bytes())
                 except (EOFError, OSError):
                     self._fail(index, what)
                 if status == 'error':
-                    self.close()
-                    verb = 'could not build' if what.startswith('building') else 'failed during'
-                    what_ = what.removeprefix('building ') if verb == 'could not build' else what
-                    raise EnvironmentFailure(f'Overlapped: worker {index} {verb} {what_}: {answer}',
-                                             getattr(answer, 'original', None) or answer)
-                answers[index] = answer
+                    errors.append(index)
+        if errors:
+            index = min(errors)
+            problem = answers[index]
+            self.close()
+            failed = (f'could not build {what.removeprefix("building ")}' if what.startswith('building')
+                      else f'failed during {what}')
+            raise EnvironmentFailure(f'Overlapped: worker {index} {failed}: {problem}',
+                                     getattr(problem, 'original', None) or problem)
         return answers
 
     def _fail(self, index: int, what: str) -> None:
