@@ -82,7 +82,8 @@ class PolicyWorker:
         """One rollout: ``(n_steps, count)`` columns of the network's states (preprocessed by the policy's
         stack, if any), samples, behaviour log-probabilities and values, rewards (truncations bootstrapped
         with this policy's value), ended and first; the core state it started from and the one reached,
-        the last states and their value, and the episodes that ended."""
+        the last states and their value, the episodes that ended, and the collection's ``seconds``
+        (wall, this process's CPU: where the time goes when the learner waits)."""
         started = time.perf_counter(), time.process_time()
         if weights is not None:
             self.set_weights(weights)
