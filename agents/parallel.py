@@ -54,7 +54,8 @@ from modalbridge.bridges.arguments import choice, integer, number
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
 
-BACKENDS = dict(processes=ProcessPolicyWorkers, ray=RayPolicyWorkers)
+BACKENDS: dict[str, type[ProcessPolicyWorkers] | type[RayPolicyWorkers]] = dict(processes=ProcessPolicyWorkers,
+                                                                                 ray=RayPolicyWorkers)
 
 
 class Overlapped:

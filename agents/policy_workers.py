@@ -144,6 +144,7 @@ def _serve(connection: Any, factory: Callable[[], Environment], count: int, firs
             break  # the learner is gone
         if command == 'close':
             break
+        answer: tuple[str, Any]
         try:
             answer = ('ok', worker.collect(*argument))
         except Exception as error:  # noqa: BLE001 - reported to the learner

@@ -208,14 +208,13 @@ def overlap(num_envs: int, rounds: int, kinds: list[str]) -> list[dict]:
                 built[name] = Overlapped(agents[name], caption_room, workers=workers)
             histories: dict[str, list] = {name: [] for name in built}
 
-            def train(name: str) -> Callable[[], None]:
+            def train(name: str, target: Any, seen: list, steps: int = steps) -> Callable[[], None]:
                 def once() -> None:
-                    target = built[name]
-                    histories[name].append(target.run(timesteps=steps, progress=False) if name.startswith('serial')
-                                           else target.run(timesteps=steps))
+                    seen.append(target.run(timesteps=steps, progress=False) if name.startswith('serial')
+                                else target.run(timesteps=steps))
                 return once
-            result = compare({name: train(name) for name in built}, number=1, rounds=rounds,
-                             reference='serial_numpy')
+            result = compare({name: train(name, built[name], histories[name]) for name in built}, number=1,
+                             rounds=rounds, reference='serial_numpy')
         finally:
             for target in built.values():
                 target.close()

@@ -35,7 +35,7 @@ import numpy as np
 from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
-from modalbridge.bridges.workers import build_share, specs_of, split
+from modalbridge.bridges.workers import build_share, portable, specs_of, split
 
 START_TIMEOUT = 60.0  # seconds an actor may take to start, whatever the timeout= of the steps
 RAY_MISSING = "VectorEnvironment: backend='ray' needs the ray package (pip install 'modalbridge[ray]')"
@@ -78,7 +78,7 @@ class RolloutWorker:
     def describe(self) -> tuple[str, Any]:
         """The specs (as Spec objects and as dicts), the episode limit, the process id and the node."""
         if self.error is not None:
-            return 'error', _portable(self.error)
+            return 'error', portable(self.error)
         env = self.batch.envs[0]
         node = None
         try:
@@ -105,16 +105,11 @@ class RolloutWorker:
 
     def _answer(self, method: Callable[[Any], Any], argument: Any) -> tuple[str, Any]:
         if self.error is not None:
-            return 'error', _portable(self.error)
+            return 'error', portable(self.error)
         try:
             return 'ok', method(argument)
         except Exception as error:  # noqa: BLE001 - reported to the driver
-            return 'error', _portable(error)
-
-
-def _portable(error: BaseException) -> BaseException:
-    from modalbridge.bridges.workers import _portable as portable
-    return portable(error)
+            return 'error', portable(error)
 
 
 def _kill(ray: Any, actors: Sequence[Any]) -> None:
