@@ -47,7 +47,7 @@ from modalbridge.agents import returns as returns_lib
 from modalbridge.agents.a2c import A2C
 from modalbridge.agents.on_policy import Rollout, flat, sequences
 from modalbridge.agents.policy import FlatCall, signature
-from modalbridge.agents.policy_workers import ProcessPolicyWorkers, RayPolicyWorkers
+from modalbridge.agents.policy_workers import ProcessPolicyWorkers, RayPolicyWorkers, columns_layout
 from modalbridge.agents.ppo import PPO
 from modalbridge.agents.runner import History
 from modalbridge.bridges.arguments import choice, integer, number
@@ -107,8 +107,9 @@ class Overlapped:
                       shared_network=config.shared_network, preprocessing=stack.config() if stack else None)
         shares = [(self.count, index * self.count, self.seed + 7919 * index) for index in range(workers)]
         self._target = self._target_function() if isinstance(agent, A2C) else None
+        layout = columns_layout(agent.policy, config.n_steps, agent.num_envs)
         self.pool: ProcessPolicyWorkers | RayPolicyWorkers | None = BACKENDS[backend](factory, shares, policy,
-                                                                                      self.timeout)
+                                                                                      self.timeout, layout)
 
     def _target_function(self) -> FlatCall:
         """V-trace's target log-probabilities and values of a rollout, one compiled call."""
@@ -135,10 +136,10 @@ class Overlapped:
         try:
             self._launch(pool)
             while history.timesteps < timesteps:
-                parts = pool.gather()
+                columns, parts = pool.gather()
                 if history.timesteps + self._batch < timesteps:
                     self._launch(pool)
-                self._learn(parts, history)
+                self._learn(columns, parts, history)
                 history.seconds = time.perf_counter() - start
         except BaseException:  # a failure, Ctrl-C: a rollout is in flight and will never be learned from
             self.close()
@@ -154,15 +155,13 @@ class Overlapped:
         config = self.agent.config
         pool.launch(self.agent.policy.model.get_weights(), config.n_steps, config.discount)
 
-    def _learn(self, parts: list[dict], history: History) -> None:
+    def _learn(self, columns: dict[str, np.ndarray], parts: list[dict], history: History) -> None:
         agent, config = self.agent, self.agent.config
-        joined = {name: np.concatenate([part[name] for part in parts], axis=1)
-                  for name in ('log_prob', 'value', 'reward', 'ended', 'first')}
+        joined = {name: columns[name] for name in ('log_prob', 'value', 'reward', 'ended', 'first')}
         core, last_core = ({key: np.concatenate([part[which][key] for part in parts]) for key in parts[0][which]}
                            for which in ('core', 'last_core'))
-        states = {name: np.concatenate([part['states'][name] for part in parts], axis=1) for name in parts[0]['states']}
-        samples = {name: np.concatenate([part['samples'][name] for part in parts], axis=1)
-                   for name in parts[0]['samples']}
+        states = {name[len('states/'):]: value for name, value in columns.items() if name.startswith('states/')}
+        samples = {name[len('samples/'):]: value for name, value in columns.items() if name.startswith('samples/')}
         values = joined['value']
         if isinstance(agent, PPO):
             last_value = np.concatenate([part['last_value'] for part in parts])
@@ -181,8 +180,8 @@ class Overlapped:
             returns, advantages = returns_lib.vtrace(joined['log_prob'], target.numpy().reshape(shape),
                                                      joined['reward'], values, joined['ended'],
                                                      agent.policy.value(last_states, last_core), config.discount)
-        rollout = Rollout(states, samples, joined['log_prob'], values, joined['reward'], returns, advantages,
-                          core, joined['first'])
+        rollout = Rollout(states, samples, joined['log_prob'], values, joined['reward'].copy(), returns, advantages,
+                          core, joined['first'].copy())
         steps = self._batch
         for part in parts:
             for episode_return, length in part['episodes']:

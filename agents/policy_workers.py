@@ -9,9 +9,12 @@
 - `RayPolicyWorkers`: Ray actors, placed by Ray on any node of the cluster
   (the factory goes by cloudpickle).
 
-Both take the weights once per rollout, return the parts of one rollout in
-worker order, stop every worker at the first failure and name the worker
-in the `EnvironmentFailure`.
+Both take the weights once per rollout, return one rollout's columns for all
+environments and each worker's part in worker order, stop every worker at
+the first failure and name the worker in the `EnvironmentFailure`. Worker
+processes write the numeric columns straight into shared memory (two slots:
+one written while the learner reads the other); Ray actors return theirs
+through the object store.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ class PolicyWorker:
     >>> worker = PolicyWorker(lambda: GymBridge('CartPole-v1'), 2, 0, dict(states=env.states, actions=env.actions),
     ...                       seed=0)
     >>> part = worker.collect(None, n_steps=3, discount=0.99)
-    >>> part['log_prob'].shape, part['last_value'].shape
-    ((3, 2), (2,))
+    >>> part['columns']['log_prob'].shape, part['columns']['states/state'].shape, part['last_value'].shape
+    ((3, 2), (3, 2, 4), (2,))
     """
 
     def __init__(self, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int):
@@ -78,20 +81,23 @@ class PolicyWorker:
             self._assign = FlatCall(assign.get_concrete_function())
         self._assign(list(weights))
 
-    def collect(self, weights: Any, n_steps: int, discount: float) -> dict[str, Any]:
-        """One rollout: ``(n_steps, count)`` columns of the network's states (preprocessed by the policy's
-        stack, if any), samples, behaviour log-probabilities and values, rewards (truncations bootstrapped
-        with this policy's value), ended and first; the core state it started from and the one reached,
-        the last states and their value, the episodes that ended, and the collection's ``seconds``
-        (wall, this process's CPU: where the time goes when the learner waits)."""
+    def collect(self, weights: Any, n_steps: int, discount: float,
+                out: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+        """One rollout. ``columns``: ``(n_steps, count)`` arrays of the network's states
+        (``'states/<name>'``, preprocessed by the policy's stack, if any), samples (``'samples/<name>'``),
+        behaviour ``log_prob`` and ``value``, ``reward`` (truncations bootstrapped with this policy's
+        value), ``ended`` and ``first``: written into `out` where it has the key (views of shared memory),
+        else returned. Beside them: the core state it started from and the one reached, the last states
+        and their value, the episodes that ended, and the collection's ``seconds`` (wall, this process's
+        CPU: where the time goes when the learner waits)."""
         started = time.perf_counter(), time.process_time()
         if weights is not None:
             self.set_weights(weights)
         count, policy = self.count, self.policy
-        columns: dict[str, list] = dict(states=[], samples=[], log_prob=[], value=[], reward=[], ended=[], first=[])
+        store: dict[str, np.ndarray] = dict(out or {})
         core = {key: value.copy() for key, value in self.core.items()}
         episodes = []
-        for _ in range(n_steps):
+        for t in range(n_steps):
             actions, extras = policy.act(self.states, update=True, first=self.first, core_state=self.core)
             self.core = extras.get('core_state', {})  # reached after these states: the final states' too
             checked = checked_columns(actions, self._validators, count)  # the common case, checked whole
@@ -103,10 +109,15 @@ class PolicyWorker:
                 values = policy.value(policy.preprocess(step.info['final_states']), self.core)
                 reward[truncated] += discount * values[truncated]
             ended = step.terminal != Terminal.NONE
-            for name, value in (('states', extras.get('states', self.states)), ('samples', extras['sample']),
-                                ('log_prob', extras['log_prob']), ('value', extras['value']), ('reward', reward),
-                                ('ended', ended), ('first', self.first)):
-                columns[name].append(value)
+            row = {**{f'states/{k}': v for k, v in extras.get('states', self.states).items()},
+                   **{f'samples/{k}': v for k, v in extras['sample'].items()},
+                   'log_prob': extras['log_prob'], 'value': extras['value'], 'reward': reward, 'ended': ended,
+                   'first': self.first}
+            for key, value in row.items():
+                column = store.get(key)
+                if column is None:
+                    column = store[key] = np.empty((n_steps,) + value.shape, value.dtype)
+                column[t] = value
             self.returns += step.reward
             self.lengths += 1
             for index in np.flatnonzero(ended):
@@ -114,16 +125,56 @@ class PolicyWorker:
                 self.returns[index], self.lengths[index] = 0.0, 0
             self.first, self.states = ended, step.states
         last_states = policy.preprocess(self.states)  # peeks: the next act advances the memory
-        stacked = {name: (np.stack(value) if name not in ('states', 'samples') else
-                          {key: np.stack([row[key] for row in value]) for key in value[0]})
-                   for name, value in columns.items()}
-        return dict(stacked, core=core, last_core={key: value.copy() for key, value in self.core.items()},
+        return dict(columns={key: value for key, value in store.items() if out is None or key not in out},
+                    core=core, last_core={key: value.copy() for key, value in self.core.items()},
                     last_value=policy.value(last_states, self.core), last_states=last_states, episodes=episodes,
                     seconds=(time.perf_counter() - started[0], time.process_time() - started[1]))
 
 
+def columns_layout(policy: Any, n_steps: int, num_envs: int) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The shape and dtype of each rollout column a `PolicyWorker` writes, for all environments (network
+    states are numbers: a text state must be tokenized first)."""
+    rows = (n_steps, num_envs)
+    layout = {f'states/{name}': (rows + tuple(spec.shape), np.dtype(spec.dtype))
+              for name, spec in policy.network_states.items()}
+    layout.update({f'samples/{name}': (rows + tuple(head.shape), np.dtype(head.sample_dtype.as_numpy_dtype))
+                   for name, head in policy.heads.items()})
+    layout.update(log_prob=(rows, np.dtype(np.float32)), value=(rows, np.dtype(np.float32)),
+                  reward=(rows, np.dtype(np.float64)), ended=(rows, np.dtype(bool)), first=(rows, np.dtype(bool)))
+    return layout
+
+
+def join(parts: Sequence[dict]) -> dict[str, np.ndarray]:
+    """The workers' columns side by side: ``(n_steps, all environments)``."""
+    return {key: np.concatenate([part['columns'][key] for part in parts], axis=1) for key in parts[0]['columns']}
+
+
+class _Slots:
+    """Two rollouts' numeric columns in shared memory (`columns_layout`), for all the workers: each
+    worker writes its environments' columns of one slot while the learner reads the other one, so no
+    rollout is pickled. The lag of one update keeps them apart: collection k+2 (into slot k % 2) is
+    launched only after the learner is done with rollout k."""
+
+    def __init__(self, context: Any, layout: dict[str, tuple[tuple[int, ...], np.dtype]]):
+        self.layout = layout
+        self.blocks = [{key: context.RawArray('B', max(1, int(np.prod(shape)) * dtype.itemsize))
+                        for key, (shape, dtype) in layout.items()} for _ in range(2)]
+        self._attach()
+
+    def _attach(self) -> None:
+        self.views = [{key: np.frombuffer(block[key], dtype, int(np.prod(shape))).reshape(shape)
+                       for key, (shape, dtype) in self.layout.items()} for block in self.blocks]
+
+    def __getstate__(self) -> dict:
+        return dict(layout=self.layout, blocks=self.blocks)  # the views are rebuilt, never pickled
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._attach()
+
+
 def _serve(connection: Any, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int,
-           parent: int, by_prctl: bool) -> None:
+           parent: int, by_prctl: bool, slots: _Slots) -> None:
     """A worker process: one TF thread, a `PolicyWorker`, then ('collect', arguments) until 'close'."""
     exit_with_parent(parent, by_prctl)
     retain_freed_memory()
@@ -145,8 +196,10 @@ def _serve(connection: Any, factory: Callable[[], Environment], count: int, firs
         if command == 'close':
             break
         answer: tuple[str, Any]
+        weights, n_steps, discount, slot = argument
+        out = {key: view[:, first:first + count] for key, view in slots.views[slot].items()}
         try:
-            answer = ('ok', worker.collect(*argument))
+            answer = ('ok', worker.collect(weights, n_steps, discount, out))
         except Exception as error:  # noqa: BLE001 - reported to the learner
             answer = ('error', portable(error))
         connection.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
@@ -158,14 +211,14 @@ class ProcessPolicyWorkers:
     >>> from modalbridge.bridges import GymBridge
     >>> env = GymBridge('CartPole-v1')
     >>> ProcessPolicyWorkers(lambda: GymBridge('CartPole-v1'), [(2, 0, 0)],
-    ...                      dict(states=env.states, actions=env.actions), timeout=300.0)
+    ...                      dict(states=env.states, actions=env.actions), timeout=300.0, layout={})
     Traceback (most recent call last):
     ...
     modalbridge.bridges.errors.ConfigError: Overlapped: backend='processes' starts its workers by spawning, ...
     """
 
     def __init__(self, factory: Callable[[], Environment], shares: Sequence[tuple[int, int, int]], policy: dict,
-                 timeout: float):
+                 timeout: float, layout: dict[str, tuple[tuple[int, ...], np.dtype]]):
         try:
             pickle.dumps(factory)
         except Exception as error:  # noqa: BLE001 - any pickling failure is the same configuration error
@@ -175,12 +228,13 @@ class ProcessPolicyWorkers:
                               "or use backend='ray' (cloudpickle)") from None
         self.timeout = timeout
         context = multiprocessing.get_context('spawn')
+        self.slots, self.slot, self._collecting = _Slots(context, layout), 0, 0
         by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the spawning thread
         self.processes, self.connections = [], []
         for index, (count, first, seed) in enumerate(shares):
             mine, theirs = context.Pipe()
             process = context.Process(target=_serve, args=(theirs, factory, count, first, policy, seed, os.getpid(),
-                                                           by_prctl),
+                                                           by_prctl, self.slots),
                                       name=f'modalbridge-policy-worker-{index}', daemon=True)
             process.start()
             theirs.close()
@@ -190,17 +244,21 @@ class ProcessPolicyWorkers:
         self.pids = self._gather('building its environments and policy', max(timeout, START_TIMEOUT))
 
     def launch(self, weights: list[np.ndarray], n_steps: int, discount: float) -> None:
-        """Starts every worker's next rollout with `weights` (pickled once for all)."""
-        message = pickle.dumps(('collect', (weights, n_steps, discount)), protocol=pickle.HIGHEST_PROTOCOL)
+        """Starts every worker's next rollout with `weights` (pickled once for all), into the other slot."""
+        self._collecting, self.slot = self.slot, self.slot ^ 1
+        message = pickle.dumps(('collect', (weights, n_steps, discount, self._collecting)),
+                               protocol=pickle.HIGHEST_PROTOCOL)
         for index, connection in enumerate(self.connections):
             try:
                 connection.send_bytes(message)
             except (OSError, ValueError):
                 self._fail(index, 'collect')
 
-    def gather(self) -> list[dict]:
-        """Each worker's part of the rollout, in worker order."""
-        return self._gather('collect', self.timeout)
+    def gather(self) -> tuple[dict[str, np.ndarray], list[dict]]:
+        """The rollout's columns (views of the shared slot, valid until the launch after next) and each
+        worker's part, in worker order."""
+        parts = self._gather('collect', self.timeout)
+        return dict(self.slots.views[self._collecting]), parts
 
     def _gather(self, what: str, timeout: float) -> list[Any]:
         """Every worker's answer; the first error by worker index is raised once all have answered."""
@@ -250,7 +308,7 @@ class RayPolicyWorkers:
     """`PolicyWorker`s as Ray actors (one CPU each, spread over the cluster's nodes)."""
 
     def __init__(self, factory: Callable[[], Environment], shares: Sequence[tuple[int, int, int]], policy: dict,
-                 timeout: float):
+                 timeout: float, layout: dict[str, tuple[tuple[int, ...], np.dtype]] | None = None):
         from modalbridge.bridges.ray_workers import _ray
         ray = self.ray = _ray()
         if not ray.is_initialized():
@@ -264,7 +322,8 @@ class RayPolicyWorkers:
         shared = self.ray.put(weights)
         self._pending = [worker.collect.remote(shared, n_steps, discount) for worker in self.workers]
 
-    def gather(self) -> list[dict]:
+    def gather(self) -> tuple[dict[str, np.ndarray], list[dict]]:
+        """The rollout's columns and each worker's part, in worker order."""
         ray, refs = self.ray, self._pending
         ready, pending = ray.wait(list(refs), num_returns=len(refs), timeout=self.timeout)
         if pending:
@@ -280,7 +339,7 @@ class RayPolicyWorkers:
                 self.close()
                 raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed: {type(error).__name__}: '
                                          f'{str(error).splitlines()[0] if str(error) else ""}', error) from None
-        return parts
+        return join(parts), parts
 
     def close(self) -> None:
         if self.ray.is_initialized():

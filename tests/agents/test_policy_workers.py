@@ -51,15 +51,22 @@ def agent(num_envs: int = 4) -> PPO:
     return PPO(env.states, env.actions, num_envs=num_envs, n_steps=16, batch_size=32, epochs=2, seed=0)
 
 
-def test_a_worker_part_is_one_rollout_of_its_environments():
+def test_a_worker_part_is_one_rollout_of_its_environments_written_where_it_is_given():
     env = cartpole()
     worker = PolicyWorker(cartpole, 3, 6, dict(states=env.states, actions=env.actions), seed=0)
     part = worker.collect(None, n_steps=5, discount=0.99)
-    assert part['states']['state'].shape == (5, 3, 4) and part['samples']['action'].shape == (5, 3)
-    assert part['log_prob'].shape == part['value'].shape == part['reward'].shape == part['ended'].shape == (5, 3)
+    columns = part['columns']
+    assert columns['states/state'].shape == (5, 3, 4) and columns['samples/action'].shape == (5, 3)
+    assert {columns[key].shape for key in ('log_prob', 'value', 'reward', 'ended', 'first')} == {(5, 3)}
     assert part['last_value'].shape == (3,) and part['last_states']['state'].shape == (3, 4)
+    assert columns['first'][0].all()
     again = PolicyWorker(cartpole, 3, 6, dict(states=env.states, actions=env.actions), seed=0)
-    np.testing.assert_array_equal(again.collect(None, n_steps=5, discount=0.99)['log_prob'], part['log_prob'])
+    out = {key: np.zeros((5, 7) + value.shape[2:], value.dtype)[:, 2:5] for key, value in columns.items()
+           if key != 'value'}
+    written = again.collect(None, n_steps=5, discount=0.99, out=out)
+    assert list(written['columns']) == ['value']  # what `out` has no room for comes back
+    for key, value in columns.items():
+        np.testing.assert_array_equal(out[key] if key in out else written['columns'][key], value)
 
 
 def test_a_killed_worker_process_is_named_and_the_others_are_stopped():
