@@ -70,7 +70,9 @@ class Overlapped:
     answer within `timeout` seconds is an `EnvironmentFailure` naming it,
     and so is any error of its environments; after any failure (or Ctrl-C)
     the workers are stopped. See the module docstring for the lag and the
-    correction.
+    correction. As the serial buffer's, `agent.last_rollout`'s states,
+    samples, log-probabilities and values are views (of shared memory,
+    with worker processes), valid until the collection after next.
 
     >>> from modalbridge.agents import RandomAgent
     >>> from modalbridge.bridges import GymBridge
@@ -142,7 +144,9 @@ class Overlapped:
                 self._learn(columns, parts, history)
                 history.seconds = time.perf_counter() - start
         except BaseException:  # a failure, Ctrl-C: a rollout is in flight and will never be learned from
-            self.close()
+            if self.pool is not None:
+                self.pool.close(polite=False)
+                self.pool = None
             raise
         history.seconds = time.perf_counter() - start
         return history

@@ -24,6 +24,7 @@ import multiprocessing.connection
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -181,8 +182,11 @@ def _serve(connection: Any, factory: Callable[[], Environment], count: int, firs
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the learner's to handle
     try:
         import tensorflow as tf
-        tf.config.threading.set_intra_op_parallelism_threads(1)  # one core's work: the learner has the other
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        try:  # one core's work: the learner has the other
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TF already started while unpickling the factory: keep its threads
+            pass
         worker = PolicyWorker(factory, count, first, policy, seed)
         connection.send(('ok', worker.pid()))
     except Exception as error:  # noqa: BLE001 - reported to the learner
@@ -226,22 +230,41 @@ class ProcessPolicyWorkers:
                               f'factory, and {factory!r} cannot be pickled ({type(error).__name__}: {error}); give a '
                               'module-level function or class, a functools.partial of one, or Preprocessing(...), '
                               "or use backend='ray' (cloudpickle)") from None
+        try:
+            pickle.dumps(policy)
+        except Exception as error:  # noqa: BLE001 - a network or preprocessing declaration holding a lambda, say
+            raise ConfigError(f"Overlapped: backend='processes' pickles the agent's network and preprocessing "
+                              f'declarations for its workers, and they cannot be pickled ({type(error).__name__}: '
+                              f"{error}); declare them with dicts or module-level callables, or use backend='ray'"
+                              ) from None
+        main = sys.modules.get('__main__')
+        if getattr(factory, '__module__', None) == '__main__' and not getattr(main, '__file__', None):
+            raise ConfigError(f"Overlapped: backend='processes' starts its workers by spawning, and {factory!r} is "
+                              'defined in an interactive session (no file the workers can import it from); define '
+                              "it in a module, or use backend='ray'")
         self.timeout = timeout
         context = multiprocessing.get_context('spawn')
         self.slots, self.slot, self._collecting = _Slots(context, layout), 0, 0
         by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the spawning thread
-        self.processes, self.connections = [], []
-        for index, (count, first, seed) in enumerate(shares):
-            mine, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, factory, count, first, policy, seed, os.getpid(),
-                                                           by_prctl, self.slots),
-                                      name=f'modalbridge-policy-worker-{index}', daemon=True)
-            process.start()
-            theirs.close()
-            self.processes.append(process)
-            self.connections.append(mine)
+        self.processes: list[Any] = []
+        self.connections: list[Any] = []
         self._finalizer = weakref.finalize(self, stop_workers, self.processes, self.connections, False)
-        self.pids = self._gather('building its environments and policy', max(timeout, START_TIMEOUT))
+        try:  # a failed start, or Ctrl-C while they build: the ones started are stopped now
+            for index, (count, first, seed) in enumerate(shares):
+                mine, theirs = context.Pipe()
+                process = context.Process(target=_serve, args=(theirs, factory, count, first, policy, seed,
+                                                               os.getpid(), by_prctl, self.slots),
+                                          name=f'modalbridge-policy-worker-{index}', daemon=True)
+                self.connections.append(mine)
+                try:
+                    process.start()
+                finally:
+                    theirs.close()
+                self.processes.append(process)
+            self.pids = self._gather('building its environments and policy', max(timeout, START_TIMEOUT))
+        except BaseException:
+            self.close(polite=False)
+            raise
 
     def launch(self, weights: list[np.ndarray], n_steps: int, discount: float) -> None:
         """Starts every worker's next rollout with `weights` (pickled once for all), into the other slot."""
@@ -270,7 +293,7 @@ class ProcessPolicyWorkers:
             ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
             if not ready:
                 index = min(pending.values())
-                self.close()
+                self.close(polite=False)
                 raise EnvironmentFailure(f'Overlapped: worker {index} did not answer {what} within {timeout:g} s'
                                          + (' (the timeout= of Overlapped)' if timeout == self.timeout else ''))
             for connection in cast('list[multiprocessing.connection.Connection]', ready):
@@ -284,7 +307,7 @@ class ProcessPolicyWorkers:
         if errors:
             index = min(errors)
             problem = answers[index]
-            self.close()
+            self.close(polite=False)
             failed = (f'could not build {what.removeprefix("building ")}' if what.startswith('building')
                       else f'failed during {what}')
             raise EnvironmentFailure(f'Overlapped: worker {index} {failed}: {problem}',
@@ -294,14 +317,16 @@ class ProcessPolicyWorkers:
     def _fail(self, index: int, what: str) -> None:
         process = self.processes[index]
         process.join(2.0)
-        self.close()
+        self.close(polite=False)
         raise EnvironmentFailure(f'Overlapped: worker {index} (process {process.pid}) failed (exit code '
-                                 f'{process.exitcode}) during {what}')
+                                 f'{process.exitcode}) during {what}' + ("; its error is on this process's stderr"
+                                                                         if what.startswith('building') else ''))
 
-    def close(self) -> None:
-        """Stops the workers; calling it again does nothing."""
+    def close(self, polite: bool = True) -> None:
+        """Stops the workers (`polite`: asks them to close first; after a failure they are stopped at
+        once); calling it again does nothing."""
         if self._finalizer.detach() is not None:
-            stop_workers(self.processes, self.connections, polite=True)
+            stop_workers(self.processes, self.connections, polite=polite)
 
 
 class RayPolicyWorkers:
@@ -338,10 +363,12 @@ class RayPolicyWorkers:
             except ray.exceptions.RayError as error:
                 self.close()
                 raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed: {type(error).__name__}: '
-                                         f'{str(error).splitlines()[0] if str(error) else ""}', error) from None
+                                         f'{str(error).splitlines()[0] if str(error) else ""}',
+                                         getattr(error, 'cause', None) or error) from None
         return join(parts), parts
 
-    def close(self) -> None:
+    def close(self, polite: bool = True) -> None:
+        """Kills the actors (`polite` is ignored: an actor holds nothing to save)."""
         if self.ray.is_initialized():
             for worker in self.workers:
                 try:

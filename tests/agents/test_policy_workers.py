@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import signal
 import time
@@ -188,15 +190,17 @@ def test_the_learner_unrolls_exactly_what_the_workers_acted_with_their_preproces
     initial = [w.copy() for w in learner.policy.model.get_weights()]
     seen = []
 
-    def spy(rollout):
-        seen.append(rollout)
+    def spy(rollout):  # a copy: the rollout's columns are views of a shared slot, reused two rollouts later
+        seen.append(dataclasses.replace(rollout, **{field: copy.deepcopy(getattr(rollout, field))
+                                                    for field in ('states', 'samples', 'log_prob', 'value')}))
         return PPO._learn(learner, rollout)
     learner._learn = spy
     with Overlapped(learner, cartpole, workers=2) as overlapped:
         overlapped.run(timesteps=2 * 32)  # rollouts 0 and 1 both acted with the initial weights
+        overlapped.run(timesteps=2 * 32)  # rollouts 2 and 3 reuse both slots
     probe = PPO(env.states, env.actions, **options)
     probe.policy.model.set_weights(initial)
-    for rollout in seen:
+    for rollout in seen[:2]:
         assert rollout.states['state'].shape == (8, 4, 8)  # the agent's sequence of 2 ran in the workers
         steps = {name: tf.constant(value) for name, value in rollout.states.items()}  # unrolled over the steps
         log_prob, _, value = probe.policy.evaluate(steps, tensors(rollout.samples), True, rollout.core, rollout.first)
@@ -212,3 +216,26 @@ def test_preprocessing_with_running_statistics_is_refused():
                   preprocessing=dict(state=[dict(type='running_standardize')]))
     with pytest.raises(ConfigError, match=r"running statistics \(state/running_standardize"):
         Overlapped(learner, cartpole, workers=2)
+
+
+def test_a_network_declared_with_a_lambda_is_refused_before_any_worker_starts():
+    import keras
+    env = cartpole()
+    learner = PPO(env.states, env.actions, num_envs=2, n_steps=4, batch_size=8, seed=0,
+                  network=lambda inputs: keras.layers.Dense(8)(inputs['state']))
+    with pytest.raises(ConfigError, match="pickles the agent's network and preprocessing declarations"):
+        Overlapped(learner, cartpole, workers=2)
+
+
+def test_a_factory_of_an_interactive_session_is_refused(monkeypatch):
+    import sys
+    import types
+    session = types.ModuleType('__main__')  # as in a REPL or a notebook: no file to import it from
+
+    def room():
+        return cartpole()
+    room.__module__, room.__qualname__ = '__main__', 'room'
+    session.room = room
+    monkeypatch.setitem(sys.modules, '__main__', session)
+    with pytest.raises(ConfigError, match='defined in an interactive session'):
+        Overlapped(agent(), room, workers=2)
