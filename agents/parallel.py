@@ -144,9 +144,7 @@ class Overlapped:
                 self._learn(columns, parts, history)
                 history.seconds = time.perf_counter() - start
         except BaseException:  # a failure, Ctrl-C: a rollout is in flight and will never be learned from
-            if self.pool is not None:
-                self.pool.close(polite=False)
-                self.pool = None
+            self.close(polite=False)
             raise
         history.seconds = time.perf_counter() - start
         return history
@@ -157,35 +155,34 @@ class Overlapped:
 
     def _launch(self, pool: ProcessPolicyWorkers | RayPolicyWorkers) -> None:
         config = self.agent.config
-        pool.launch(self.agent.policy.model.get_weights(), config.n_steps, config.discount)
+        # PPO bootstraps from the behaviour values (the workers'), V-trace from the learner's own
+        pool.launch(self.agent.policy.model.get_weights(), config.n_steps, config.discount,
+                    last_value=isinstance(self.agent, PPO))
 
     def _learn(self, columns: dict[str, np.ndarray], parts: list[dict], history: History) -> None:
         agent, config = self.agent, self.agent.config
-        joined = {name: columns[name] for name in ('log_prob', 'value', 'reward', 'ended', 'first')}
-        core, last_core = ({key: np.concatenate([part[which][key] for part in parts]) for key in parts[0][which]}
-                           for which in ('core', 'last_core'))
+        core = {key: np.concatenate([part['core'][key] for part in parts]) for key in parts[0]['core']}
         states = {name[len('states/'):]: value for name, value in columns.items() if name.startswith('states/')}
         samples = {name[len('samples/'):]: value for name, value in columns.items() if name.startswith('samples/')}
-        values = joined['value']
+        log_prob, values, rewards, ended, first = (columns[name] for name in
+                                                   ('log_prob', 'value', 'reward', 'ended', 'first'))
         if isinstance(agent, PPO):
             last_value = np.concatenate([part['last_value'] for part in parts])
-            returns, advantages = returns_lib.gae(joined['reward'], values, joined['ended'], last_value,
-                                                  config.discount, config.gae_lambda)
+            returns, advantages = returns_lib.gae(rewards, values, ended, last_value, config.discount,
+                                                  config.gae_lambda)
         else:  # V-trace with the learner's own log-probabilities and values
             assert self._target is not None  # built for an A2C
             recurrent = agent.policy.recurrent
             target, current = self._target(states if recurrent else {k: flat(v) for k, v in states.items()},
                                            {k: flat(v) for k, v in samples.items()}, core,
-                                           joined['first'] if recurrent else np.zeros((0, 0), bool))
-            shape = joined['log_prob'].shape
-            values = current.numpy().reshape(shape)
-            last_states = {name: np.concatenate([part['last_states'][name] for part in parts])
-                           for name in parts[0]['last_states']}
-            returns, advantages = returns_lib.vtrace(joined['log_prob'], target.numpy().reshape(shape),
-                                                     joined['reward'], values, joined['ended'],
-                                                     agent.policy.value(last_states, last_core), config.discount)
-        rollout = Rollout(states, samples, joined['log_prob'], values, joined['reward'].copy(), returns, advantages,
-                          core, joined['first'].copy())
+                                           first if recurrent else np.zeros((0, 0), bool))
+            values = current.numpy().reshape(log_prob.shape)
+            last_states, last_core = ({key: np.concatenate([part[which][key] for part in parts])
+                                       for key in parts[0][which]} for which in ('last_states', 'last_core'))
+            returns, advantages = returns_lib.vtrace(log_prob, target.numpy().reshape(log_prob.shape), rewards,
+                                                     values, ended, agent.policy.value(last_states, last_core),
+                                                     config.discount)
+        rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core, first.copy())
         steps = self._batch
         for part in parts:
             for episode_return, length in part['episodes']:
@@ -199,10 +196,10 @@ class Overlapped:
         history.updates += 1
         history.metrics = dict(agent.last_update)
 
-    def close(self) -> None:
-        """Stops the workers; calling it again does nothing."""
+    def close(self, polite: bool = True) -> None:
+        """Stops the workers (`polite`: asks them to close first); calling it again does nothing."""
         if self.pool is not None:
-            self.pool.close()
+            self.pool.close(polite)
             self.pool = None
 
     def __enter__(self) -> 'Overlapped':

@@ -12,8 +12,8 @@
 Both take the weights once per rollout, return one rollout's columns for all
 environments and each worker's part in worker order, stop every worker at
 the first failure and name the worker in the `EnvironmentFailure`. Worker
-processes write the numeric columns straight into shared memory (two slots:
-one written while the learner reads the other); Ray actors return theirs
+processes write the columns straight into shared memory (two slots: one
+written while the learner reads the other); Ray actors return theirs
 through the object store.
 """
 
@@ -36,7 +36,7 @@ from modalbridge.bridges.batch import LocalBatch, action_rows, action_validators
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
 from modalbridge.bridges.memory import retain_freed_memory
-from modalbridge.bridges.workers import exit_with_parent, portable, stop_workers
+from modalbridge.bridges.workers import SharedArrays, exit_with_parent, portable, stop_workers
 
 START_TIMEOUT = 120.0  # seconds a worker process may take to import TensorFlow and build, whatever timeout= is
 
@@ -82,15 +82,17 @@ class PolicyWorker:
             self._assign = FlatCall(assign.get_concrete_function())
         self._assign(list(weights))
 
-    def collect(self, weights: Any, n_steps: int, discount: float,
-                out: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    def collect(self, weights: Any, n_steps: int, discount: float, out: dict[str, np.ndarray] | None = None,
+                last_value: bool = True) -> dict[str, Any]:
         """One rollout. ``columns``: ``(n_steps, count)`` arrays of the network's states
         (``'states/<name>'``, preprocessed by the policy's stack, if any), samples (``'samples/<name>'``),
         behaviour ``log_prob`` and ``value``, ``reward`` (truncations bootstrapped with this policy's
         value), ``ended`` and ``first``: written into `out` where it has the key (views of shared memory),
-        else returned. Beside them: the core state it started from and the one reached, the last states
-        and their value, the episodes that ended, and the collection's ``seconds`` (wall, this process's
-        CPU: where the time goes when the learner waits)."""
+        else returned. Beside them: the core state it started from, the episodes that ended, the
+        collection's ``seconds`` (wall, this process's CPU: where the time goes when the learner waits),
+        and what bootstraps the rollout: with `last_value`, this policy's value of the last states (PPO's
+        GAE uses the behaviour values); else the last (network) states and the core state reached, for
+        the learner to value (V-trace)."""
         started = time.perf_counter(), time.process_time()
         if weights is not None:
             self.set_weights(weights)
@@ -126,9 +128,10 @@ class PolicyWorker:
                 self.returns[index], self.lengths[index] = 0.0, 0
             self.first, self.states = ended, step.states
         last_states = policy.preprocess(self.states)  # peeks: the next act advances the memory
+        bootstrap = (dict(last_value=policy.value(last_states, self.core)) if last_value else
+                     dict(last_states=last_states, last_core={key: value.copy() for key, value in self.core.items()}))
         return dict(columns={key: value for key, value in store.items() if out is None or key not in out},
-                    core=core, last_core={key: value.copy() for key, value in self.core.items()},
-                    last_value=policy.value(last_states, self.core), last_states=last_states, episodes=episodes,
+                    core=core, episodes=episodes, **bootstrap,
                     seconds=(time.perf_counter() - started[0], time.process_time() - started[1]))
 
 
@@ -150,32 +153,8 @@ def join(parts: Sequence[dict]) -> dict[str, np.ndarray]:
     return {key: np.concatenate([part['columns'][key] for part in parts], axis=1) for key in parts[0]['columns']}
 
 
-class _Slots:
-    """Two rollouts' numeric columns in shared memory (`columns_layout`), for all the workers: each
-    worker writes its environments' columns of one slot while the learner reads the other one, so no
-    rollout is pickled. The lag of one update keeps them apart: collection k+2 (into slot k % 2) is
-    launched only after the learner is done with rollout k."""
-
-    def __init__(self, context: Any, layout: dict[str, tuple[tuple[int, ...], np.dtype]]):
-        self.layout = layout
-        self.blocks = [{key: context.RawArray('B', max(1, int(np.prod(shape)) * dtype.itemsize))
-                        for key, (shape, dtype) in layout.items()} for _ in range(2)]
-        self._attach()
-
-    def _attach(self) -> None:
-        self.views = [{key: np.frombuffer(block[key], dtype, int(np.prod(shape))).reshape(shape)
-                       for key, (shape, dtype) in self.layout.items()} for block in self.blocks]
-
-    def __getstate__(self) -> dict:
-        return dict(layout=self.layout, blocks=self.blocks)  # the views are rebuilt, never pickled
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._attach()
-
-
 def _serve(connection: Any, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int,
-           parent: int, by_prctl: bool, slots: _Slots) -> None:
+           parent: int, by_prctl: bool, slots: list[SharedArrays]) -> None:
     """A worker process: one TF thread, a `PolicyWorker`, then ('collect', arguments) until 'close'."""
     exit_with_parent(parent, by_prctl)
     retain_freed_memory()
@@ -200,10 +179,10 @@ def _serve(connection: Any, factory: Callable[[], Environment], count: int, firs
         if command == 'close':
             break
         answer: tuple[str, Any]
-        weights, n_steps, discount, slot = argument
-        out = {key: view[:, first:first + count] for key, view in slots.views[slot].items()}
+        weights, n_steps, discount, last_value, slot = argument
+        out = {key: view[:, first:first + count] for key, view in slots[slot].arrays.items()}
         try:
-            answer = ('ok', worker.collect(weights, n_steps, discount, out))
+            answer = ('ok', worker.collect(weights, n_steps, discount, out, last_value))
         except Exception as error:  # noqa: BLE001 - reported to the learner
             answer = ('error', portable(error))
         connection.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
@@ -244,7 +223,11 @@ class ProcessPolicyWorkers:
                               "it in a module, or use backend='ray'")
         self.timeout = timeout
         context = multiprocessing.get_context('spawn')
-        self.slots, self.slot, self._collecting = _Slots(context, layout), 0, 0
+        # Two rollouts' columns in shared memory: the workers write one slot while the learner reads the
+        # other. The lag of one update keeps them apart: collection k+2 (into slot k % 2) is launched only
+        # after the learner is done with rollout k.
+        self.slots = [SharedArrays(layout, context) for _ in range(2)]
+        self.slot, self._collecting = 0, 0
         by_prctl = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the spawning thread
         self.processes: list[Any] = []
         self.connections: list[Any] = []
@@ -266,10 +249,11 @@ class ProcessPolicyWorkers:
             self.close(polite=False)
             raise
 
-    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float) -> None:
-        """Starts every worker's next rollout with `weights` (pickled once for all), into the other slot."""
+    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float, last_value: bool) -> None:
+        """Starts every worker's next rollout (`PolicyWorker.collect`) with `weights` (pickled once for all),
+        into the other slot."""
         self._collecting, self.slot = self.slot, self.slot ^ 1
-        message = pickle.dumps(('collect', (weights, n_steps, discount, self._collecting)),
+        message = pickle.dumps(('collect', (weights, n_steps, discount, last_value, self._collecting)),
                                protocol=pickle.HIGHEST_PROTOCOL)
         for index, connection in enumerate(self.connections):
             try:
@@ -281,7 +265,7 @@ class ProcessPolicyWorkers:
         """The rollout's columns (views of the shared slot, valid until the launch after next) and each
         worker's part, in worker order."""
         parts = self._gather('collect', self.timeout)
-        return dict(self.slots.views[self._collecting]), parts
+        return dict(self.slots[self._collecting].arrays), parts
 
     def _gather(self, what: str, timeout: float) -> list[Any]:
         """Every worker's answer; the first error by worker index is raised once all have answered."""
@@ -343,9 +327,9 @@ class RayPolicyWorkers:
         self.workers = [actor.remote(factory, count, first, policy, seed) for count, first, seed in shares]
         self._pending: list[Any] = []
 
-    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float) -> None:
+    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float, last_value: bool) -> None:
         shared = self.ray.put(weights)
-        self._pending = [worker.collect.remote(shared, n_steps, discount) for worker in self.workers]
+        self._pending = [worker.collect.remote(shared, n_steps, discount, None, last_value) for worker in self.workers]
 
     def gather(self) -> tuple[dict[str, np.ndarray], list[dict]]:
         """The rollout's columns and each worker's part, in worker order."""

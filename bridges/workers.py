@@ -94,6 +94,36 @@ def build_share(factories: Sequence[Callable[[], Environment]], first: int) -> l
     return envs
 
 
+class SharedArrays:
+    """Named NumPy arrays over shared memory (``layout``: name -> (shape, dtype)).
+
+    Given to a worker process as it starts (forked or spawned), it arrives
+    as views of the same memory, rebuilt there, never copied.
+
+    >>> arrays = SharedArrays(dict(x=((2, 3), np.dtype(np.float32))))
+    >>> arrays.arrays['x'][1] = 1.0
+    >>> arrays.arrays['x'].tolist()
+    [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+    """
+
+    def __init__(self, layout: Mapping[str, tuple[tuple[int, ...], np.dtype]], context: Any = multiprocessing):
+        self.layout = dict(layout)
+        self.blocks = {name: context.RawArray('B', max(1, int(np.prod(shape)) * dtype.itemsize))
+                       for name, (shape, dtype) in self.layout.items()}
+        self._attach()
+
+    def _attach(self) -> None:
+        self.arrays = {name: np.frombuffer(self.blocks[name], dtype, int(np.prod(shape))).reshape(shape)
+                       for name, (shape, dtype) in self.layout.items()}
+
+    def __getstate__(self) -> dict:
+        return dict(layout=self.layout, blocks=self.blocks)  # views are rebuilt, never pickled
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._attach()
+
+
 class _Shared:
     """The batch's numeric states (and final states) in shared memory, one block per key.
 
@@ -106,25 +136,15 @@ class _Shared:
         self.order = list(specs)
         self.layout = {name: ((num_envs,) + spec.shape, spec.dtype) for name, spec in specs.items()
                        if not is_text(spec)}
-        self.blocks = {name: tuple(multiprocessing.RawArray('B', max(1, int(np.prod(shape)) * dtype.itemsize))
-                                   for _ in range(2)) for name, (shape, dtype) in self.layout.items()}
-        self.attach()
+        self._states, self._finals = SharedArrays(self.layout), SharedArrays(self.layout)
 
-    def attach(self) -> None:
-        """(Re)builds the array views, in the parent and in each worker."""
-        self.states, self.finals = {}, {}
-        for name, (shape, dtype) in self.layout.items():
-            states, finals = self.blocks[name]
-            size = int(np.prod(shape))
-            self.states[name] = np.frombuffer(states, dtype, size).reshape(shape)
-            self.finals[name] = np.frombuffer(finals, dtype, size).reshape(shape)
+    @property
+    def states(self) -> dict[str, np.ndarray]:
+        return self._states.arrays
 
-    def __getstate__(self) -> dict:
-        return dict(order=self.order, layout=self.layout, blocks=self.blocks)  # views are rebuilt, never pickled
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.attach()
+    @property
+    def finals(self) -> dict[str, np.ndarray]:
+        return self._finals.arrays
 
     def put(self, share: range, states: dict[str, np.ndarray], into: str = 'states') -> dict[str, np.ndarray]:
         """Writes this share's numeric rows; returns what is left to send (the text states)."""

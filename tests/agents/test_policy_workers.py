@@ -60,13 +60,16 @@ def test_a_worker_part_is_one_rollout_of_its_environments_written_where_it_is_gi
     columns = part['columns']
     assert columns['states/state'].shape == (5, 3, 4) and columns['samples/action'].shape == (5, 3)
     assert {columns[key].shape for key in ('log_prob', 'value', 'reward', 'ended', 'first')} == {(5, 3)}
-    assert part['last_value'].shape == (3,) and part['last_states']['state'].shape == (3, 4)
+    assert part['last_value'].shape == (3,) and 'last_states' not in part  # PPO's bootstrap: the value here
     assert columns['first'][0].all()
     again = PolicyWorker(cartpole, 3, 6, dict(states=env.states, actions=env.actions), seed=0)
     out = {key: np.zeros((5, 7) + value.shape[2:], value.dtype)[:, 2:5] for key, value in columns.items()
            if key != 'value'}
-    written = again.collect(None, n_steps=5, discount=0.99, out=out)
+    written = again.collect(None, n_steps=5, discount=0.99, out=out, last_value=False)
     assert list(written['columns']) == ['value']  # what `out` has no room for comes back
+    # V-trace's bootstrap: the last states and core state, for the learner to value
+    assert written['last_states']['state'].shape == (3, 4) and written['last_core'] == {}
+    assert 'last_value' not in written
     for key, value in columns.items():
         np.testing.assert_array_equal(out[key] if key in out else written['columns'][key], value)
 
