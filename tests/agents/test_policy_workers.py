@@ -48,6 +48,10 @@ def not_an_environment():
     return 'CartPole-v1'
 
 
+def exits():
+    os._exit(3)  # as a worker that cannot import the factory's module does
+
+
 def agent(num_envs: int = 4) -> PPO:
     env = cartpole()
     return PPO(env.states, env.actions, num_envs=num_envs, n_steps=16, batch_size=32, epochs=2, seed=0)
@@ -107,6 +111,13 @@ def test_a_worker_that_does_not_answer_within_the_timeout_is_named():
 def test_a_factory_that_fails_in_the_worker_is_named_at_construction():
     with pytest.raises(EnvironmentFailure, match='Overlapped: worker 0 could not build its environments and policy'):
         Overlapped(agent(), not_an_environment, workers=2)
+
+
+def test_a_worker_that_dies_while_building_is_named_and_points_to_its_stderr():
+    with pytest.raises(EnvironmentFailure, match=r'Overlapped: worker 0 \(process \d+\) failed \(exit code 3\) during '
+                                                 r"building its environments and policy; its error is on this "
+                                                 r"process's stderr"):
+        Overlapped(agent(), exits, workers=1)
 
 
 def test_ctrl_c_in_the_learner_stops_the_workers(monkeypatch):
