@@ -78,10 +78,12 @@ class A2C(OnPolicyAgent):
         # A recurrent policy takes the rollout's states as (steps, envs, ...) and unrolls (truncated BPTT).
         states = sequences(policy.network_states, self.config.n_steps) if policy.recurrent else signature(
             policy.network_states)
+        self._signature = [states, samples, scalar, scalar, policy.core_signature(),
+                           tf.TensorSpec((self.config.n_steps if policy.recurrent else None, None), tf.bool)]
         self._train = tf.function(self._gradient_step, input_signature=[
-            states, samples, vector, vector, scalar, scalar, policy.core_signature(),
-            tf.TensorSpec((self.config.n_steps if policy.recurrent else None, None), tf.bool)])
+            states, samples, vector, vector, *self._signature[2:]])
         self._train_call = FlatCall(self._train.get_concrete_function())
+        self._vtrace_call: FlatCall | None = None  # traced on first use, by Overlapped
 
     def _learn(self, rollout: Rollout) -> dict[str, float]:
         config = self.config
@@ -94,21 +96,66 @@ class A2C(OnPolicyAgent):
         return self._check_finite(metrics)
 
     def _gradient_step(self, states, samples, advantages, returns, learning_rate, entropy_coef, core, first):
+        with tf.GradientTape() as tape:
+            log_prob, entropy, values = self.policy.evaluate(states, samples, True, core, first)
+            loss, metrics = self._loss(log_prob, entropy, values, advantages, returns, entropy_coef)
+        return self._apply_loss(tape, loss, metrics, learning_rate)
+
+    def _loss(self, log_prob, entropy, values, advantages, returns, entropy_coef):
         config = self.config
         if config.normalize_advantage:
             advantages = losses.normalize(advantages)
-        with tf.GradientTape() as tape:
-            log_prob, entropy, values = self.policy.evaluate(states, samples, True, core, first)
-            policy_loss = losses.policy_gradient(log_prob, advantages)
-            value_loss = losses.value_error(values, returns)
-            entropy = tf.reduce_mean(entropy)
-            loss = (policy_loss + config.value_coef * value_loss - entropy_coef * entropy
-                    + tf.add_n([0.0] + self.policy.model.losses))
+        policy_loss = losses.policy_gradient(log_prob, advantages)
+        value_loss = losses.value_error(values, returns)
+        entropy = tf.reduce_mean(entropy)
+        loss = (policy_loss + config.value_coef * value_loss - entropy_coef * entropy
+                + tf.add_n([0.0] + self.policy.model.losses))
+        return loss, dict(loss=loss, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy)
+
+    def _apply_loss(self, tape, loss, metrics, learning_rate):
         self.optimizer.learning_rate = learning_rate
         norm, finite = losses.apply_if_finite(self._apply, tape, loss, self.policy.model.trainable_variables,
-                                              config.max_grad_norm)
-        return dict(loss=loss, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy, grad_norm=norm,
-                    learning_rate=learning_rate, finite=finite)
+                                              self.config.max_grad_norm)
+        return dict(metrics, grad_norm=norm, learning_rate=learning_rate, finite=finite)
+
+    # -- learning from an older policy's rollout (`Overlapped`) -------------------
+
+    def _learn_vtrace(self, states: dict[str, np.ndarray], samples: dict[str, np.ndarray], log_prob: np.ndarray,
+                      rewards: np.ndarray, ended: np.ndarray, last: dict[str, np.ndarray], core: dict[str, np.ndarray],
+                      first: np.ndarray) -> tuple[dict[str, float], np.ndarray, np.ndarray, np.ndarray]:
+        """One update on ``(steps, envs)`` columns an older policy collected (`Overlapped`): its behaviour
+        `log_prob`, `rewards` and `ended`, the `last` network states and core state reached (keys of
+        both), the core state it started from. The V-trace targets come from this update's own forward
+        pass, as IMPALA's: one compiled call in all. Returns the metrics and this policy's values, the
+        V-trace returns and advantages."""
+        policy = self.policy
+        if self._vtrace_call is None:
+            self._vtrace_call = FlatCall(tf.function(self._vtrace_step, input_signature=[
+                *self._signature[:2], *(tf.TensorSpec((self.config.n_steps, None), dtype)
+                                        for dtype in (tf.float32, tf.float64, tf.bool)),
+                signature(policy.network_states), policy.core_signature(), *self._signature[2:]]
+            ).get_concrete_function())
+        config = self.config
+        number = lambda value: np.asarray(value, np.float32)  # noqa: E731
+        metrics, values, vs, advantages = self._vtrace_call(
+            dict(states) if policy.recurrent else {k: flat(v) for k, v in states.items()},
+            {k: flat(v) for k, v in samples.items()}, log_prob, rewards, ended,
+            {name: last[name] for name in policy.network_states}, {key: last[key] for key in policy.core_initial},
+            number(config.learning_rate.value(self.timesteps)), number(config.entropy_coef.value(self.timesteps)),
+            dict(core), first)
+        return self._check_finite(metrics), values.numpy().reshape(log_prob.shape), vs.numpy(), advantages.numpy()
+
+    def _vtrace_step(self, states, samples, behaviour_log_prob, rewards, ended, last_states, last_core,
+                     learning_rate, entropy_coef, core, first):
+        policy, rows = self.policy, tf.shape(behaviour_log_prob)
+        with tf.GradientTape() as tape:
+            log_prob, entropy, values = policy.evaluate(states, samples, True, core, first)
+            bootstrap = policy.model({**last_states, **last_core})['value']
+            vs, advantages = losses.vtrace(behaviour_log_prob, tf.reshape(log_prob, rows), rewards,
+                                           tf.reshape(values, rows), ended, bootstrap, self.config.discount)
+            loss, metrics = self._loss(log_prob, entropy, values, tf.reshape(advantages, [-1]), tf.reshape(vs, [-1]),
+                                       entropy_coef)
+        return self._apply_loss(tape, loss, metrics, learning_rate), values, vs, advantages
 
     @property
     def tracing_counts(self) -> dict[str, int]:

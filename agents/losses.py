@@ -46,6 +46,33 @@ def value_error(values: tf.Tensor, returns: tf.Tensor, old_values: tf.Tensor | N
     return tf.reduce_mean(error)
 
 
+def vtrace(behaviour_log_prob: tf.Tensor, target_log_prob: tf.Tensor, rewards: tf.Tensor, values: tf.Tensor,
+           ended: tf.Tensor, bootstrap: tf.Tensor, discount: float) -> tuple[tf.Tensor, tf.Tensor]:
+    """`returns.vtrace` (rho_bar = c_bar = 1) in TF, float32: ``(vs, advantages)`` of ``(steps, envs)``
+    inputs with a static number of steps, no gradient through them (IMPALA's targets, computed from
+    the update's own forward pass).
+
+    >>> same = tf.zeros((2, 1))
+    >>> vs, _ = vtrace(same, same, tf.constant([[1.0], [1.0]]), tf.zeros((2, 1)), tf.constant([[False], [True]]),
+    ...                tf.constant([5.0]), discount=0.5)
+    >>> vs[:, 0].numpy().tolist()
+    [1.5, 1.0]
+    """
+    target_log_prob, values, bootstrap = (tf.stop_gradient(x) for x in (target_log_prob, values, bootstrap))
+    ratio = tf.minimum(1.0, tf.exp(target_log_prob - behaviour_log_prob))  # rho = c: both bars are 1
+    going_on = discount * (1.0 - tf.cast(ended, tf.float32))
+    rewards = tf.cast(rewards, tf.float32)
+    next_values = tf.concat([values[1:], bootstrap[None]], 0)
+    deltas = ratio * (rewards + going_on * next_values - values)
+    carry, corrections = tf.zeros_like(bootstrap), []
+    for t in reversed(range(values.shape[0])):
+        carry = deltas[t] + going_on[t] * ratio[t] * carry
+        corrections.append(carry)
+    vs = values + tf.stack(corrections[::-1])
+    next_vs = tf.concat([vs[1:], bootstrap[None]], 0)
+    return vs, ratio * (rewards + going_on * next_vs - values)
+
+
 def normalize(advantages: tf.Tensor) -> tf.Tensor:
     """Standardized advantages (unchanged for a single one)."""
     mean, variance = tf.nn.moments(advantages, axes=[0])

@@ -19,9 +19,10 @@ record:
 
 - PPO: its clipped surrogate on them, as Sample Factory's APPO; values and
   GAE come from the behaviour policy.
-- A2C: V-trace (IMPALA; `returns.vtrace`, rho_bar = c_bar = 1) with the
-  learner's current log-probabilities and values; its ``gae_lambda`` is not
-  used.
+- A2C: V-trace (IMPALA; `losses.vtrace`, rho_bar = c_bar = 1) with the
+  learner's current log-probabilities and values, taken from its update's
+  own forward pass as IMPALA does (one compiled call per update); its
+  ``gae_lambda`` is not used.
 
 Recurrent policies: each worker carries its environments' core states
 across rollouts and sends the core state each rollout started from and
@@ -41,13 +42,11 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-import tensorflow as tf
 
 from modalbridge.agents import returns as returns_lib
 from modalbridge.agents.a2c import A2C
-from modalbridge.agents.on_policy import Rollout, flat, sequences
-from modalbridge.agents.policy import FlatCall, signature
-from modalbridge.agents.policy_workers import ProcessPolicyWorkers, RayPolicyWorkers, columns_layout
+from modalbridge.agents.on_policy import Rollout
+from modalbridge.agents.policy_workers import ProcessPolicyWorkers, RayPolicyWorkers, WeightsVector, columns_layout
 from modalbridge.agents.ppo import PPO
 from modalbridge.agents.runner import History
 from modalbridge.bridges.arguments import choice, integer, number
@@ -108,25 +107,10 @@ class Overlapped:
         policy = dict(states=dict(agent.states), actions=dict(agent.actions), network=config.network,
                       shared_network=config.shared_network, preprocessing=stack.config() if stack else None)
         shares = [(self.count, index * self.count, self.seed + 7919 * index) for index in range(workers)]
-        self._target = self._target_function() if isinstance(agent, A2C) else None
+        self._weights = WeightsVector(agent.policy.model)
         layout = columns_layout(agent.policy, config.n_steps, agent.num_envs)
         self.pool: ProcessPolicyWorkers | RayPolicyWorkers | None = BACKENDS[backend](factory, shares, policy,
                                                                                       self.timeout, layout)
-
-    def _target_function(self) -> FlatCall:
-        """V-trace's target log-probabilities and values of a rollout, one compiled call."""
-        policy = self.agent.policy
-        samples = {name: tf.TensorSpec((None,) + h.shape, h.sample_dtype) for name, h in policy.heads.items()}
-        steps = self.agent.config.n_steps
-        # a recurrent policy unrolls (steps, envs, ...) states from the rollout's first core state
-        states = sequences(policy.network_states, steps) if policy.recurrent else signature(policy.network_states)
-
-        def target(states, samples, core, first):
-            log_prob, _, value = policy.evaluate(states, samples, True, core, first)
-            return log_prob, value
-        return FlatCall(tf.function(target, input_signature=[
-            states, samples, policy.core_signature(),
-            tf.TensorSpec((steps if policy.recurrent else None, None), tf.bool)]).get_concrete_function())
 
     def run(self, timesteps: int) -> History:
         """Collects and learns until `timesteps` environment steps; returns the History."""
@@ -156,7 +140,7 @@ class Overlapped:
     def _launch(self, pool: ProcessPolicyWorkers | RayPolicyWorkers) -> None:
         config = self.agent.config
         # PPO bootstraps from the behaviour values (the workers'), V-trace from the learner's own
-        pool.launch(self.agent.policy.model.get_weights(), config.n_steps, config.discount,
+        pool.launch(self._weights.pack(), config.n_steps, config.discount,
                     last_value=isinstance(self.agent, PPO))
 
     def _learn(self, columns: dict[str, np.ndarray], parts: list[dict], history: History) -> None:
@@ -166,23 +150,6 @@ class Overlapped:
         samples = {name[len('samples/'):]: value for name, value in columns.items() if name.startswith('samples/')}
         log_prob, values, rewards, ended, first = (columns[name] for name in
                                                    ('log_prob', 'value', 'reward', 'ended', 'first'))
-        if isinstance(agent, PPO):
-            last_value = np.concatenate([part['last_value'] for part in parts])
-            returns, advantages = returns_lib.gae(rewards, values, ended, last_value, config.discount,
-                                                  config.gae_lambda)
-        else:  # V-trace with the learner's own log-probabilities and values
-            assert self._target is not None  # built for an A2C
-            recurrent = agent.policy.recurrent
-            target, current = self._target(states if recurrent else {k: flat(v) for k, v in states.items()},
-                                           {k: flat(v) for k, v in samples.items()}, core,
-                                           first if recurrent else np.zeros((0, 0), bool))
-            values = current.numpy().reshape(log_prob.shape)
-            last_states, last_core = ({key: np.concatenate([part[which][key] for part in parts])
-                                       for key in parts[0][which]} for which in ('last_states', 'last_core'))
-            returns, advantages = returns_lib.vtrace(log_prob, target.numpy().reshape(log_prob.shape), rewards,
-                                                     values, ended, agent.policy.value(last_states, last_core),
-                                                     config.discount)
-        rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core, first.copy())
         steps = self._batch
         for part in parts:
             for episode_return, length in part['episodes']:
@@ -190,8 +157,21 @@ class Overlapped:
         history.timesteps += steps
         agent.timesteps += steps
         agent.episodes += sum(len(part['episodes']) for part in parts)
+        if isinstance(agent, PPO):
+            last_value = np.concatenate([part['last_value'] for part in parts])
+            returns, advantages = returns_lib.gae(rewards, values, ended, last_value, config.discount,
+                                                  config.gae_lambda)
+            rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core,
+                              first.copy())
+            agent.last_update = agent._learn(rollout)  # noqa: SLF001 - the learner's update on an external rollout
+        else:  # V-trace with the learner's own log-probabilities and values, inside its update
+            last = {key: np.concatenate([part[which][key] for part in parts])
+                    for which in ('last_states', 'last_core') for key in parts[0][which]}
+            agent.last_update, values, returns, advantages = agent._learn_vtrace(  # noqa: SLF001
+                states, samples, log_prob, rewards, ended, last, core, first)
+            rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core,
+                              first.copy())
         agent.last_rollout = rollout
-        agent.last_update = agent._learn(rollout)  # noqa: SLF001 - the learner's update on an external rollout
         agent.updates += 1
         history.updates += 1
         history.metrics = dict(agent.last_update)

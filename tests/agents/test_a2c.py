@@ -189,3 +189,42 @@ def test_saved_config_is_json_with_the_specs(tmp_path):
     document = json.loads((tmp_path / 'agent' / 'agent.json').read_text())
     assert document['agent'] == 'A2C' and document['config']['n_steps'] == 3
     assert document['actions'] == {'action': {'type': 'int', 'shape': [], 'num_values': 2}}
+
+
+@pytest.mark.parametrize('network', [[dict(type='dense', size=8)], [dict(type='gru', size=8)]], ids=['dense', 'gru'])
+def test_the_vtrace_update_equals_an_update_on_targets_from_a_separate_forward_pass(network):
+    """IMPALA's one-call update (`Overlapped`) learns what V-trace targets computed beforehand would give."""
+    from modalbridge.agents.on_policy import Rollout, flat
+    from modalbridge.agents.returns import vtrace
+    steps, envs = 4, 3
+    fused, reference = (A2C(VECTOR, CHOICE, parallel=envs, n_steps=steps, network=network, shared_network=True,
+                            entropy_coef=0.01, seed=0) for _ in range(2))
+    rng = np.random.default_rng(0)
+    states = dict(state=rng.normal(size=(steps, envs, 2)).astype(np.float32))
+    samples = dict(action=rng.integers(0, 2, (steps, envs)).astype(np.int64))
+    behaviour = rng.uniform(-1.5, -0.2, (steps, envs)).astype(np.float32)
+    rewards, ended = rng.normal(size=(steps, envs)), rng.random((steps, envs)) < 0.3
+    first = np.vstack([np.ones((1, envs), bool), ended[:-1]])
+    core = fused.policy.initial_state(envs)
+    last = dict(state=rng.normal(size=(envs, 2)).astype(np.float32), **fused.policy.initial_state(envs))
+    metrics, values, vs, advantages = fused._learn_vtrace(states, samples, behaviour, rewards, ended, last, core, first)
+
+    policy = reference.policy
+    recurrent = policy.recurrent
+    log_prob, _, expected_values = policy.evaluate(
+        states if recurrent else {k: flat(v) for k, v in states.items()}, {k: flat(v) for k, v in samples.items()},
+        True, core, first)
+    log_prob, expected_values = (x.numpy().reshape(steps, envs) for x in (log_prob, expected_values))
+    bootstrap = policy.value(dict(state=last['state']), {k: last[k] for k in core})
+    expected_vs, expected_advantages = vtrace(behaviour, log_prob, rewards, expected_values, ended, bootstrap, 0.99)
+    expected = reference._learn(Rollout(states, samples, behaviour, expected_values, rewards, expected_vs,
+                                        expected_advantages, core, first))
+    np.testing.assert_allclose(values, expected_values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(vs, expected_vs, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(advantages, expected_advantages, rtol=1e-4, atol=1e-5)
+    assert metrics == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    for a, b in zip(fused.policy.model.get_weights(), policy.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(fused.policy.model.get_weights()[0], A2C(
+        VECTOR, CHOICE, parallel=envs, n_steps=steps, network=network, shared_network=True, seed=0
+    ).policy.model.get_weights()[0])  # it learned something

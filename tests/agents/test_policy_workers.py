@@ -78,6 +78,42 @@ def test_a_worker_part_is_one_rollout_of_its_environments_written_where_it_is_gi
         np.testing.assert_array_equal(out[key] if key in out else written['columns'][key], value)
 
 
+class Clock(Environment):
+    """The state is the step count; every episode is cut (TRUNCATED) after `limit` steps, reward 1."""
+
+    def __init__(self, limit: int = 2):
+        super().__init__(states=dict(t=dict(type='float', shape=(1,))), actions=dict(a=dict(type='int', num_values=2)))
+        self.limit = limit
+
+    def _reset(self, seed):
+        self.t = 0
+        return dict(t=np.zeros(1, np.float32))
+
+    def _execute(self, actions):
+        self.t += 1
+        return Step(dict(t=np.full(1, self.t, np.float32)), 1.0,
+                    Terminal.TRUNCATED if self.t >= self.limit else Terminal.NONE, {})
+
+
+@pytest.mark.parametrize('last_value', [True, False])
+def test_truncated_episodes_and_the_rollout_are_bootstrapped_with_the_behaviour_values(last_value):
+    """One value call for the rollout: each cut episode's reward gets discount * V(its final states);
+    with `last_value` the last states' value is sent (PPO), else the states themselves (V-trace)."""
+    env = Clock()
+    worker = PolicyWorker(Clock, 2, 0, dict(states=env.states, actions=env.actions), seed=0)
+    part = worker.collect(None, n_steps=5, discount=0.5, last_value=last_value)
+    value = lambda t: worker.policy.value(dict(t=np.full((1, 1), t, np.float32)))[0]  # noqa: E731
+    expected = [1.0, 1.0 + 0.5 * value(2), 1.0, 1.0 + 0.5 * value(2), 1.0]  # cut after steps 2 and 4
+    np.testing.assert_allclose(part['columns']['reward'], np.array([expected, expected]).T, rtol=1e-6)
+    np.testing.assert_array_equal(part['columns']['ended'][:, 0], [False, True, False, True, False])
+    if last_value:
+        np.testing.assert_allclose(part['last_value'], [value(1), value(1)], rtol=1e-6)
+        assert 'last_states' not in part
+    else:
+        np.testing.assert_array_equal(part['last_states']['t'], [[1.0], [1.0]])
+        assert 'last_value' not in part
+
+
 def test_a_killed_worker_process_is_named_and_the_others_are_stopped():
     overlapped = Overlapped(agent(), cartpole, workers=2)
     overlapped.run(timesteps=64)
