@@ -83,7 +83,8 @@ class Overlapped:
     """
 
     def __init__(self, agent: PPO | A2C, factory: Callable[[], Environment], workers: int = 2,
-                 backend: str = 'processes', timeout: float = 300.0, seed: int = 0):
+                 backend: str = 'processes', timeout: float = 300.0, seed: int = 0,
+                 max_episode_timesteps: int | None = None):
         if not isinstance(agent, (PPO, A2C)):
             raise ConfigError(f'Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C agent (V-trace '
                               f'does); received {type(agent).__name__}')
@@ -102,6 +103,8 @@ class Overlapped:
         backend = choice('Overlapped: backend', backend, tuple(BACKENDS))
         self.timeout = number('Overlapped: timeout', timeout, minimum=0, inclusive=False)
         self.seed = integer('Overlapped: seed', seed, minimum=0)
+        if max_episode_timesteps is not None:
+            integer('Overlapped: max_episode_timesteps', max_episode_timesteps, minimum=1)
         self.agent, self.count = agent, agent.num_envs // workers
         config = agent.config
         policy = dict(states=dict(agent.states), actions=dict(agent.actions), network=config.network,
@@ -109,54 +112,69 @@ class Overlapped:
         shares = [(self.count, index * self.count, self.seed + 7919 * index) for index in range(workers)]
         self._weights = WeightsVector(agent.policy.model)
         layout = columns_layout(agent.policy, config.n_steps, agent.num_envs)
+        self.max_episode_timesteps = max_episode_timesteps
+        self._in_flight = False
         self.pool: ProcessPolicyWorkers | RayPolicyWorkers | None = BACKENDS[backend](factory, shares, policy,
                                                                                       self.timeout, layout)
 
+    @property
+    def batch(self) -> int:
+        """Environment steps per rollout (and per update): ``n_steps * num_envs``."""
+        return self.agent.config.n_steps * self.agent.num_envs
+
     def run(self, timesteps: int) -> History:
-        """Collects and learns until `timesteps` environment steps; returns the History."""
+        """Collects and learns until `timesteps` environment steps; returns the History (without a
+        progress bar, callbacks or TensorBoard: ``Runner(..., asynchronous=True)`` has them)."""
         timesteps = integer('run: timesteps', timesteps, minimum=1)
-        if self.pool is None:
-            raise EnvironmentFailure('Overlapped: closed (after close() or a worker failure); create a new one')
-        pool, history = self.pool, History()
+        history = History()
         start = time.perf_counter()
-        try:
-            self._launch(pool)
-            while history.timesteps < timesteps:
-                columns, parts = pool.gather()
-                if history.timesteps + self._batch < timesteps:
-                    self._launch(pool)
-                self._learn(columns, parts, history)
-                history.seconds = time.perf_counter() - start
-        except BaseException:  # a failure, Ctrl-C: a rollout is in flight and will never be learned from
-            self.close(polite=False)
-            raise
-        history.seconds = time.perf_counter() - start
+        while history.timesteps < timesteps:
+            episodes = self.step(launch_next=history.timesteps + self.batch < timesteps)
+            history.timesteps += self.batch
+            for episode_return, length in episodes:
+                history.add(episode_return, length, history.timesteps)
+            history.updates += 1
+            history.metrics = dict(self.agent.last_update)
+            history.seconds = time.perf_counter() - start
         return history
 
-    @property
-    def _batch(self) -> int:
-        return self.agent.config.n_steps * self.agent.num_envs
+    def step(self, launch_next: bool = True) -> list[tuple[float, int]]:
+        """One update: gathers the rollout in flight (launching one first when none is), launches the
+        next with the current weights unless `launch_next` is False (the last of a run: else it stays in
+        flight and the next call learns from it), then learns; returns the ``(return, length)`` of the
+        episodes that ended in the rollout. The update's metrics are in ``agent.last_update``."""
+        if self.pool is None:
+            raise EnvironmentFailure('Overlapped: closed (after close() or a worker failure); create a new one')
+        pool = self.pool
+        try:
+            if not self._in_flight:
+                self._launch(pool)
+            columns, parts = pool.gather()
+            self._in_flight = False
+            if launch_next:
+                self._launch(pool)
+            return self._learn(columns, parts)
+        except BaseException:  # a failure, Ctrl-C: a rollout may be in flight and will never be learned from
+            self.close(polite=False)
+            raise
 
     def _launch(self, pool: ProcessPolicyWorkers | RayPolicyWorkers) -> None:
         config = self.agent.config
         # PPO bootstraps from the behaviour values (the workers'), V-trace from the learner's own
-        pool.launch(self._weights.pack(), config.n_steps, config.discount,
-                    last_value=isinstance(self.agent, PPO))
+        pool.launch(self._weights.pack(), config.n_steps, config.discount, last_value=isinstance(self.agent, PPO),
+                    max_episode_timesteps=self.max_episode_timesteps)
+        self._in_flight = True
 
-    def _learn(self, columns: dict[str, np.ndarray], parts: list[dict], history: History) -> None:
+    def _learn(self, columns: dict[str, np.ndarray], parts: list[dict]) -> list[tuple[float, int]]:
         agent, config = self.agent, self.agent.config
         core = {key: np.concatenate([part['core'][key] for part in parts]) for key in parts[0]['core']}
         states = {name[len('states/'):]: value for name, value in columns.items() if name.startswith('states/')}
         samples = {name[len('samples/'):]: value for name, value in columns.items() if name.startswith('samples/')}
         log_prob, values, rewards, ended, first = (columns[name] for name in
                                                    ('log_prob', 'value', 'reward', 'ended', 'first'))
-        steps = self._batch
-        for part in parts:
-            for episode_return, length in part['episodes']:
-                history.add(episode_return, length, history.timesteps + steps)
-        history.timesteps += steps
-        agent.timesteps += steps
-        agent.episodes += sum(len(part['episodes']) for part in parts)
+        episodes = [episode for part in parts for episode in part['episodes']]
+        agent.timesteps += self.batch
+        agent.episodes += len(episodes)
         if isinstance(agent, PPO):
             last_value = np.concatenate([part['last_value'] for part in parts])
             returns, advantages = returns_lib.gae(rewards, values, ended, last_value, config.discount,
@@ -173,8 +191,7 @@ class Overlapped:
                               first.copy())
         agent.last_rollout = rollout
         agent.updates += 1
-        history.updates += 1
-        history.metrics = dict(agent.last_update)
+        return episodes
 
     def close(self, polite: bool = True) -> None:
         """Stops the workers (`polite`: asks them to close first); calling it again does nothing."""

@@ -57,8 +57,15 @@ class PolicyWorker:
         from modalbridge.agents.policy import Policy
         self.count = count
         self.batch = LocalBatch([factory() for _ in range(count)], first)
-        self._validators = action_validators(self.batch.envs[0].actions)
         self.policy = Policy(**policy, num_envs=count, seed=seed)
+        env = self.batch.envs[0]
+        for what, built, given in (('states', self.policy.states, env.states),
+                                   ('actions', self.policy.actions, env.actions)):
+            if {k: (v.shape, v.dtype) for k, v in built.items()} != {k: (v.shape, v.dtype) for k, v in given.items()}:
+                raise ConfigError(f'the agent was built for {what} '
+                                  f'{ {k: (v.shape, str(v.dtype)) for k, v in built.items()} }, but the factory\'s '
+                                  f'environment has { {k: (v.shape, str(v.dtype)) for k, v in given.items()} }')
+        self._validators = action_validators(env.actions)
         self.states = self.batch.reset([seed + first + i for i in range(count)])
         self.first = np.ones(count, bool)
         self.core = self.policy.initial_state(count)  # a recurrent policy's core state per environment ({}: none)
@@ -75,7 +82,7 @@ class PolicyWorker:
         self._assign.assign(weights)
 
     def collect(self, weights: Any, n_steps: int, discount: float, out: dict[str, np.ndarray] | None = None,
-                last_value: bool = True) -> dict[str, Any]:
+                last_value: bool = True, max_episode_timesteps: int | None = None) -> dict[str, Any]:
         """One rollout. ``columns``: ``(n_steps, count)`` arrays of the network's states
         (``'states/<name>'``, preprocessed by the policy's stack, if any), samples (``'samples/<name>'``),
         behaviour ``log_prob`` and ``value``, ``reward`` (truncations bootstrapped with this policy's
@@ -84,10 +91,13 @@ class PolicyWorker:
         collection's ``seconds`` (wall, this process's CPU: where the time goes when the learner waits),
         and what bootstraps the rollout: with `last_value`, this policy's value of the last states (PPO's
         GAE uses the behaviour values); else the last (network) states and the core state reached, for
-        the learner to value (V-trace)."""
+        the learner to value (V-trace). A `max_episode_timesteps` (None: leave it) becomes the
+        environments' limit from now on."""
         started = time.perf_counter(), time.process_time()
         if weights is not None:
             self.set_weights(weights)
+        if max_episode_timesteps is not None and max_episode_timesteps != self.batch.max_episode_timesteps:
+            self.batch.set_max_episode_timesteps(max_episode_timesteps)
         count, policy = self.count, self.policy
         store: dict[str, np.ndarray] = dict(out or {})
         core = {key: value.copy() for key, value in self.core.items()}
@@ -232,10 +242,10 @@ def _serve(connection: Any, factory: Callable[[], Environment], count: int, firs
         if command == 'close':
             break
         answer: tuple[str, Any]
-        weights, n_steps, discount, last_value, slot = argument
+        weights, n_steps, discount, last_value, limit, slot = argument
         out = {key: view[:, first:first + count] for key, view in slots[slot].arrays.items()}
         try:
-            answer = ('ok', worker.collect(weights, n_steps, discount, out, last_value))
+            answer = ('ok', worker.collect(weights, n_steps, discount, out, last_value, limit))
         except Exception as error:  # noqa: BLE001 - reported to the learner
             answer = ('error', portable(error))
         connection.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
@@ -302,11 +312,13 @@ class ProcessPolicyWorkers:
             self.close(polite=False)
             raise
 
-    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float, last_value: bool) -> None:
+    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float, last_value: bool,
+               max_episode_timesteps: int | None = None) -> None:
         """Starts every worker's next rollout (`PolicyWorker.collect`) with `weights` (pickled once for all),
         into the other slot."""
         self._collecting, self.slot = self.slot, self.slot ^ 1
-        message = pickle.dumps(('collect', (weights, n_steps, discount, last_value, self._collecting)),
+        message = pickle.dumps(('collect', (weights, n_steps, discount, last_value, max_episode_timesteps,
+                                            self._collecting)),
                                protocol=pickle.HIGHEST_PROTOCOL)
         for index, connection in enumerate(self.connections):
             try:
@@ -380,9 +392,11 @@ class RayPolicyWorkers:
         self.workers = [actor.remote(factory, count, first, policy, seed) for count, first, seed in shares]
         self._pending: list[Any] = []
 
-    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float, last_value: bool) -> None:
+    def launch(self, weights: list[np.ndarray], n_steps: int, discount: float, last_value: bool,
+               max_episode_timesteps: int | None = None) -> None:
         shared = self.ray.put(weights)
-        self._pending = [worker.collect.remote(shared, n_steps, discount, None, last_value) for worker in self.workers]
+        self._pending = [worker.collect.remote(shared, n_steps, discount, None, last_value, max_episode_timesteps)
+                         for worker in self.workers]
 
     def gather(self) -> tuple[dict[str, np.ndarray], list[dict]]:
         """The rollout's columns and each worker's part, in worker order."""

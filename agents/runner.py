@@ -129,6 +129,13 @@ class Runner:
     processes or Ray actors and `timeout` (see `VectorEnvironment`). The
     agent acts on the whole batch here; only the environments move, so every
     backend gives the same updates (the synchronous, exactly on-policy mode).
+    With ``asynchronous=True`` (a PPO or an A2C and one factory) the workers
+    act too, each with a copy of the agent's policy, while the agent learns
+    here (`modalbridge.agents.parallel.Overlapped`: a policy lag of one
+    update, corrected by PPO's clipping or by V-trace); `backend` is then
+    ``'processes'`` (default) or ``'ray'``, `workers` defaults to 2 and the
+    history, callbacks, progress and TensorBoard scalars are the same, per
+    rollout of ``n_steps * num_envs`` steps.
     `close()` (or ``with Runner(...)``) closes what the Runner built.
 
     `callback(runner)` is called after each finished episode; any falsy
@@ -140,8 +147,13 @@ class Runner:
 
     def __init__(self, agent: Any, environment: Any, seed: int | None = None, summary_dir: str | None = None,
                  *, window: int = 10_000, preprocessing: Any = None, backend: str | None = None,
-                 workers: int | None = None, timeout: float = 60.0):
-        self._owned = None
+                 workers: int | None = None, timeout: float = 60.0, asynchronous: bool = False):
+        self._owned: Any = None
+        self._overlapped: Any = None
+        if boolean('Runner: asynchronous', asynchronous):
+            self._setup_asynchronous(agent, environment, seed, summary_dir, window, preprocessing, backend, workers,
+                                     timeout)
+            return
         if backend is not None or workers is not None or _factories(environment):
             environment = self._owned = _build(agent, environment, backend, workers, timeout)
         elif isinstance(environment, (list, tuple)):
@@ -154,15 +166,41 @@ class Runner:
             self.close()  # the workers of an environment built here do not outlive a refused Runner
             raise
 
+    def _setup_asynchronous(self, agent: Any, environment: Any, seed: int | None, summary_dir: str | None,
+                            window: int, preprocessing: Any, backend: str | None, workers: int | None,
+                            timeout: float) -> None:
+        from modalbridge.agents.parallel import Overlapped
+        if preprocessing is not None:
+            raise ConfigError('Runner: asynchronous=True takes no Runner preprocessing (deprecated): give it to the '
+                              'agent, whose policy copies run it in the workers')
+        if not callable(environment) or isinstance(environment, (Environment, BatchedEnvironment)):
+            raise ConfigError(f'Runner: asynchronous=True needs one zero-argument environment factory (each worker '
+                              f'builds its share of agent.num_envs environments); received {type(environment).__name__}')
+        if backend == 'local':
+            raise ConfigError("Runner: asynchronous=True acts in workers: backend must be 'processes' (the default) "
+                              "or 'ray', not 'local'")
+        self._overlapped = Overlapped(agent, environment, workers=2 if workers is None else workers,
+                                      backend=backend or 'processes', timeout=timeout,
+                                      seed=0 if seed is None else seed)
+        try:
+            self._setup(agent, None, seed, summary_dir, window, None)
+        except BaseException:
+            self.close()
+            raise
+
     def _setup(self, agent: Any, environment: Any, seed: int | None, summary_dir: str | None, window: int,
                preprocessing: Any) -> None:
-        if not isinstance(environment, BatchedEnvironment):  # a VectorEnvironment, an EnvPoolBridge, ...
-            raise ConfigError(f'Runner: expected an Environment, a VectorEnvironment or a list of environments; '
-                              f'received {type(environment).__name__}')
         if seed is not None:
             seed = integer('Runner: seed', seed, minimum=0)
         self.window = integer('Runner: window', window, minimum=1)
         self.agent, self.environment, self.seed = agent, environment, seed
+        if environment is None:  # asynchronous: the workers hold the environments and check them
+            self.num_envs, self.preprocessing = agent.num_envs, None
+            self._setup_writer(summary_dir)
+            return
+        if not isinstance(environment, BatchedEnvironment):  # a VectorEnvironment, an EnvPoolBridge, ...
+            raise ConfigError(f'Runner: expected an Environment, a VectorEnvironment or a list of environments; '
+                              f'received {type(environment).__name__}')
         self.num_envs = environment.num_envs
         if preprocessing is not None:
             from modalbridge.preprocess.stack import Stack
@@ -183,6 +221,9 @@ class Runner:
         if parallel != self.num_envs:
             raise ConfigError(f'Runner: the agent acts for parallel={parallel} environments, '
                               f'the environment has {self.num_envs}')
+        self._setup_writer(summary_dir)
+
+    def _setup_writer(self, summary_dir: str | None) -> None:
         self.writer = None
         if summary_dir is not None:
             try:
@@ -198,6 +239,8 @@ class Runner:
         """Closes the environments the Runner built from factories (its workers too); not the ones given."""
         if self._owned is not None:
             self._owned.close()
+        if self._overlapped is not None:
+            self._overlapped.close()
 
     def __enter__(self) -> 'Runner':
         return self
@@ -243,9 +286,17 @@ class Runner:
         if callback is not None and not callable(callback):
             raise ConfigError(f'run: callback must be a function callback(runner); received {callback!r}')
         env, agent = self.environment, self.agent
+        self.history = history = History(window=self.window)
+        if self._overlapped is not None:
+            if evaluate:
+                raise ConfigError('run: evaluate=True acts here, without learning; the asynchronous Runner acts in '
+                                  'its workers: use modalbridge.agents.evaluation.evaluate(agent, environment)')
+            if max_episode_timesteps is not None:
+                self._overlapped.max_episode_timesteps = max_episode_timesteps
+            log = _Progress(episodes or timesteps or 0, 'episode' if episodes else 'step', progress, log_every)
+            return self._run_asynchronous(history, episodes, timesteps, callback, log)
         if max_episode_timesteps is not None:
             env.max_episode_timesteps = max_episode_timesteps
-        self.history = history = History(window=self.window)
         log = _Progress(episodes or timesteps or 0, 'episode' if episodes else 'step', progress, log_every)
         start = time.perf_counter()
         if self.preprocessing is not None:
@@ -290,6 +341,42 @@ class Runner:
                     stop = True
                 history.seconds = time.perf_counter() - start
                 log.update(history, self.num_envs, int(np.count_nonzero(finished)))
+        finally:
+            history.seconds = time.perf_counter() - start
+            log.close(history)
+            if self.writer is not None:
+                self.writer.flush()
+        return history
+
+    def _run_asynchronous(self, history: History, episodes: int | None, timesteps: int | None,
+                          callback: Callable[['Runner'], Any] | None, log: '_Progress') -> History:
+        """`run` with the workers acting (`Overlapped`): one update per rollout of ``n_steps * num_envs``
+        steps, whose finished episodes are counted, called back and logged when it is learned from."""
+        overlapped, batch = self._overlapped, self._overlapped.batch
+        start = time.perf_counter()
+        stop = False
+        try:
+            while not stop:
+                # a run that ends on `timesteps` launches no rollout past it; one that ends on episodes or a
+                # callback leaves the next rollout in flight, and the next run learns from it first
+                last = timesteps is not None and history.timesteps + batch >= timesteps
+                finished = overlapped.step(launch_next=not last)
+                history.timesteps += batch
+                self.timesteps += batch
+                history.updates += 1
+                history.seconds = time.perf_counter() - start
+                self._update_metrics(history)
+                for episode_return, length in finished:
+                    self._finish(history, episode_return, length)
+                    if callback is not None:
+                        result = callback(self)
+                        if result is not None and not result:
+                            stop = True
+                    if episodes is not None and history.episodes >= episodes:
+                        stop = True
+                if timesteps is not None and history.timesteps >= timesteps:
+                    stop = True
+                log.update(history, batch, len(finished))
         finally:
             history.seconds = time.perf_counter() - start
             log.close(history)

@@ -96,6 +96,17 @@ def test_training_stops_at_the_time_limit_and_still_saves(tmp_path):
     assert (tmp_path / 'agent' / 'agent.json').exists()
 
 
+def test_training_with_workers_acts_in_worker_processes_and_saves(tmp_path):
+    config = cli.RunConfig.from_dict(dict(RUN, steps=256, workers=2, out=str(tmp_path)))
+    result = cli.train(config, progress=False)
+    assert result['timesteps'] == 256 and result['agent'].updates == 8  # 2 envs x 16 steps per update
+    assert result['history'].episodes > 0 and not result['interrupted']
+    assert (tmp_path / 'agent' / 'agent.json').exists()
+    with pytest.raises(ConfigError, match=r"^config\['workers'\]: Overlapped: needs a PPO"):
+        cli.train(cli.RunConfig.from_dict(dict(RUN, agent='dqn', workers=1, out=str(tmp_path / 'dqn'))),
+                  progress=False)
+
+
 def test_the_console_script_is_declared():
     scripts = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['scripts']
     assert scripts == {'modalbridge': 'modalbridge.cli:main'}
@@ -118,6 +129,7 @@ def test_the_console_script_is_declared():
     (dict(agent=dict(agent='ppo', seed=3)), r"^config\['agent'\]\['seed'\]: set by config\['seed'\], not here"),
     (dict(agent=dict(agent='ppo', num_envs=3)), r"^config\['agent'\]\['num_envs'\]: set by config\['envs'\]"),
     (dict(minutes=0), r"^config\['minutes'\]: "),
+    (dict(workers=-1), r"^config\['workers'\]: "),
     (dict(minutes=float('nan')), r"^config\['minutes'\]: "),
     (dict(preprocessing='stack.json'), r"^config\['preprocessing'\]: expected a dict of per-state lists"),
 ])

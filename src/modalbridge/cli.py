@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import functools
 import json
 import os
 import sys
@@ -71,6 +72,9 @@ class RunConfig:
     """Where the checkpoint (``OUT/agent``), ``run.json`` and the learning curve go."""
     minutes: float | None = None
     """A wall-time limit on training (None: only `steps`)."""
+    workers: int = 0
+    """Worker processes acting while the agent learns (the asynchronous mode, a PPO or an A2C; `envs`
+    split evenly over them); 0: the serial loop."""
 
     def __post_init__(self) -> None:
         environment = self.environment
@@ -101,6 +105,7 @@ class RunConfig:
         object.__setattr__(self, 'steps', arguments.integer("config['steps']", self.steps, minimum=1))
         object.__setattr__(self, 'envs', arguments.integer("config['envs']", self.envs, minimum=1))
         object.__setattr__(self, 'seed', arguments.integer("config['seed']", self.seed, minimum=0))
+        object.__setattr__(self, 'workers', arguments.integer("config['workers']", self.workers, minimum=0))
         if self.minutes is not None:
             object.__setattr__(self, 'minutes', arguments.number("config['minutes']", self.minutes, minimum=0,
                                                                  inclusive=False))
@@ -206,13 +211,21 @@ def train(config: RunConfig, safe_mode: bool = True, progress: bool = True) -> d
 
     check_vocabulary(config, safe_mode)
     envs = VectorEnvironment([make_env(config.environment, safe_mode) for _ in range(config.envs)])
-    interrupted = False
+    interrupted, runner = False, None
     try:
         try:
             agent = create(config.agent_declaration(), envs, seed=config.seed, safe_mode=safe_mode)
         except ConfigError as error:
             raise ConfigError(_placed(str(error))) from None
-        runner = Runner(agent, envs, seed=config.seed)
+        if config.workers:  # the workers build their own environments; the ones here only described them
+            envs.close()
+            factory = functools.partial(make_env, dict(config.environment), safe_mode)
+            try:
+                runner = Runner(agent, factory, seed=config.seed, asynchronous=True, workers=config.workers)
+            except ConfigError as error:
+                raise ConfigError(f"config['workers']: {error}") from None
+        else:
+            runner = Runner(agent, envs, seed=config.seed)
         limit = f' or {config.minutes:g} minutes' if config.minutes is not None else ''
         print(f'training {type(agent).__name__} on {config.environment["id"]} with {config.envs} environment(s) '
               f'for up to {config.steps:,} steps{limit}', flush=True)
@@ -227,6 +240,8 @@ def train(config: RunConfig, safe_mode: bool = True, progress: bool = True) -> d
         seconds = time.perf_counter() - start
     finally:
         envs.close()
+        if runner is not None:
+            runner.close()
     history = runner.history
     os.makedirs(config.out, exist_ok=True)
     saved = agent.save(os.path.join(config.out, CHECKPOINT))

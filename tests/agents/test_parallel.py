@@ -116,14 +116,75 @@ def local_ray():
     ray.shutdown()
 
 
-def test_overlapped_appo_learns_cartpole_with_a_fixed_seed():
-    from modalbridge.agents.parallel import Overlapped
+def test_the_asynchronous_runner_learns_cartpole_with_a_fixed_seed():
     agent = appo_agent()
-    with Overlapped(agent, cartpole, workers=2) as overlapped:  # worker processes: no Ray needed
-        history = overlapped.run(timesteps=30_000)
+    with Runner(agent, cartpole, asynchronous=True, workers=2) as runner:  # worker processes: no Ray needed
+        history = runner.run(timesteps=30_000, progress=False)
     assert history.updates == agent.updates == 118 and history.timesteps == 30_208
     assert history.metrics and 'approx_kl' in history.metrics
     assert np.mean(history.episode_returns[-10:]) >= 300, history.episode_returns[-10:]
+
+
+def test_the_asynchronous_runner_makes_overlapped_s_updates_with_the_runner_s_history_and_callbacks(tmp_path):
+    from modalbridge.agents.parallel import Overlapped
+    direct = appo_agent()
+    with Overlapped(direct, cartpole, workers=2) as overlapped:
+        expected = overlapped.run(timesteps=3 * 256)
+    agent, called = appo_agent(), []
+    with Runner(agent, cartpole, asynchronous=True, summary_dir=str(tmp_path)) as runner:
+        history = runner.run(timesteps=3 * 256, callback=lambda r: called.append(r.history.episodes), progress=False)
+    for a, b in zip(direct.policy.model.get_weights(), agent.policy.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert history.updates == expected.updates == 3 and history.timesteps == expected.timesteps == 768
+    assert history.episode_returns == expected.episode_returns and history.episodes > 10
+    assert called == list(range(1, history.episodes + 1))
+    assert history.metrics == pytest.approx(expected.metrics) and 'approx_kl' in history.metrics
+    assert any(tmp_path.iterdir())  # TensorBoard events
+
+
+def test_an_asynchronous_run_stopped_on_episodes_leaves_its_next_rollout_to_the_next_run():
+    agent = appo_agent()
+    with Runner(agent, cartpole, asynchronous=True) as runner:
+        first = runner.run(episodes=3, max_episode_timesteps=10, progress=False)
+        assert first.episodes >= 3 and first.updates == 1  # 8 environments cut at 10 steps: 24 episodes
+        assert max(first.episode_lengths) <= 10
+        assert runner._overlapped._in_flight  # the next rollout was launched before the update
+        second = runner.run(timesteps=256, progress=False)
+    assert second.updates == 1 and agent.updates == 2 and agent.timesteps == 512
+    assert max(second.episode_lengths) <= 10
+    assert runner._overlapped is None or runner._overlapped.pool is None  # closed with the Runner
+
+
+def test_asynchronous_runner_configuration_errors():
+    env = cartpole()
+    with pytest.raises(ConfigError, match='asynchronous=True needs one zero-argument environment factory'):
+        Runner(appo_agent(), env, asynchronous=True)
+    with pytest.raises(ConfigError, match='asynchronous=True needs one zero-argument environment factory'):
+        Runner(appo_agent(), [cartpole, cartpole], asynchronous=True)
+    with pytest.raises(ConfigError, match="backend must be 'processes' .* or 'ray', not 'local'"):
+        Runner(appo_agent(), cartpole, asynchronous=True, backend='local')
+    with pytest.raises(ConfigError, match='takes no Runner preprocessing'):
+        Runner(appo_agent(), cartpole, asynchronous=True, preprocessing=dict(state=[dict(type='clip', low=-1.0,
+                                                                                           high=1.0)]))
+    with pytest.raises(ConfigError, match="Runner: asynchronous: expected True or False; received 'yes'"):
+        Runner(appo_agent(), cartpole, asynchronous='yes')
+    with pytest.raises(ConfigError, match='needs a PPO'):
+        Runner(RandomAgent(env.states, env.actions, parallel=2, seed=0), cartpole, asynchronous=True)
+    with Runner(appo_agent(), cartpole, asynchronous=True, workers=1) as runner:
+        with pytest.raises(ConfigError, match='evaluate=True acts here'):
+            runner.run(episodes=1, evaluate=True)
+
+
+def pendulum():
+    return GymBridge('Pendulum-v1')
+
+
+def test_a_factory_whose_environment_does_not_fit_the_agent_is_named():
+    from modalbridge.bridges import EnvironmentFailure
+    with pytest.raises(EnvironmentFailure, match=r"worker 0 could not build .*the agent was built for states "
+                                                 r"\{'state': \(\(4,\), 'float32'\)\}, but the factory's environment has "
+                                                 r"\{'state': \(\(3,\), 'float32'\)\}"):
+        Runner(appo_agent(), pendulum, asynchronous=True, workers=1)
 
 
 def test_overlapped_a2c_with_vtrace_learns_cartpole_with_a_fixed_seed():
