@@ -20,7 +20,6 @@ through the object store.
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -28,7 +27,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Sequence, cast
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +35,7 @@ from modalbridge.bridges.batch import LocalBatch, action_rows, action_validators
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
 from modalbridge.bridges.memory import retain_freed_memory
-from modalbridge.bridges.workers import SharedArrays, exit_with_parent, portable, stop_workers
+from modalbridge.bridges.workers import SharedArrays, WorkerLost, answers, exit_with_parent, portable, stop_workers
 
 START_TIMEOUT = 120.0  # seconds a worker process may take to import TensorFlow and build, whatever timeout= is
 
@@ -334,34 +333,26 @@ class ProcessPolicyWorkers:
 
     def _gather(self, what: str, timeout: float) -> list[Any]:
         """Every worker's answer; the first error by worker index is raised once all have answered."""
-        answers: list[Any] = [None] * len(self.connections)
-        pending = dict(zip(self.connections, range(len(self.connections))))
-        deadline = time.monotonic() + timeout
-        errors = []
-        while pending:
-            ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
-            if not ready:
-                index = min(pending.values())
-                self.close(polite=False)
-                raise EnvironmentFailure(f'Overlapped: worker {index} did not answer {what} within {timeout:g} s'
-                                         + (' (the timeout= of Overlapped)' if timeout == self.timeout else ''))
-            for connection in cast('list[multiprocessing.connection.Connection]', ready):
-                index = pending.pop(connection)
-                try:
-                    status, answers[index] = pickle.loads(connection.recv_bytes())
-                except (EOFError, OSError):
-                    self._fail(index, what)
-                if status == 'error':
-                    errors.append(index)
+        lost = None
+        try:
+            results, errors = answers(self.connections, timeout)
+        except WorkerLost as error:
+            lost = error
+        if lost is not None:
+            if lost.died:
+                self._fail(lost.index, what)
+            self.close(polite=False)
+            raise EnvironmentFailure(f'Overlapped: worker {lost.index} did not answer {what} within {timeout:g} s'
+                                     + (' (the timeout= of Overlapped)' if timeout == self.timeout else ''))
         if errors:
             index = min(errors)
-            problem = answers[index]
+            problem = results[index]
             self.close(polite=False)
             failed = (f'could not build {what.removeprefix("building ")}' if what.startswith('building')
                       else f'failed during {what}')
             raise EnvironmentFailure(f'Overlapped: worker {index} {failed}: {problem}',
                                      getattr(problem, 'original', None) or problem)
-        return answers
+        return results
 
     def _fail(self, index: int, what: str) -> None:
         process = self.processes[index]

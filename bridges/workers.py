@@ -241,6 +241,37 @@ def stop_workers(processes: Sequence[Any], connections: Sequence[Any], polite: b
         connection.close()
 
 
+class WorkerLost(Exception):
+    """`answers`: worker `index` did not answer in time (`died` False) or its pipe closed (`died` True)."""
+
+    def __init__(self, index: int, died: bool):
+        super().__init__(index, died)
+        self.index, self.died = index, died
+
+
+def answers(connections: Sequence[Any], timeout: float) -> tuple[list[Any], list[int]]:
+    """Each worker's ``(status, answer)`` answer, waited for together until `timeout` seconds have passed:
+    the answers in worker order and the indices of those that answered ``'error'``. A worker whose pipe
+    closes, or the lowest-index one still silent at the deadline, is a `WorkerLost`."""
+    results: list[Any] = [None] * len(connections)
+    pending = dict(zip(connections, range(len(connections))))
+    deadline = time.monotonic() + timeout
+    errors = []
+    while pending:
+        ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise WorkerLost(min(pending.values()), died=False)
+        for connection in cast('list[multiprocessing.connection.Connection]', ready):  # wait() returns what it was given
+            index = pending.pop(connection)
+            try:
+                status, results[index] = connection.recv()
+            except (EOFError, OSError):
+                raise WorkerLost(index, died=True) from None
+            if status == 'error':
+                errors.append(index)
+    return results, errors
+
+
 class Workers:
     """`factories` split over `workers` processes (consecutive shares).
 
@@ -403,39 +434,30 @@ class Workers:
             raise
 
     def _gather(self, what: str) -> list[Any]:
-        answers: list[Any] = [None] * len(self.connections)
-        pending = dict(zip(self.connections, range(len(self.connections))))
-        deadline = time.monotonic() + self.timeout
-        errors = []
+        lost = None
         try:
-            while pending:
-                ready = multiprocessing.connection.wait(list(pending), max(0.0, deadline - time.monotonic()))
-                if not ready:
-                    index = min(pending.values())
-                    self.fail(f'VectorEnvironment: worker {index} (environments {_span(self.shares[index])}) '
-                              f'did not answer {what} within {self.timeout:g} s (the timeout= of VectorEnvironment)')
-                for connection in cast('list[multiprocessing.connection.Connection]', ready):  # wait() returns what it was given
-                    index = pending.pop(connection)
-                    try:
-                        status, answers[index] = connection.recv()
-                    except (EOFError, OSError):
-                        process = self.processes[index]
-                        process.join(2.0)
-                        self.fail(f'VectorEnvironment: worker {index} failed (exit code {process.exitcode}) '
-                                  f'during {what}; it held environments {_span(self.shares[index])}')
-                    if status == 'error':
-                        errors.append((index, answers[index]))
-        except BaseException as error:
-            if self.failure is None:  # Ctrl-C (or any interruption) while waiting: results are lost
-                self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {what}', raise_=False)
+            results, errors = answers(self.connections, self.timeout)
+        except WorkerLost as error:
+            lost = error
+        except BaseException as error:  # Ctrl-C (or any interruption) while waiting: results are lost
+            self.fail(f'VectorEnvironment: interrupted by {type(error).__name__} during {what}', raise_=False)
             raise
+        if lost is not None:
+            index, process = lost.index, self.processes[lost.index]
+            if not lost.died:
+                self.fail(f'VectorEnvironment: worker {index} (environments {_span(self.shares[index])}) '
+                          f'did not answer {what} within {self.timeout:g} s (the timeout= of VectorEnvironment)')
+            process.join(2.0)
+            self.fail(f'VectorEnvironment: worker {index} failed (exit code {process.exitcode}) '
+                      f'during {what}; it held environments {_span(self.shares[index])}')
         if errors:
-            index, problem = min(errors, key=lambda item: item[0])
+            index = min(errors)
+            problem = results[index]
             if what == 'building its environments':
                 self.fail(f'VectorEnvironment: worker {index} could not build its environments: {problem}', problem)
             message = f'VectorEnvironment: worker {index}, {problem}'
             raise EnvironmentFailure(message, getattr(problem, 'original', None) or problem)
-        return answers
+        return results
 
     def fail(self, message: str, original: BaseException | None = None, raise_: bool = True) -> None:
         """Stops every worker; this and every later call raise EnvironmentFailure(message)."""
