@@ -214,6 +214,16 @@ def checked_columns(actions: Any, validators: Mapping[str, Any], num_envs: int) 
     return columns
 
 
+def stacked(rows: Sequence[Mapping[str, Any]] | None, columns: Mapping[str, np.ndarray] | None
+            ) -> Mapping[str, np.ndarray]:
+    """`columns` as given, or validated `rows` stacked into one array a key (a worker's share is a
+    slice of each)."""
+    if columns is not None:
+        return columns
+    assert rows is not None  # one of the two is given
+    return {name: np.stack([row[name] for row in rows]) for name in rows[0]}
+
+
 def _checked_rows(actions: Any, validators: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]] | None:
     """`action_rows` for the common case (`checked_columns`), or None."""
     columns = checked_columns(actions, validators, num_envs)
@@ -281,7 +291,8 @@ class BatchStrategy(Protocol):
 
     def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]: ...
 
-    def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep: ...
+    def execute(self, rows: Sequence[Mapping[str, Any]] | None = None,
+                columns: Mapping[str, np.ndarray] | None = None) -> BatchStep: ...
 
     def close(self) -> None: ...
 

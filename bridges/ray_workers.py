@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
+from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate, stacked
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
 from modalbridge.bridges.workers import build_share, portable, specs_of, split
@@ -161,8 +161,9 @@ class RayWorkers:
         self._last = _concatenate_states(parts)
         return self._last
 
-    def execute(self, rows: Sequence[Mapping[str, Any]]) -> BatchStep:
-        batch = {name: np.stack([row[name] for row in rows]) for name in rows[0]}  # one array a key: cheap to send
+    def execute(self, rows: Sequence[Mapping[str, Any]] | None = None,
+                columns: Mapping[str, np.ndarray] | None = None) -> BatchStep:
+        batch = stacked(rows, columns)  # one array a key: cheap to send
         parts = self._call('execute', [({name: value[share.start:share.stop] for name, value in batch.items()},)
                                        for share in self.shares], 'execute')
         step = concatenate(parts)

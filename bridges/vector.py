@@ -106,7 +106,6 @@ class VectorEnvironment(BatchedEnvironment):
         self.timeout = arguments.number('VectorEnvironment: timeout', timeout, minimum=0, inclusive=False)
         max_restarts = arguments.integer('VectorEnvironment: max_restarts', max_restarts, minimum=0)
         self._workers: Any = None
-        self._local: LocalBatch | None = None  # the in-process backend, which also takes batched columns
         self._failure: str | None = None
         self._needs_reset = True
         self._states: Mapping[str, Any]
@@ -149,7 +148,7 @@ class VectorEnvironment(BatchedEnvironment):
                     if mine != theirs:
                         raise ConfigError(f'VectorEnvironment: envs[{index}].{what} differ from envs[0].{what}')
             self._states, self._actions = first.states, first.actions
-            self._backend = self._local = LocalBatch(self.envs)
+            self._backend = LocalBatch(self.envs)
         self._num_envs = len(envs)
         self._validators = action_validators(self._actions)
         self._closed = False
@@ -211,15 +210,14 @@ class VectorEnvironment(BatchedEnvironment):
         self._check_open()
         if self._needs_reset:
             raise ResetNeeded(self._failure or EXECUTE_BEFORE_RESET)
-        # In this process, the checked columns go as they are (each environment takes its row there).
-        local = self._local
-        columns = checked_columns(actions, self._validators, self._num_envs) if local is not None else None
-        rows = action_rows(actions, self._validators, self._num_envs) if columns is None else []
+        # The common case is checked whole and goes as columns (each environment takes its row where it
+        # runs); anything else is checked row by row, naming what is wrong.
+        columns = checked_columns(actions, self._validators, self._num_envs)
+        rows = action_rows(actions, self._validators, self._num_envs) if columns is None else None
         self._needs_reset = True
         self._failure = INTERRUPTED['execute']
         try:
-            step = (local.execute(columns=columns) if local is not None and columns is not None
-                    else self._backend.execute(rows))
+            step = self._backend.execute(rows, columns)
         except EnvironmentFailure as error:
             self._failure = RESET_AFTER_FAILURE.format(method='execute', error=error)
             raise

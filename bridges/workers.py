@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence, cast
 
 import numpy as np
 
-from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate
+from modalbridge.bridges.batch import BatchStep, LocalBatch, concatenate, stacked
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
 from modalbridge.bridges.memory import retain_freed_memory
@@ -173,8 +173,7 @@ class _Batch:
         return self.shared.put(self.share, self.local.reset(seeds))
 
     def execute(self, batch: Mapping[str, np.ndarray]) -> BatchStep:
-        rows = [{name: value[i] for name, value in batch.items()} for i in range(len(self.share))]
-        step = self.local.execute(rows)
+        step = self.local.execute(columns=batch)  # validated in the parent
         info = step.info
         if 'final_states' in info:
             info['final_states'] = self.shared.put(self.share, info['final_states'], 'finals')
@@ -342,12 +341,12 @@ class Workers:
         mine = self._here('reset', lambda local: local.reset(seeds[:here]))
         return self._assemble(mine, self._gather('reset'), 'states')
 
-    def execute(self, rows: Sequence[Any]) -> BatchStep:
-        here = len(self.here)
-        batch = {name: np.stack([row[name] for row in rows[here:]]) for name in rows[0]}  # one array a key
-        self.send('execute', [{name: value[share.start - here:share.stop - here] for name, value in batch.items()}
+    def execute(self, rows: Sequence[Any] | None = None, columns: Mapping[str, np.ndarray] | None = None) -> BatchStep:
+        here, batch = len(self.here), stacked(rows, columns)
+        self.send('execute', [{name: value[share.start:share.stop] for name, value in batch.items()}
                               for share in self.shares])
-        mine = self._here('execute', lambda local: local.execute(rows[:here]))
+        mine = self._here('execute', lambda local: local.execute(columns={name: value[:here]
+                                                                          for name, value in batch.items()}))
         parts = self._gather('execute')
         shares = list(self.shares)
         if mine is not None:

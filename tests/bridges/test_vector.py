@@ -605,7 +605,7 @@ class _Subclass(GymBridge):
 def test_plain_gym_bridges_step_as_the_general_path_does(env_id):
     lean = VectorEnvironment([GymBridge(env_id) for _ in range(3)], max_episode_timesteps=7)
     general = VectorEnvironment([_Subclass(env_id) for _ in range(3)], max_episode_timesteps=7)
-    assert lean._local._gym is not None and general._local._gym is None
+    assert lean._backend._gym is not None and general._backend._gym is None
     rng = np.random.default_rng(0)
     spec = lean.actions['action']
     for envs in (lean, general):
@@ -668,7 +668,7 @@ class _Faulty(gymnasium.Env):
 ])
 def test_plain_gym_bridges_fail_naming_the_environment_and_the_field(fault, message):
     envs = VectorEnvironment([GymBridge(_Faulty()), GymBridge(_Faulty(fault))])
-    assert envs._local._gym is not None
+    assert envs._backend._gym is not None
     envs.reset()
     envs.execute({'action': np.zeros(2, np.int64)})
     with pytest.raises(EnvironmentFailure, match=message):
