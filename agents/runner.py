@@ -329,14 +329,9 @@ class Runner:
                     self._update_metrics(history)
                 states = self._process(step.states)
                 for index in np.flatnonzero(finished):
-                    self._finish(history, float(returns[index]), int(lengths[index]))
+                    episode_return, length = float(returns[index]), int(lengths[index])
                     returns[index], lengths[index] = 0.0, 0
-                    if callback is not None:
-                        result = callback(self)
-                        if result is not None and not result:
-                            stop = True
-                    if episodes is not None and history.episodes >= episodes:
-                        stop = True
+                    stop = self._ended(history, episode_return, length, callback, episodes) or stop
                 if timesteps is not None and history.timesteps >= timesteps:
                     stop = True
                 history.seconds = time.perf_counter() - start
@@ -367,13 +362,7 @@ class Runner:
                 history.seconds = time.perf_counter() - start
                 self._update_metrics(history)
                 for episode_return, length in finished:
-                    self._finish(history, episode_return, length)
-                    if callback is not None:
-                        result = callback(self)
-                        if result is not None and not result:
-                            stop = True
-                    if episodes is not None and history.episodes >= episodes:
-                        stop = True
+                    stop = self._ended(history, episode_return, length, callback, episodes) or stop
                 if timesteps is not None and history.timesteps >= timesteps:
                     stop = True
                 log.update(history, batch, len(finished))
@@ -415,6 +404,14 @@ class Runner:
                     tf.summary.scalar(f'losses/{key}', value)
                 if history.seconds > 0:
                     tf.summary.scalar('charts/SPS', history.timesteps / history.seconds)
+
+    def _ended(self, history: History, episode_return: float, length: int,
+               callback: Callable[['Runner'], Any] | None, episodes: int | None) -> bool:
+        """Records a finished episode and calls back; whether the run stops (the callback returned a
+        falsy result other than None, or `episodes` have finished)."""
+        self._finish(history, episode_return, length)
+        result = callback(self) if callback is not None else None
+        return (result is not None and not result) or (episodes is not None and history.episodes >= episodes)
 
     def _finish(self, history: History, episode_return: float, length: int) -> None:
         history.add(episode_return, length, self.timesteps)
