@@ -168,7 +168,9 @@ class Overlapped:
     def _learn(self, columns: dict[str, np.ndarray], parts: list[dict]) -> list[tuple[float, int]]:
         agent, config = self.agent, self.agent.config
         core = {key: np.concatenate([part['core'][key] for part in parts]) for key in parts[0]['core']}
-        states = {name[len('states/'):]: value for name, value in columns.items() if name.startswith('states/')}
+        steps = config.n_steps  # the states columns have one row more: the states after the rollout
+        states = {name[len('states/'):]: value[:steps] for name, value in columns.items()
+                  if name.startswith('states/')}
         samples = {name[len('samples/'):]: value for name, value in columns.items() if name.startswith('samples/')}
         log_prob, values, rewards, ended, first = (columns[name] for name in
                                                    ('log_prob', 'value', 'reward', 'ended', 'first'))
@@ -183,8 +185,9 @@ class Overlapped:
                               first.copy())
             agent.last_update = agent._learn(rollout)  # noqa: SLF001 - the learner's update on an external rollout
         else:  # V-trace with the learner's own log-probabilities and values, inside its update
-            last = {key: np.concatenate([part[which][key] for part in parts])
-                    for which in ('last_states', 'last_core') for key in parts[0][which]}
+            last = {**{name[len('states/'):]: value[steps] for name, value in columns.items()
+                       if name.startswith('states/')},
+                    **{key: np.concatenate([part['last_core'][key] for part in parts]) for key in parts[0]['last_core']}}
             agent.last_update, values, returns, advantages = agent._learn_vtrace(  # noqa: SLF001
                 states, samples, log_prob, rewards, ended, last, core, first)
             rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core,
@@ -195,8 +198,8 @@ class Overlapped:
 
     def close(self, polite: bool = True) -> None:
         """Stops the workers (`polite`: asks them to close first); calling it again does nothing."""
-        if self.pool is not None:
-            self.pool.close(polite)
+        if self.pool is not None:  # a worker still collecting would answer no polite close: stopped at once
+            self.pool.close(polite and not self._in_flight)
             self.pool = None
 
     def __enter__(self) -> 'Overlapped':

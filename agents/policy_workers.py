@@ -49,7 +49,7 @@ class PolicyWorker:
     ...                       seed=0)
     >>> part = worker.collect(None, n_steps=3, discount=0.99)
     >>> part['columns']['log_prob'].shape, part['columns']['states/state'].shape, part['last_value'].shape
-    ((3, 2), (3, 2, 4), (2,))
+    ((3, 2), (4, 2, 4), (2,))
     """
 
     def __init__(self, factory: Callable[[], Environment], count: int, first: int, policy: dict, seed: int):
@@ -58,12 +58,13 @@ class PolicyWorker:
         self.batch = LocalBatch([factory() for _ in range(count)], first)
         self.policy = Policy(**policy, num_envs=count, seed=seed)
         env = self.batch.envs[0]
-        for what, built, given in (('states', self.policy.states, env.states),
-                                   ('actions', self.policy.actions, env.actions)):
-            if {k: (v.shape, v.dtype) for k, v in built.items()} != {k: (v.shape, v.dtype) for k, v in given.items()}:
-                raise ConfigError(f'the agent was built for {what} '
-                                  f'{ {k: (v.shape, str(v.dtype)) for k, v in built.items()} }, but the factory\'s '
-                                  f'environment has { {k: (v.shape, str(v.dtype)) for k, v in given.items()} }')
+        shapes = lambda specs: {k: (v.shape, str(v.dtype)) for k, v in specs.items()}  # noqa: E731
+        if shapes(self.policy.states) != shapes(env.states):
+            raise ConfigError(f"the agent was built for states {shapes(self.policy.states)}, but the factory's "
+                              f'environment has {shapes(env.states)}')
+        if dict(self.policy.actions) != dict(env.actions):  # the number of choices and the bounds too
+            raise ConfigError(f"the agent was built for actions {dict(self.policy.actions)}, but the factory's "
+                              f'environment has {dict(env.actions)}')
         self._validators = action_validators(env.actions)
         self.states = self.batch.reset([seed + first + i for i in range(count)])
         self.first = np.ones(count, bool)
@@ -83,14 +84,15 @@ class PolicyWorker:
     def collect(self, weights: Any, n_steps: int, discount: float, out: dict[str, np.ndarray] | None = None,
                 last_value: bool = True, max_episode_timesteps: int | None = None) -> dict[str, Any]:
         """One rollout. ``columns``: ``(n_steps, count)`` arrays of the network's states
-        (``'states/<name>'``, preprocessed by the policy's stack, if any), samples (``'samples/<name>'``),
+        (``'states/<name>'``, preprocessed by the policy's stack, if any; one row more: the last is the
+        states after the rollout, V-trace's bootstrap), samples (``'samples/<name>'``),
         behaviour ``log_prob`` and ``value``, ``reward`` (truncations bootstrapped with this policy's
         value), ``ended`` and ``first``: written into `out` where it has the key (views of shared memory),
         else returned. Beside them: the core state it started from, the episodes that ended, the
         collection's ``seconds`` (wall, this process's CPU: where the time goes when the learner waits),
         and what bootstraps the rollout: with `last_value`, this policy's value of the last states (PPO's
-        GAE uses the behaviour values); else the last (network) states and the core state reached, for
-        the learner to value (V-trace). A `max_episode_timesteps` (None: leave it) becomes the
+        GAE uses the behaviour values); else the core state reached at the last states, for the learner
+        to value them (V-trace). A `max_episode_timesteps` (None: leave it) becomes the
         environments' limit from now on."""
         started = time.perf_counter(), time.process_time()
         if weights is not None:
@@ -121,7 +123,8 @@ class PolicyWorker:
             for key, value in row.items():
                 column = store.get(key)
                 if column is None:
-                    column = store[key] = np.empty((n_steps,) + value.shape, value.dtype)
+                    length = n_steps + 1 if key.startswith('states/') else n_steps  # the states: and the last
+                    column = store[key] = np.empty((length,) + value.shape, value.dtype)
                 column[t] = value
             self.returns += step.reward
             self.lengths += 1
@@ -130,11 +133,13 @@ class PolicyWorker:
                 self.returns[index], self.lengths[index] = 0.0, 0
             self.first, self.states = ended, step.states
         last_states = policy.preprocess(self.states)  # peeks: the next act advances the memory
+        for key, value in last_states.items():
+            store[f'states/{key}'][n_steps] = value
         bootstrap: dict[str, Any] = {}
         if last_value:  # valued with the truncations' final states
             cut.append((n_steps, np.ones(count, bool), last_states, self.core))
         else:
-            bootstrap.update(last_states=last_states, last_core={key: value.copy() for key, value in self.core.items()})
+            bootstrap.update(last_core={key: value.copy() for key, value in self.core.items()})
         if cut:
             values = policy.value({key: np.concatenate([states[key] for _, _, states, _ in cut]) for key in cut[0][2]},
                                   {key: np.concatenate([core[key] for _, _, _, core in cut]) for key in cut[0][3]})
@@ -184,6 +189,7 @@ class WeightsVector:
                     v.assign(tf.reshape(part, v.shape))
             return 0
         sizes = [sum(int(np.prod(v.shape)) for v in group) for group in groups]
+        self._shapes = [(size,) for size in sizes]
         self._pack = FlatCall(tf.function(pack, input_signature=[]).get_concrete_function())
         self._assign = FlatCall(tf.function(assign, input_signature=[[
             tf.TensorSpec((size,), dtype) for size, dtype in zip(sizes, dtypes)]]).get_concrete_function())
@@ -194,6 +200,10 @@ class WeightsVector:
 
     def assign(self, vectors: Sequence[np.ndarray]) -> None:
         """Assigns `pack`'s vectors (of this model or one built from the same declaration)."""
+        found = [np.shape(vector) for vector in vectors]
+        if found != self._shapes:
+            raise ConfigError(f'WeightsVector.assign: expected the vectors pack() gives, of shapes {self._shapes}; '
+                              f'received {len(found)} of shapes {found}')
         self._assign(list(vectors))
 
 
@@ -201,7 +211,7 @@ def columns_layout(policy: Any, n_steps: int, num_envs: int) -> dict[str, tuple[
     """The shape and dtype of each rollout column a `PolicyWorker` writes, for all environments (network
     states are numbers: a text state must be tokenized first)."""
     rows = (n_steps, num_envs)
-    layout = {f'states/{name}': (rows + tuple(spec.shape), np.dtype(spec.dtype))
+    layout = {f'states/{name}': ((n_steps + 1, num_envs) + tuple(spec.shape), np.dtype(spec.dtype))
               for name, spec in policy.network_states.items()}
     layout.update({f'samples/{name}': (rows + tuple(head.shape), np.dtype(head.sample_dtype.as_numpy_dtype))
                    for name, head in policy.heads.items()})
@@ -319,11 +329,15 @@ class ProcessPolicyWorkers:
         message = pickle.dumps(('collect', (weights, n_steps, discount, last_value, max_episode_timesteps,
                                             self._collecting)),
                                protocol=pickle.HIGHEST_PROTOCOL)
+        failed = None
         for index, connection in enumerate(self.connections):
             try:
                 connection.send_bytes(message)
-            except (OSError, ValueError):
-                self._fail(index, 'collect')
+            except (OSError, ValueError):  # a dead worker: named below, outside this handler
+                failed = index
+                break
+        if failed is not None:
+            self._fail(failed, 'collect')
 
     def gather(self) -> tuple[dict[str, np.ndarray], list[dict]]:
         """The rollout's columns (views of the shared slot, valid until the launch after next) and each

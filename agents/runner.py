@@ -133,9 +133,10 @@ class Runner:
     act too, each with a copy of the agent's policy, while the agent learns
     here (`modalbridge.agents.parallel.Overlapped`: a policy lag of one
     update, corrected by PPO's clipping or by V-trace); `backend` is then
-    ``'processes'`` (default) or ``'ray'``, `workers` defaults to 2 and the
-    history, callbacks, progress and TensorBoard scalars are the same, per
-    rollout of ``n_steps * num_envs`` steps.
+    ``'processes'`` (default) or ``'ray'``, `workers` defaults to 2 (1 for
+    an odd number of environments), `timeout` bounds each rollout's
+    collection, and the history, callbacks, progress and TensorBoard scalars
+    are the same, per rollout of ``n_steps * num_envs`` steps.
     `close()` (or ``with Runner(...)``) closes what the Runner built.
 
     `callback(runner)` is called after each finished episode; any falsy
@@ -179,9 +180,13 @@ class Runner:
         if backend == 'local':
             raise ConfigError("Runner: asynchronous=True acts in workers: backend must be 'processes' (the default) "
                               "or 'ray', not 'local'")
-        self._overlapped = Overlapped(agent, environment, workers=2 if workers is None else workers,
-                                      backend=backend or 'processes', timeout=timeout,
-                                      seed=0 if seed is None else seed)
+        if seed is not None:
+            seed = integer('Runner: seed', seed, minimum=0)
+        integer('Runner: window', window, minimum=1)
+        if workers is None:  # two when they split the environments evenly (one beside the learner on 2 cores)
+            workers = 2 if getattr(agent, 'num_envs', 1) % 2 == 0 else 1
+        self._overlapped = Overlapped(agent, environment, workers=workers, backend=backend or 'processes',
+                                      timeout=timeout, seed=0 if seed is None else seed)
         try:
             self._setup(agent, None, seed, summary_dir, window, None)
         except BaseException:

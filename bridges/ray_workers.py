@@ -96,9 +96,7 @@ class RolloutWorker:
         return self._answer(self.batch.reset, seeds)
 
     def execute(self, batch: Mapping[str, np.ndarray]) -> tuple[str, Any]:
-        count = len(self.batch.envs)
-        return self._answer(self.batch.execute, [{name: value[i] for name, value in batch.items()}
-                                                 for i in range(count)])
+        return self._answer(lambda columns: self.batch.execute(columns=columns), batch)  # validated by the driver
 
     def close(self) -> tuple[str, Any]:
         return self._answer(self.batch.close, None) if self.batch is not None else ('ok', None)

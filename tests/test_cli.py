@@ -130,6 +130,7 @@ def test_the_console_script_is_declared():
     (dict(agent=dict(agent='ppo', num_envs=3)), r"^config\['agent'\]\['num_envs'\]: set by config\['envs'\]"),
     (dict(minutes=0), r"^config\['minutes'\]: "),
     (dict(workers=-1), r"^config\['workers'\]: "),
+    (dict(envs=3, workers=2), r"^config\['workers'\]: the 3 environments of config\['envs'\] do not split evenly"),
     (dict(minutes=float('nan')), r"^config\['minutes'\]: "),
     (dict(preprocessing='stack.json'), r"^config\['preprocessing'\]: expected a dict of per-state lists"),
 ])

@@ -27,7 +27,7 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 def _modules() -> list[str]:
     """The package's modules, found without importing any of them."""
-    found = ['modalbridge']
+    found = ['modalbridge', 'modalbridge.cli']  # the top-level modules (not __main__, which runs the CLI)
     for package in PACKAGES:
         found.append(package)
         locations = importlib.util.find_spec(package).submodule_search_locations

@@ -24,7 +24,7 @@ naming the entry.
 >>> RunConfig.from_dict(dict(environment=dict(id='CartPole-v1'), agent='ppo', step=1000))
 Traceback (most recent call last):
 ...
-modalbridge.bridges.errors.ConfigError: config['step']: unknown key (did you mean 'steps'?); expected some of ['environment', 'agent', 'network', 'preprocessing', 'steps', 'envs', 'seed', 'out', 'minutes']
+modalbridge.bridges.errors.ConfigError: config['step']: unknown key (did you mean 'steps'?); expected some of ['environment', 'agent', 'network', 'preprocessing', 'steps', 'envs', 'seed', 'out', 'minutes', 'workers']
 """
 
 from __future__ import annotations
@@ -106,6 +106,9 @@ class RunConfig:
         object.__setattr__(self, 'envs', arguments.integer("config['envs']", self.envs, minimum=1))
         object.__setattr__(self, 'seed', arguments.integer("config['seed']", self.seed, minimum=0))
         object.__setattr__(self, 'workers', arguments.integer("config['workers']", self.workers, minimum=0))
+        if self.workers and self.envs % self.workers:
+            raise ConfigError(f"config['workers']: the {self.envs} environments of config['envs'] do not split "
+                              f'evenly over {self.workers} workers; choose a divisor')
         if self.minutes is not None:
             object.__setattr__(self, 'minutes', arguments.number("config['minutes']", self.minutes, minimum=0,
                                                                  inclusive=False))

@@ -156,6 +156,7 @@ def test_an_asynchronous_run_stopped_on_episodes_leaves_its_next_rollout_to_the_
 
 
 def test_asynchronous_runner_configuration_errors():
+    from modalbridge.agents.parallel import Overlapped
     env = cartpole()
     with pytest.raises(ConfigError, match='asynchronous=True needs one zero-argument environment factory'):
         Runner(appo_agent(), env, asynchronous=True)
@@ -170,7 +171,13 @@ def test_asynchronous_runner_configuration_errors():
         Runner(appo_agent(), cartpole, asynchronous='yes')
     with pytest.raises(ConfigError, match='needs a PPO'):
         Runner(RandomAgent(env.states, env.actions, parallel=2, seed=0), cartpole, asynchronous=True)
-    with Runner(appo_agent(), cartpole, asynchronous=True, workers=1) as runner:
+    with pytest.raises(ConfigError, match='Runner: seed'):  # checked before any worker starts
+        Runner(appo_agent(), cartpole, asynchronous=True, seed=-1)
+    with pytest.raises(ConfigError, match='Overlapped: max_episode_timesteps'):
+        Overlapped(appo_agent(), cartpole, max_episode_timesteps=0)
+    odd = appo_agent(num_envs=3, batch_size=32)
+    with Runner(odd, cartpole, asynchronous=True) as runner:  # 3 environments: one worker by default
+        assert len(runner._overlapped.pool.processes) == 1
         with pytest.raises(ConfigError, match='evaluate=True acts here'):
             runner.run(episodes=1, evaluate=True)
 

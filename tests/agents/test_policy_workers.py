@@ -62,18 +62,17 @@ def test_a_worker_part_is_one_rollout_of_its_environments_written_where_it_is_gi
     worker = PolicyWorker(cartpole, 3, 6, dict(states=env.states, actions=env.actions), seed=0)
     part = worker.collect(None, n_steps=5, discount=0.99)
     columns = part['columns']
-    assert columns['states/state'].shape == (5, 3, 4) and columns['samples/action'].shape == (5, 3)
+    assert columns['states/state'].shape == (6, 3, 4) and columns['samples/action'].shape == (5, 3)  # + the last
     assert {columns[key].shape for key in ('log_prob', 'value', 'reward', 'ended', 'first')} == {(5, 3)}
     assert part['last_value'].shape == (3,) and 'last_states' not in part  # PPO's bootstrap: the value here
     assert columns['first'][0].all()
     again = PolicyWorker(cartpole, 3, 6, dict(states=env.states, actions=env.actions), seed=0)
-    out = {key: np.zeros((5, 7) + value.shape[2:], value.dtype)[:, 2:5] for key, value in columns.items()
+    out = {key: np.zeros((len(value), 7) + value.shape[2:], value.dtype)[:, 2:5] for key, value in columns.items()
            if key != 'value'}
     written = again.collect(None, n_steps=5, discount=0.99, out=out, last_value=False)
     assert list(written['columns']) == ['value']  # what `out` has no room for comes back
-    # V-trace's bootstrap: the last states and core state, for the learner to value
-    assert written['last_states']['state'].shape == (3, 4) and written['last_core'] == {}
-    assert 'last_value' not in written
+    # V-trace's bootstrap: the last states (the states' last row) and the core state, for the learner to value
+    assert written['last_core'] == {} and 'last_value' not in written and 'last_states' not in written
     for key, value in columns.items():
         np.testing.assert_array_equal(out[key] if key in out else written['columns'][key], value)
 
@@ -97,21 +96,38 @@ class Clock(Environment):
 
 @pytest.mark.parametrize('last_value', [True, False])
 def test_truncated_episodes_and_the_rollout_are_bootstrapped_with_the_behaviour_values(last_value):
-    """One value call for the rollout: each cut episode's reward gets discount * V(its final states);
-    with `last_value` the last states' value is sent (PPO), else the states themselves (V-trace)."""
-    env = Clock()
-    worker = PolicyWorker(Clock, 2, 0, dict(states=env.states, actions=env.actions), seed=0)
+    """One value call for the rollout: each cut episode's reward gets discount * V(its final states),
+    in its own row and step; with `last_value` the last states' value is sent (PPO), else the learner
+    values the states' last row (V-trace)."""
+    env, limits = Clock(), iter([2, 3])
+    worker = PolicyWorker(lambda: Clock(next(limits)), 2, 0, dict(states=env.states, actions=env.actions), seed=0)
     part = worker.collect(None, n_steps=5, discount=0.5, last_value=last_value)
     value = lambda t: worker.policy.value(dict(t=np.full((1, 1), t, np.float32)))[0]  # noqa: E731
-    expected = [1.0, 1.0 + 0.5 * value(2), 1.0, 1.0 + 0.5 * value(2), 1.0]  # cut after steps 2 and 4
-    np.testing.assert_allclose(part['columns']['reward'], np.array([expected, expected]).T, rtol=1e-6)
-    np.testing.assert_array_equal(part['columns']['ended'][:, 0], [False, True, False, True, False])
-    if last_value:
-        np.testing.assert_allclose(part['last_value'], [value(1), value(1)], rtol=1e-6)
-        assert 'last_states' not in part
+    cut_at_2 = [1.0, 1.0 + 0.5 * value(2), 1.0, 1.0 + 0.5 * value(2), 1.0]  # after steps 2 and 4
+    cut_at_3 = [1.0, 1.0, 1.0 + 0.5 * value(3), 1.0, 1.0]  # after step 3
+    np.testing.assert_allclose(part['columns']['reward'], np.array([cut_at_2, cut_at_3]).T, rtol=1e-6)
+    np.testing.assert_array_equal(part['columns']['ended'].T, [[0, 1, 0, 1, 0], [0, 0, 1, 0, 0]])
+    np.testing.assert_array_equal(part['columns']['states/t'][..., 0].T, [[0, 1, 0, 1, 0, 1], [0, 1, 2, 0, 1, 2]])
+    if last_value:  # + the last states, in the last row
+        np.testing.assert_allclose(part['last_value'], [value(1), value(2)], rtol=1e-6)
     else:
-        np.testing.assert_array_equal(part['last_states']['t'], [[1.0], [1.0]])
-        assert 'last_value' not in part
+        assert 'last_value' not in part and part['last_core'] == {}
+
+
+def test_a_factory_whose_actions_differ_from_the_agent_s_is_named():
+    env = Clock()
+    three = dict(a=dict(type='int', num_values=3))
+    with pytest.raises(ConfigError, match=r"the agent was built for actions .*num_values=3.*but the factory's "
+                                          r"environment has .*num_values=2"):
+        PolicyWorker(Clock, 1, 0, dict(states=env.states, actions=three), seed=0)
+
+
+def test_weights_in_another_format_are_refused_naming_the_expected_one():
+    env = Clock()
+    worker = PolicyWorker(Clock, 1, 0, dict(states=env.states, actions=env.actions), seed=0)
+    with pytest.raises(ConfigError, match=r'WeightsVector.assign: expected the vectors pack\(\) gives, of shapes '
+                                          r'\[\(\d+,\)\]; received \d+ of shapes'):
+        worker.set_weights(worker.policy.model.get_weights())
 
 
 def test_a_killed_worker_process_is_named_and_the_others_are_stopped():
