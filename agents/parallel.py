@@ -167,10 +167,12 @@ class Overlapped:
 
     def _learn(self, columns: dict[str, np.ndarray], parts: list[dict]) -> list[tuple[float, int]]:
         agent, config = self.agent, self.agent.config
-        core = {key: np.concatenate([part['core'][key] for part in parts]) for key in parts[0]['core']}
+        joined = lambda which: {key: np.concatenate([part[which][key] for part in parts])  # noqa: E731
+                                for key in parts[0][which]}
+        core = joined('core')
         steps = config.n_steps  # the states columns have one row more: the states after the rollout
-        states = {name[len('states/'):]: value[:steps] for name, value in columns.items()
-                  if name.startswith('states/')}
+        every = {name[len('states/'):]: value for name, value in columns.items() if name.startswith('states/')}
+        states = {name: value[:steps] for name, value in every.items()}
         samples = {name[len('samples/'):]: value for name, value in columns.items() if name.startswith('samples/')}
         log_prob, values, rewards, ended, first = (columns[name] for name in
                                                    ('log_prob', 'value', 'reward', 'ended', 'first'))
@@ -181,17 +183,13 @@ class Overlapped:
             last_value = np.concatenate([part['last_value'] for part in parts])
             returns, advantages = returns_lib.gae(rewards, values, ended, last_value, config.discount,
                                                   config.gae_lambda)
-            rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core,
-                              first.copy())
-            agent.last_update = agent._learn(rollout)  # noqa: SLF001 - the learner's update on an external rollout
         else:  # V-trace with the learner's own log-probabilities and values, inside its update
-            last = {**{name[len('states/'):]: value[steps] for name, value in columns.items()
-                       if name.startswith('states/')},
-                    **{key: np.concatenate([part['last_core'][key] for part in parts]) for key in parts[0]['last_core']}}
-            agent.last_update, values, returns, advantages = agent._learn_vtrace(  # noqa: SLF001
+            last = {**{name: value[steps] for name, value in every.items()}, **joined('last_core')}
+            metrics, values, returns, advantages = agent._learn_vtrace(  # noqa: SLF001
                 states, samples, log_prob, rewards, ended, last, core, first)
-            rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core,
-                              first.copy())
+        rollout = Rollout(states, samples, log_prob, values, rewards.copy(), returns, advantages, core, first.copy())
+        # the learner's update on an external rollout (PPO), or the one V-trace's call made
+        agent.last_update = agent._learn(rollout) if isinstance(agent, PPO) else metrics  # noqa: SLF001
         agent.last_rollout = rollout
         agent.updates += 1
         return episodes

@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from modalbridge.bridges.batch import LocalBatch, action_rows, action_validators, checked_columns
+from modalbridge.bridges.batch import LocalBatch, action_validators, checked_actions
 from modalbridge.bridges.environment import Environment, Terminal
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure
 from modalbridge.bridges.memory import retain_freed_memory
@@ -107,9 +107,7 @@ class PolicyWorker:
         for t in range(n_steps):
             actions, extras = policy.act(self.states, update=True, first=self.first, core_state=self.core)
             self.core = extras.get('core_state', {})  # reached after these states: the final states' too
-            checked = checked_columns(actions, self._validators, count)  # the common case, checked whole
-            step = (self.batch.execute(columns=checked) if checked is not None else
-                    self.batch.execute(action_rows(actions, self._validators, count)))
+            step = self.batch.execute(*checked_actions(actions, self._validators, count))
             truncated = step.terminal == Terminal.TRUNCATED
             if truncated.any():  # bootstrapped below from their final states' value, one call for the rollout
                 final = policy.preprocess(step.info['final_states'])  # peeks, with the memory as it is now

@@ -342,10 +342,7 @@ class Runner:
                 history.seconds = time.perf_counter() - start
                 log.update(history, self.num_envs, int(np.count_nonzero(finished)))
         finally:
-            history.seconds = time.perf_counter() - start
-            log.close(history)
-            if self.writer is not None:
-                self.writer.flush()
+            self._end_run(history, log, start)
         return history
 
     def _run_asynchronous(self, history: History, episodes: int | None, timesteps: int | None,
@@ -372,11 +369,15 @@ class Runner:
                     stop = True
                 log.update(history, batch, len(finished))
         finally:
-            history.seconds = time.perf_counter() - start
-            log.close(history)
-            if self.writer is not None:
-                self.writer.flush()
+            self._end_run(history, log, start)
         return history
+
+    def _end_run(self, history: History, log: '_Progress', start: float) -> None:
+        """A run's end, however it ends: its time, the last progress line, TensorBoard flushed."""
+        history.seconds = time.perf_counter() - start
+        log.close(history)
+        if self.writer is not None:
+            self.writer.flush()
 
     def record_evaluation(self, evaluation: Any, prefix: str = 'eval') -> None:
         """Writes an `Evaluation` (mean return and length, success rate) to TensorBoard at the current

@@ -224,6 +224,15 @@ def stacked(rows: Sequence[Mapping[str, Any]] | None, columns: Mapping[str, np.n
     return {name: np.stack([row[name] for row in rows]) for name in rows[0]}
 
 
+def checked_actions(actions: Any, validators: Mapping[str, Any], num_envs: int
+                    ) -> tuple[list[dict[str, Any]] | None, dict[str, np.ndarray] | None]:
+    """``(rows, columns)``, one of them None: the columns as given when they pass `checked_columns` (the
+    common case), else the rows `action_rows` checks one by one (a `SpecError` naming what is wrong);
+    `LocalBatch.execute` and the worker backends take either."""
+    columns = checked_columns(actions, validators, num_envs)
+    return (action_rows(actions, validators, num_envs) if columns is None else None), columns
+
+
 def _checked_rows(actions: Any, validators: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]] | None:
     """`action_rows` for the common case (`checked_columns`), or None."""
     columns = checked_columns(actions, validators, num_envs)

@@ -27,8 +27,8 @@ from typing import Any, Callable, Mapping, Sequence, Union, cast
 import numpy as np
 
 from modalbridge.bridges import arguments
-from modalbridge.bridges.batch import (BatchedEnvironment, BatchStep, BatchStrategy, LocalBatch, action_rows,
-                                       action_validators, batch_rows, checked_columns)
+from modalbridge.bridges.batch import (BatchedEnvironment, BatchStep, BatchStrategy, LocalBatch, action_validators,
+                                       batch_rows, checked_actions)
 from modalbridge.bridges.environment import Environment
 from modalbridge.bridges.errors import ConfigError, EnvironmentFailure, ResetNeeded
 from modalbridge.bridges.specs import to_dict
@@ -210,10 +210,7 @@ class VectorEnvironment(BatchedEnvironment):
         self._check_open()
         if self._needs_reset:
             raise ResetNeeded(self._failure or EXECUTE_BEFORE_RESET)
-        # The common case is checked whole and goes as columns (each environment takes its row where it
-        # runs); anything else is checked row by row, naming what is wrong.
-        columns = checked_columns(actions, self._validators, self._num_envs)
-        rows = action_rows(actions, self._validators, self._num_envs) if columns is None else None
+        rows, columns = checked_actions(actions, self._validators, self._num_envs)
         self._needs_reset = True
         self._failure = INTERRUPTED['execute']
         try:

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from modalbridge.bridges import SpecError
 from modalbridge.bridges import specs as specs_lib
 from modalbridge.bridges.batch import (ColumnBounds, StateColumns, _checked_rows, action_rows, action_validators,
-                                       batch_rows)
+                                       batch_rows, checked_actions)
 from modalbridge.bridges.errors import EnvironmentFailure
 
 ACTIONS = dict(move=dm_specs.DiscreteArray(4, name='move'),
@@ -150,3 +150,14 @@ def test_column_bounds_refuse_nan_infinity_and_out_of_bounds_large_and_small():
             broken = column.copy()
             broken[rows - 1] = bad
             assert not check(broken), (rows, bad)
+
+
+def test_checked_actions_passes_exact_columns_as_they_are_and_checks_anything_else_row_by_row():
+    validators = action_validators(dict(move=ACTIONS['move']))
+    column = np.array([0, 3], ACTIONS["move"].dtype)
+    rows, columns = checked_actions(dict(move=column), validators, 2)
+    assert rows is None and columns['move'] is column
+    rows, columns = checked_actions(dict(move=[0, 3]), validators, 2)  # a list: converted and checked per row
+    assert columns is None and rows == action_rows(dict(move=[0, 3]), validators, 2)
+    with pytest.raises(SpecError, match='move.*row 1'):
+        checked_actions(dict(move=np.array([0, 4], ACTIONS["move"].dtype)), validators, 2)
