@@ -278,3 +278,19 @@ def test_overlapped_configuration_errors():
         Overlapped(appo_agent(), lambda: cartpole())
     with pytest.raises(ConfigError, match="Overlapped: backend.*'processes'"):
         Overlapped(appo_agent(), cartpole, backend='threads')
+
+
+def test_the_asynchronous_runner_on_ray_makes_the_updates_of_worker_processes(local_ray):
+    # the switch moves the workers, nothing else: Ray actors act as the worker processes do
+    from modalbridge.agents.parallel import Overlapped
+    direct = appo_agent()
+    with Overlapped(direct, cartpole, workers=2) as overlapped:
+        expected = overlapped.run(timesteps=2 * 256)
+    agent = appo_agent()
+    with Runner(agent, cartpole, asynchronous=True, backend='ray', workers=2) as runner:
+        history = runner.run(timesteps=2 * 256, progress=False)
+        assert type(runner._overlapped.pool).__name__ == 'RayPolicyWorkers'
+    for a, b in zip(direct.policy.model.get_weights(), agent.policy.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert history.updates == expected.updates == 2
+    assert history.episode_returns == expected.episode_returns

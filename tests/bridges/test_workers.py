@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import os
+
 import gymnasium
 import numpy as np
 import pytest
 
-from modalbridge.bridges import ConfigError, EnvironmentFailure, GymBridge, ResetNeeded, VectorEnvironment
+from modalbridge.bridges import (ConfigError, Environment, EnvironmentFailure, GymBridge, ResetNeeded, Step, Terminal,
+                                 VectorEnvironment)
 from modalbridge.bridges.workers import split
 from modalbridge.envs import ID
 
@@ -146,3 +150,84 @@ def test_close_closes_the_parents_share_and_the_workers():
     envs.close()
     assert not any(process.is_alive() for process in processes)
     assert local is not None and all(env._closed for env in local.envs)
+
+
+class Labelled(Environment):
+    """A number and a text state (the step, as a word); episodes of `length` steps."""
+
+    def __init__(self, length: int):
+        super().__init__(states=dict(t=dict(type='float', shape=(2,)), label=dict(type='text')),
+                         actions=dict(action=dict(type='int', num_values=2)))
+        self.length = length
+
+    def _states(self):
+        return dict(t=np.array([self.t, self.length], np.float32), label=f'step {self.t} of {self.length}')
+
+    def _reset(self, seed):
+        self.t = 0
+        return self._states()
+
+    def _execute(self, actions):
+        self.t += 1
+        return Step(self._states(), float(self.t), Terminal.TERMINATED if self.t >= self.length else Terminal.NONE,
+                    dict(t=self.t))
+
+
+@pytest.mark.parametrize('parent_share, workers', [(True, 1), (False, 2)])
+def test_final_states_come_from_whichever_shares_ended(parent_share, workers):
+    # shares [0, 1] and [2, 3]: at steps 2 and 5 only the first share's episodes end, at 3 only the
+    # second's, at 6 both, at 1 none; the numbers travel through shared memory, the words through pipes
+    factories = [functools.partial(Labelled, length) for length in (2, 5, 3, 7)]
+    with VectorEnvironment([factory() for factory in factories]) as local, \
+            VectorEnvironment(factories, backend='processes', workers=workers, parent_share=parent_share) as remote:
+        expected, received = run(local, 12), run(remote, 12)
+    ended = [step.info['final_mask'].tolist() for step in expected[1:7]]
+    assert ended == [[False] * 4, [True, False, False, False], [False, False, True, False],
+                     [True, False, False, False], [False, True, False, False], [True, False, True, False]]
+    assert received[2].info['final_states']['label'].tolist() == ['step 2 of 2', 'step 2 of 5', 'step 2 of 3',
+                                                                  'step 2 of 7']
+    for a, b in zip(expected, received):
+        assert_same(a, b)
+
+
+def test_a_timeout_longer_than_poll_can_wait_is_accepted():
+    # poll() waits at most 2**31 - 1 ms at a time; a longer timeout (here 31,700 years) is waited in parts
+    with VectorEnvironment([cartpole] * 2, backend='processes', workers=1, parent_share=True, timeout=1e12) as envs:
+        envs.reset(seed=0)
+        assert envs.execute(dict(action=np.zeros(2, np.int64))).reward.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize('method', ['reset', 'execute'])
+def test_an_interruption_while_laying_out_the_parents_rows_stops_the_workers(monkeypatch, method):
+    # this process lays out its share's rows while the workers still step theirs: interrupted there,
+    # their answers would be lost, so the workers are stopped as when interrupted while stepping
+    from modalbridge.bridges.workers import Workers
+    envs = VectorEnvironment([cartpole] * 4, backend='processes', workers=1, parent_share=True)
+    pids = envs._workers.pids
+    if method == 'execute':
+        envs.reset(seed=0)
+    calls = []
+
+    def interrupted(self, mine):
+        if mine is not None and not calls:
+            calls.append(mine)
+            raise KeyboardInterrupt
+        return {name: np.empty(shape, dtype) for name, (shape, dtype) in self.shared.layout.items()}
+    monkeypatch.setattr(Workers, '_ours', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        envs.reset(seed=0) if method == 'reset' else envs.execute(dict(action=np.zeros(4, np.int64)))
+    assert calls
+    with pytest.raises(EnvironmentFailure, match=f'interrupted by KeyboardInterrupt during {method}; '
+                                                 'the VectorEnvironment is closed'):
+        envs.reset(seed=0)
+    for pid in pids:
+        assert not _alive(pid)
+    envs.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
