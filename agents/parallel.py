@@ -68,7 +68,10 @@ class Overlapped:
     returns a `History` like `Runner.run`. A worker that dies or does not
     answer within `timeout` seconds is an `EnvironmentFailure` naming it,
     and so is any error of its environments; after any failure (or Ctrl-C)
-    the workers are stopped. See the module docstring for the lag and the
+    the workers are stopped. A dead Ray worker is first restarted by Ray, up
+    to `max_restarts` times (default 2; Ray only): its partial rollout is
+    dropped, the restarted actor collects its share again with the same
+    weights, and a `RuntimeWarning` names it. See the module docstring for the lag and the
     correction. As the serial buffer's, `agent.last_rollout`'s states,
     samples, log-probabilities and values are views (of shared memory,
     with worker processes), valid until the collection after next.
@@ -84,7 +87,7 @@ class Overlapped:
 
     def __init__(self, agent: PPO | A2C, factory: Callable[[], Environment], workers: int = 2,
                  backend: str = 'processes', timeout: float = 300.0, seed: int = 0,
-                 max_episode_timesteps: int | None = None):
+                 max_episode_timesteps: int | None = None, max_restarts: int | None = None):
         if not isinstance(agent, (PPO, A2C)):
             raise ConfigError(f'Overlapped: needs a PPO (clipping corrects the policy lag) or an A2C agent (V-trace '
                               f'does); received {type(agent).__name__}')
@@ -101,6 +104,11 @@ class Overlapped:
             raise ConfigError(f'Overlapped: agent.num_envs={agent.num_envs} does not split evenly over '
                               f'workers={workers}')
         backend = choice('Overlapped: backend', backend, tuple(BACKENDS))
+        if max_restarts is not None and backend != 'ray':
+            raise ConfigError(f"Overlapped: max_restarts= needs backend='ray' (Ray restarts a dead actor); a dead "
+                              f'worker process is an EnvironmentFailure; received backend={backend!r}')
+        restarts = dict(max_restarts=integer('Overlapped: max_restarts', 2 if max_restarts is None else max_restarts,
+                                             minimum=0)) if backend == 'ray' else {}
         self.timeout = number('Overlapped: timeout', timeout, minimum=0, inclusive=False)
         self.seed = integer('Overlapped: seed', seed, minimum=0)
         if max_episode_timesteps is not None:
@@ -115,7 +123,7 @@ class Overlapped:
         self.max_episode_timesteps = max_episode_timesteps
         self._in_flight = False
         self.pool: ProcessPolicyWorkers | RayPolicyWorkers | None = BACKENDS[backend](factory, shares, policy,
-                                                                                      self.timeout, layout)
+                                                                                      self.timeout, layout, **restarts)
 
     @property
     def batch(self) -> int:

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 import weakref
 from typing import Any, Callable, Sequence
 
@@ -150,7 +151,7 @@ class PolicyWorker:
                     store['reward'][t, rows] += discount * values[start:start + size]
                 start += size
         return dict(columns={key: value for key, value in store.items() if out is None or key not in out},
-                    core=core, episodes=episodes, **bootstrap,
+                    core=core, episodes=episodes, pid=os.getpid(), **bootstrap,
                     seconds=(time.perf_counter() - started[0], time.process_time() - started[1]))
 
 
@@ -382,44 +383,94 @@ class ProcessPolicyWorkers:
 
 
 class RayPolicyWorkers:
-    """`PolicyWorker`s as Ray actors (one CPU each, spread over the cluster's nodes)."""
+    """`PolicyWorker`s as Ray actors (one CPU each, spread over the cluster's nodes).
+
+    An actor that dies is restarted by Ray, up to `max_restarts` times each:
+    a death during a rollout drops the actor's partial rollout and the
+    restarted actor collects its share again with the same weights (the
+    policy lag is unchanged); a death between rollouts is found from the
+    actor's process id. Either way its environments start new episodes and a
+    `RuntimeWarning` names it; one death more is an `EnvironmentFailure`.
+    """
 
     def __init__(self, factory: Callable[[], Environment], shares: Sequence[tuple[int, int, int]], policy: dict,
-                 timeout: float, layout: dict[str, tuple[tuple[int, ...], np.dtype]] | None = None):
+                 timeout: float, layout: dict[str, tuple[tuple[int, ...], np.dtype]] | None = None,
+                 max_restarts: int = 2):
         from modalbridge.bridges.ray_workers import _ray
         ray = self.ray = _ray()
         if not ray.is_initialized():
             ray.init(num_cpus=len(shares), include_dashboard=False, logging_level='WARNING')
-        self.timeout = timeout
-        actor = ray.remote(PolicyWorker).options(num_cpus=1, scheduling_strategy='SPREAD')
+        self.timeout, self.max_restarts = timeout, max_restarts
+        self.spans = [f'{first}-{first + count - 1}' for count, first, _ in shares]
+        self.restarts = [0] * len(shares)
+        actor = ray.remote(PolicyWorker).options(num_cpus=1, max_restarts=max_restarts, max_task_retries=0,
+                                                 scheduling_strategy='SPREAD')
         self.workers = [actor.remote(factory, count, first, policy, seed) for count, first, seed in shares]
+        self.pids: list[int | None] = [None] * len(shares)  # learned from the first rollout
         self._pending: list[Any] = []
+        self._collect: tuple = ()
+        self._limit: int | None = None
 
     def launch(self, weights: list[np.ndarray], n_steps: int, discount: float, last_value: bool,
                max_episode_timesteps: int | None = None) -> None:
-        shared = self.ray.put(weights)
-        self._pending = [worker.collect.remote(shared, n_steps, discount, None, last_value, max_episode_timesteps)
-                         for worker in self.workers]
+        if max_episode_timesteps is not None:
+            self._limit = max_episode_timesteps  # a restarted actor gets it too
+        self._collect = (self.ray.put(weights), n_steps, discount, None, last_value, self._limit)
+        self._pending = [worker.collect.remote(*self._collect) for worker in self.workers]
 
     def gather(self) -> tuple[dict[str, np.ndarray], list[dict]]:
         """The rollout's columns and each worker's part, in worker order."""
-        ray, refs = self.ray, self._pending
-        ready, pending = ray.wait(list(refs), num_returns=len(refs), timeout=self.timeout)
-        if pending:
-            index = list(refs).index(pending[0])
-            self.close()
-            raise EnvironmentFailure(f'Overlapped: Ray worker {index} did not return its rollout within '
-                                     f'{self.timeout:g} s')
+        ray = self.ray
+        deadline = time.monotonic() + self.timeout
         parts = []
-        for index, ref in enumerate(refs):
-            try:
-                parts.append(ray.get(ref))
-            except ray.exceptions.RayError as error:
-                self.close()
-                raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed: {type(error).__name__}: '
-                                         f'{str(error).splitlines()[0] if str(error) else ""}',
-                                         getattr(error, 'cause', None) or error) from None
+        for index, ref in enumerate(self._pending):
+            dropped = False
+            while True:
+                try:
+                    part = ray.get(ref, timeout=max(0.0, deadline - time.monotonic()))
+                    break
+                except ray.exceptions.GetTimeoutError:
+                    self.close()
+                    raise EnvironmentFailure(f'Overlapped: Ray worker {index} did not return its rollout within '
+                                             f'{self.timeout:g} s') from None
+                except ray.exceptions.RayActorError as error:
+                    if dropped and isinstance(error, ray.exceptions.ActorUnavailableError):
+                        time.sleep(0.05)  # still restarting: the same death, asked again
+                    else:  # it died (during the rollout, or again): its partial rollout is dropped
+                        self._died(index, error)
+                        deadline = time.monotonic() + max(self.timeout, START_TIMEOUT)  # a new process starts
+                    dropped = True
+                    ref = self.workers[index].collect.remote(*self._collect)  # queued until Ray restarted it
+                except ray.exceptions.RayError as error:  # its environments or policy raised
+                    self.close()
+                    raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed: {type(error).__name__}: '
+                                             f'{str(error).splitlines()[0] if str(error) else ""}',
+                                             getattr(error, 'cause', None) or error) from None
+            if dropped:
+                self._report(index, 'during a rollout and Ray restarted it; its partial rollout was dropped and it '
+                             'collected its share again with the same weights')
+            elif self.pids[index] is not None and part['pid'] != self.pids[index]:
+                self._died(index, None)
+                self._report(index, 'between rollouts and Ray restarted it')
+            self.pids[index] = part['pid']
+            parts.append(part)
         return join(parts), parts
+
+    def _died(self, index: int, error: BaseException | None) -> None:
+        """Counts a death of actor `index`; one past `max_restarts` stops every actor and fails."""
+        from modalbridge.bridges.ray_workers import _first_lines
+        self.restarts[index] += 1
+        if self.restarts[index] > self.max_restarts:
+            self.close()
+            reason = '' if error is None else f': {_first_lines(error)}'
+            raise EnvironmentFailure(f'Overlapped: Ray worker {index} (environments {self.spans[index]}) died and '
+                                     f'was not restarted ({self.restarts[index]} deaths counted, max_restarts='
+                                     f'{self.max_restarts}){reason}', error)
+
+    def _report(self, index: int, what: str) -> None:
+        warnings.warn(f'Overlapped: Ray worker {index} (environments {self.spans[index]}) died {what} (restart '
+                      f'{self.restarts[index]} of max_restarts={self.max_restarts}); its environments started new '
+                      'episodes', RuntimeWarning, stacklevel=4)
 
     def close(self, polite: bool = True) -> None:
         """Kills the actors (`polite` is ignored: an actor holds nothing to save)."""

@@ -427,7 +427,7 @@ class Workers:
                     for (_, _, rest), share in zip(parts, self.shares):
                         if rest is not None:
                             final[share.start:share.stop] = rest[name]
-                    if ours_ended:
+                    if ours_ended and mine is not None:  # the one implies the other
                         final[:here] = mine.info['final_states'][name]
                 finals[name] = final
             info['final_states'] = {name: finals[name] for name in shared.order}

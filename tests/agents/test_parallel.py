@@ -1,5 +1,8 @@
 """Runner(..., backend=, workers=): the same agent, the same updates, wherever the environments run."""
 
+import time
+
+import gymnasium
 import numpy as np
 import pytest
 
@@ -255,8 +258,9 @@ def test_a_dead_ray_worker_is_an_environment_failure_naming_it(local_ray):
     overlapped.run(timesteps=256)
     workers = overlapped.pool.workers
     pids = local_ray.get([worker.pid.remote() for worker in workers])
-    local_ray.kill(workers[1])
-    with pytest.raises(EnvironmentFailure, match='Overlapped: Ray worker 1 failed'):
+    local_ray.kill(workers[1])  # for good: Ray does not restart it
+    with pytest.raises(EnvironmentFailure, match=r'Overlapped: Ray worker 1 \(environments 4-7\) died and was not '
+                                                 r'restarted \(3 deaths counted, max_restarts=2\): ActorDiedError'):
         overlapped.run(timesteps=256)
     with pytest.raises(EnvironmentFailure, match='Overlapped: closed'):
         overlapped.run(timesteps=256)
@@ -294,3 +298,61 @@ def test_the_asynchronous_runner_on_ray_makes_the_updates_of_worker_processes(lo
         np.testing.assert_array_equal(a, b)
     assert history.updates == expected.updates == 2
     assert history.episode_returns == expected.episode_returns
+
+
+class SlowSteps(gymnasium.Wrapper):
+    """Steps taking 50 ms: a rollout lasts long enough to be interrupted in its middle."""
+
+    def step(self, action):
+        time.sleep(0.05)
+        return self.env.step(action)
+
+
+def slow_cartpole():
+    return GymBridge(SlowSteps(gymnasium.make(CARTPOLE)))
+
+
+def test_a_dead_ray_worker_is_restarted_its_partial_rollout_dropped_and_reported_and_past_the_bound_raises(
+        local_ray):
+    from modalbridge.agents.parallel import Overlapped
+    from modalbridge.bridges import EnvironmentFailure
+    from tests.bridges.test_ray_workers import wait_gone
+    agent = appo_agent(n_steps=8, batch_size=64, epochs=1)  # a worker's rollout: 4 environments x 8 steps x 50 ms
+    overlapped = Overlapped(agent, slow_cartpole, workers=2, backend='ray', max_restarts=2)
+    overlapped.step()  # the first update (traced: slow)
+    overlapped.step()  # the second; the next rollout is in flight (1.6 s)
+    pool = overlapped.pool
+    first = list(pool.pids)
+    local_ray.kill(pool.workers[1], no_restart=False)  # a crash in the middle of the rollout: Ray restarts it
+    with pytest.warns(RuntimeWarning, match=r'Ray worker 1 \(environments 4-7\) died during a rollout and Ray '
+                                            r'restarted it; its partial rollout was dropped .*\(restart 1 of '
+                                            r'max_restarts=2\)'):
+        overlapped.step(launch_next=False)
+    assert pool.restarts == [0, 1] and agent.updates == 3 and agent.timesteps == 3 * 64
+    assert pool.pids[0] == first[0] and pool.pids[1] not in (None, first[1])
+    local_ray.kill(pool.workers[1], no_restart=False)  # nothing in flight: found from its process id
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until Ray has restarted it
+        try:
+            if local_ray.get(pool.workers[1].pid.remote(), timeout=10) != pool.pids[1]:
+                break
+        except local_ray.exceptions.RayActorError:
+            time.sleep(0.1)
+    with pytest.warns(RuntimeWarning, match=r'Ray worker 1 \(environments 4-7\) died between rollouts and Ray '
+                                            r'restarted it \(restart 2 of max_restarts=2\)'):
+        overlapped.step()
+    assert pool.restarts == [0, 2] and agent.updates == 4
+    pids = [pool.pids[0], pool.pids[1]]
+    local_ray.kill(pool.workers[1], no_restart=False)  # Ray restarts an actor max_restarts times, no more
+    with pytest.raises(EnvironmentFailure, match=r'Ray worker 1 \(environments 4-7\) died and was not restarted '
+                                                 r'\(3 deaths counted, max_restarts=2\)'):
+        overlapped.step()
+    assert overlapped.pool is None
+    assert wait_gone(pids) == []  # the failure stopped the other worker too
+
+
+def test_max_restarts_needs_ray():
+    from modalbridge.agents.parallel import Overlapped
+    with pytest.raises(ConfigError, match=r"Overlapped: max_restarts= needs backend='ray'.*received "
+                                          r"backend='processes'"):
+        Overlapped(appo_agent(), cartpole, max_restarts=3)
