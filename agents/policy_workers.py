@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 import warnings
 import weakref
 from typing import Any, Callable, Sequence
@@ -72,6 +73,7 @@ class PolicyWorker:
         self.core = self.policy.initial_state(count)  # a recurrent policy's core state per environment ({}: none)
         self._assign: Any = None
         self.returns, self.lengths = np.zeros(count), np.zeros(count, np.int64)
+        self.instance = uuid.uuid4().hex  # a restarted worker (a new instance) may reuse a process id
 
     def pid(self) -> int:
         return os.getpid()
@@ -151,7 +153,7 @@ class PolicyWorker:
                     store['reward'][t, rows] += discount * values[start:start + size]
                 start += size
         return dict(columns={key: value for key, value in store.items() if out is None or key not in out},
-                    core=core, episodes=episodes, pid=os.getpid(), **bootstrap,
+                    core=core, episodes=episodes, pid=os.getpid(), instance=self.instance, **bootstrap,
                     seconds=(time.perf_counter() - started[0], time.process_time() - started[1]))
 
 
@@ -388,9 +390,11 @@ class RayPolicyWorkers:
     An actor that dies is restarted by Ray, up to `max_restarts` times each:
     a death during a rollout drops the actor's partial rollout and the
     restarted actor collects its share again with the same weights (the
-    policy lag is unchanged); a death between rollouts is found from the
-    actor's process id. Either way its environments start new episodes and a
-    `RuntimeWarning` names it; one death more is an `EnvironmentFailure`.
+    policy lag is unchanged); a death between rollouts is found from the id
+    of the actor's instance, new after a restart (the restart then has to
+    fit in the rollout's `timeout`). Either way its environments start new
+    episodes and a `RuntimeWarning` names it; one death more, or an actor
+    Ray does not restart, is an `EnvironmentFailure`.
     """
 
     def __init__(self, factory: Callable[[], Environment], shares: Sequence[tuple[int, int, int]], policy: dict,
@@ -406,7 +410,9 @@ class RayPolicyWorkers:
         actor = ray.remote(PolicyWorker).options(num_cpus=1, max_restarts=max_restarts, max_task_retries=0,
                                                  scheduling_strategy='SPREAD')
         self.workers = [actor.remote(factory, count, first, policy, seed) for count, first, seed in shares]
-        self.pids: list[int | None] = [None] * len(shares)  # learned from the first rollout
+        # each actor instance's id and process id, from its last rollout: a new id is a restart
+        self.instances: list[str | None] = [None] * len(shares)
+        self.pids: list[int | None] = [None] * len(shares)
         self._pending: list[Any] = []
         self._collect: tuple = ()
         self._limit: int | None = None
@@ -433,39 +439,57 @@ class RayPolicyWorkers:
                     self.close()
                     raise EnvironmentFailure(f'Overlapped: Ray worker {index} did not return its rollout within '
                                              f'{self.timeout:g} s') from None
-                except ray.exceptions.RayActorError as error:
-                    if dropped and isinstance(error, ray.exceptions.ActorUnavailableError):
-                        time.sleep(0.05)  # still restarting: the same death, asked again
-                    else:  # it died (during the rollout, or again): its partial rollout is dropped
-                        self._died(index, error)
-                        deadline = time.monotonic() + max(self.timeout, START_TIMEOUT)  # a new process starts
+                except ray.exceptions.RayActorError as error:  # it died: its partial rollout is dropped
+                    self._died(index, error)
+                    deadline = time.monotonic() + max(self.timeout, START_TIMEOUT)  # a new process starts
+                    self._wait_restarted(index, deadline)
                     dropped = True
-                    ref = self.workers[index].collect.remote(*self._collect)  # queued until Ray restarted it
+                    ref = self.workers[index].collect.remote(*self._collect)
                 except ray.exceptions.RayError as error:  # its environments or policy raised
                     self.close()
-                    raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed: {type(error).__name__}: '
+                    after = ' (after a restart)' if dropped else ''
+                    raise EnvironmentFailure(f'Overlapped: Ray worker {index} failed{after}: {type(error).__name__}: '
                                              f'{str(error).splitlines()[0] if str(error) else ""}',
                                              getattr(error, 'cause', None) or error) from None
             if dropped:
                 self._report(index, 'during a rollout and Ray restarted it; its partial rollout was dropped and it '
                              'collected its share again with the same weights')
-            elif self.pids[index] is not None and part['pid'] != self.pids[index]:
+            elif self.instances[index] is not None and part['instance'] != self.instances[index]:
                 self._died(index, None)
                 self._report(index, 'between rollouts and Ray restarted it')
-            self.pids[index] = part['pid']
+            self.instances[index], self.pids[index] = part['instance'], part['pid']
             parts.append(part)
         return join(parts), parts
 
     def _died(self, index: int, error: BaseException | None) -> None:
         """Counts a death of actor `index`; one past `max_restarts` stops every actor and fails."""
-        from modalbridge.bridges.ray_workers import _first_lines
         self.restarts[index] += 1
         if self.restarts[index] > self.max_restarts:
-            self.close()
-            reason = '' if error is None else f': {_first_lines(error)}'
-            raise EnvironmentFailure(f'Overlapped: Ray worker {index} (environments {self.spans[index]}) died and '
-                                     f'was not restarted ({self.restarts[index]} deaths counted, max_restarts='
-                                     f'{self.max_restarts}){reason}', error)
+            self._fail(index, f'died {self.restarts[index]} times, past max_restarts={self.max_restarts}', error)
+
+    def _wait_restarted(self, index: int, deadline: float) -> None:
+        """Returns once Ray has restarted actor `index` (it answers); fails if Ray does not restart it."""
+        ray = self.ray
+        while True:
+            try:
+                ray.get(self.workers[index].pid.remote(), timeout=max(0.0, deadline - time.monotonic()))
+                return
+            except ray.exceptions.ActorUnavailableError:  # still restarting
+                if time.monotonic() > deadline:
+                    self._fail(index, f'died and did not restart within {max(self.timeout, START_TIMEOUT):g} s')
+                time.sleep(0.05)
+            except ray.exceptions.GetTimeoutError:
+                self._fail(index, f'died and did not restart within {max(self.timeout, START_TIMEOUT):g} s')
+            except ray.exceptions.RayActorError as error:  # killed for good, or its restart failed
+                self._fail(index, f'died and Ray did not restart it (restart {self.restarts[index]} of '
+                                  f'max_restarts={self.max_restarts})', error)
+
+    def _fail(self, index: int, what: str, error: BaseException | None = None) -> None:
+        from modalbridge.bridges.ray_workers import _first_lines
+        self.close()
+        reason = '' if error is None else f': {_first_lines(error)}'
+        raise EnvironmentFailure(f'Overlapped: Ray worker {index} (environments {self.spans[index]}) {what}{reason}',
+                                 error)
 
     def _report(self, index: int, what: str) -> None:
         warnings.warn(f'Overlapped: Ray worker {index} (environments {self.spans[index]}) died {what} (restart '

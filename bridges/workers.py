@@ -305,7 +305,7 @@ def _wait(connections: list[Any], timeout: float) -> list[Any]:
         poller.register(descriptor, select.POLLIN)
     deadline = time.monotonic() + timeout
     while True:  # poll() takes an int of milliseconds: a longer timeout is waited for in parts
-        events = poller.poll(min(math.ceil(timeout * 1000), LONGEST_POLL_MS))  # EINTR: retried by Python
+        events = poller.poll(math.ceil(min(timeout, LONGEST_POLL_MS / 1000) * 1000))  # EINTR: retried by Python
         timeout = deadline - time.monotonic()
         if events or timeout <= 0:
             # POLLHUP and POLLERR count as ready: recv() then raises EOFError or OSError, as after wait()
@@ -378,17 +378,19 @@ class Workers:
 
     def reset(self, seeds: Sequence[int | None]) -> dict[str, np.ndarray]:
         here = len(self.here)
+        alone = self._ours(None) if self.local is None else {}  # made first: nothing between send and gather
         self.send('reset', [[seeds[i] for i in share] for share in self.shares])
 
         def reset_here(local: LocalBatch) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
             states = local.reset(seeds[:here])
             return states, self._ours(states)  # laid out while the workers still reset theirs
 
-        mine, states = self._here('reset', reset_here) or (None, self._ours(None))
+        mine, states = self._here('reset', reset_here) or (None, alone)
         return self._theirs(states, mine, self._gather('reset'))
 
     def execute(self, rows: Sequence[Any] | None = None, columns: Mapping[str, np.ndarray] | None = None) -> BatchStep:
         here, batch, shared = len(self.here), stacked(rows, columns), self.shared
+        alone = self._ours(None) if self.local is None else {}  # made first: nothing between send and gather
         self.send('execute', [{name: value[share.start:share.stop] for name, value in batch.items()}
                               for share in self.shares])
 
@@ -400,7 +402,7 @@ class Workers:
             ended = step.info.get('final_states')
             return step, self._ours(step.states), None if ended is None else self._ours(ended)
 
-        mine, states, finals = self._here('execute', step_here) or (None, self._ours(None), None)
+        mine, states, finals = self._here('execute', step_here) or (None, alone, None)
         ours_ended = finals is not None
         parts = self._gather('execute')
         infos = ([] if mine is None else mine.info['infos']) + [info for share, _, _ in parts for info in share]

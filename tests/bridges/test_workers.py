@@ -71,6 +71,7 @@ def assert_same(a, b) -> None:
             assert_same(x, y)
     else:
         np.testing.assert_array_equal(a, b)
+        assert np.asarray(a).dtype == np.asarray(b).dtype
 
 
 @pytest.mark.parametrize('num_envs, workers', [(5, 1), (6, 2)])
@@ -173,7 +174,7 @@ class Labelled(Environment):
                     dict(t=self.t))
 
 
-@pytest.mark.parametrize('parent_share, workers', [(True, 1), (False, 2)])
+@pytest.mark.parametrize('parent_share, workers', [(True, 1), (False, 2), (True, 2)])
 def test_final_states_come_from_whichever_shares_ended(parent_share, workers):
     # shares [0, 1] and [2, 3]: at steps 2 and 5 only the first share's episodes end, at 3 only the
     # second's, at 6 both, at 1 none; the numbers travel through shared memory, the words through pipes
@@ -191,8 +192,9 @@ def test_final_states_come_from_whichever_shares_ended(parent_share, workers):
 
 
 def test_a_timeout_longer_than_poll_can_wait_is_accepted():
-    # poll() waits at most 2**31 - 1 ms at a time; a longer timeout (here 31,700 years) is waited in parts
-    with VectorEnvironment([cartpole] * 2, backend='processes', workers=1, parent_share=True, timeout=1e12) as envs:
+    # poll() waits at most 2**31 - 1 ms at a time; a longer timeout is waited in parts (1e306 s: in milliseconds,
+    # beyond the largest float)
+    with VectorEnvironment([cartpole] * 2, backend='processes', workers=1, parent_share=True, timeout=1e306) as envs:
         envs.reset(seed=0)
         assert envs.execute(dict(action=np.zeros(2, np.int64))).reward.tolist() == [1.0, 1.0]
 
