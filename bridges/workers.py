@@ -160,11 +160,10 @@ class _Shared:
     def terminal(self) -> np.ndarray:
         return self._outcomes.arrays['terminal']
 
-    def put(self, share: range, states: dict[str, np.ndarray], into: str = 'states') -> dict[str, np.ndarray]:
-        """Writes this share's numeric rows; returns what is left to send (the text states)."""
-        target = getattr(self, into)
+    def put(self, share: range, states: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Writes this share's numeric states; returns what is left to send (the text states)."""
         for name in self.layout:
-            target[name][share.start:share.stop] = states[name]
+            self.states[name][share.start:share.stop] = states[name]
         return {name: value for name, value in states.items() if name not in self.layout}
 
 
